@@ -1,0 +1,5 @@
+"""`drtests` console script."""
+
+
+def main() -> int:
+    return 0
