@@ -27,8 +27,14 @@ lab-down: venv
 lab-status: venv
 	$(BIN)/python -m fixtures.lab status
 
+# The lab picks its ports and folders when it starts; the drill config gets them with --set.
+LAB_SETS = --set stackstate.home="$$(cat .lab/stackstate.prefix)/stackstate" \
+	--set elasticsearch.url="$$(cat .lab/es.url)" \
+	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
+	--set target.owner="$$(id -un)"
+
 drill: lab-up
-	$(BIN)/drtests run --config fixtures/drills/lab-local.toml
+	$(BIN)/drtests run --config fixtures/drills/lab-local.toml $(LAB_SETS)
 
 test: venv jars
 	$(BIN)/ruff check .

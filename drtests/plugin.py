@@ -1,1 +1,263 @@
-"""pytest entry point (pytest11: drtests)."""
+"""pytest plugin (entry point pytest11: drtests).
+
+With a drill config (``--dr-config`` or the ``dr_config`` ini key) it collects the built-in drill
+(drtests/drills/phase_*.py) as ordered tests, offers the drill's fixtures to user checks, and
+writes the evidence at the end of the session, after the safety steps ran.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drtests import config as drill_config
+from drtests.drill import PHASES, Drill
+from drtests.errors import ConfigError, DrillError
+from drtests.progress import Progress
+from drtests.safety import Safety
+from drtests.target.host import TargetHost
+from drtests.target.logtail import LogWindow
+from drtests.target.service import Service, node_service, stackgraph_service
+
+DRILLS_DIR = Path(__file__).resolve().parent / "drills"
+CONFIG_KEY = pytest.StashKey[drill_config.DrillConfig]()
+DRILL_KEY = pytest.StashKey[Drill]()
+REPORT_KEY = pytest.StashKey[Path]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("drtests", "disaster-recovery drills (drtests)")
+    group.addoption("--dr-config", metavar="TOML", help="drill config file; given, the built-in drill runs")
+    group.addoption("--dr-report-dir", metavar="DIR", help="where evidence goes (default: reports/)")
+    group.addoption(
+        "--dr-allow-destructive",
+        action="store_true",
+        default=None,
+        help="allow an in-place restore to overwrite the target's graph (and ES indices in replace mode)",
+    )
+    group.addoption(
+        "--dr-keep",
+        action="store_true",
+        default=None,
+        help="keep restored indices (and disposable hosts) for inspection",
+    )
+    group.addoption(
+        "--dr-set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config key (repeatable); VALUE is read as TOML, else as a string",
+    )
+    parser.addini("dr_config", "drill config file (as --dr-config)")
+    parser.addini("dr_report_dir", "evidence folder (as --dr-report-dir)", default="reports")
+    parser.addini("dr_allow_destructive", "as --dr-allow-destructive", type="bool", default=False)
+    parser.addini("dr_keep", "as --dr-keep", type="bool", default=False)
+
+
+def option(config: pytest.Config, name: str) -> object:
+    """A command-line option wins over the ini key of the same name."""
+    value = config.getoption(f"dr_{name}")
+    return config.getini(f"dr_{name}") if value is None else value
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "dr_phase(name): a built-in drill phase (drtests)")
+    config.addinivalue_line(
+        "markers", "dr_check(phase): a user check that runs in a drill phase, after the built-in one"
+    )
+    source = option(config, "config")
+    if not source:
+        return
+    try:
+        overrides = drill_config.parse_overrides(config.getoption("dr_set"))
+        config.stash[CONFIG_KEY] = drill_config.load(source, overrides)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if str(DRILLS_DIR) not in config.args:
+        config.args.append(str(DRILLS_DIR))
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the safety steps run.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
+    if file_path.parent == DRILLS_DIR and file_path.name.startswith("phase_") and file_path.suffix == ".py":
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+def _phase_of(item: pytest.Item) -> tuple[str, bool] | None:
+    if marker := item.get_closest_marker("dr_phase"):
+        return marker.args[0], True
+    if marker := item.get_closest_marker("dr_check"):
+        return (marker.args[0] if marker.args else marker.kwargs.get("phase", "verify")), False
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Drill phases in order; a user's dr_check runs right after the built-in phase it names."""
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        placed = _phase_of(item)
+        if placed is None:
+            return len(PHASES), 0
+        phase, builtin = placed
+        if phase not in PHASES:
+            raise pytest.UsageError(f"{item.nodeid}: dr_check phase {phase!r} is not one of {', '.join(PHASES)}")
+        return PHASES.index(phase), 0 if builtin else 1
+
+    items.sort(key=key)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    cfg = session.config.stash.get(CONFIG_KEY, None)
+    if cfg is not None:
+        session.config.stash[DRILL_KEY] = Drill(cfg, target=cfg.target.url)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    placed = _phase_of(item)
+    drill = item.config.stash.get(DRILL_KEY, None)
+    if placed and placed[1] and drill:
+        drill.phase_started(placed[0])
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    placed, drill = _phase_of(item), item.config.stash.get(DRILL_KEY, None)
+    if not placed or drill is None or (report.when != "call" and not (report.failed or report.skipped)):
+        return report
+    if call.excinfo is not None and call.excinfo.errisinstance(DrillError):
+        report.longrepr = str(call.excinfo.value)  # the user reads the message, not our traceback
+    phase, builtin = placed
+    if report.skipped:
+        status, message = (
+            "skipped",
+            str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else "",
+        )
+    else:
+        status, message = ("pass", "") if report.passed else ("fail", _first_line(report))
+    if builtin:
+        drill.phase_ended(phase, status, message)
+    elif status != "skipped":
+        drill.check(phase, item.name, "pass", status, message=message)
+    return report
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    text = report.longreprtext.strip()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return (crash.message if crash else text).strip()
+
+
+# fixtures -------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dr_config(pytestconfig: pytest.Config) -> drill_config.DrillConfig:
+    """The drill's validated config."""
+    cfg = pytestconfig.stash.get(CONFIG_KEY, None)
+    if cfg is None:
+        pytest.skip("no drill config: pass --dr-config")
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def dr_drill(pytestconfig: pytest.Config, dr_config: drill_config.DrillConfig) -> Drill:
+    """The Drill record: phases, checks, facts. User checks may add checks and facts."""
+    return pytestconfig.stash[DRILL_KEY]
+
+
+@pytest.fixture(scope="session")
+def dr_say(pytestconfig: pytest.Config) -> Progress:
+    """Write a progress line to the terminal."""
+    return Progress(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def dr_options(pytestconfig: pytest.Config) -> dict[str, object]:
+    return {name: option(pytestconfig, name) for name in ("report_dir", "allow_destructive", "keep")}
+
+
+@pytest.fixture(scope="session")
+def dr_target(dr_config: drill_config.DrillConfig) -> TargetHost:
+    """The host the drill works on (testinfra), from target.url."""
+    return TargetHost(dr_config.target.url, sudo=dr_config.target.sudo)
+
+
+@pytest.fixture(scope="session")
+def dr_service(dr_config: drill_config.DrillConfig, dr_target: TargetHost) -> Service:
+    """The StackState node service (stackstate.service or the configured commands)."""
+    return node_service(dr_config, dr_target)
+
+
+@pytest.fixture(scope="session")
+def dr_stackgraph(dr_config: drill_config.DrillConfig, dr_target: TargetHost) -> Service:
+    return stackgraph_service(dr_config, dr_target)
+
+
+@pytest.fixture(scope="session")
+def dr_log(dr_config: drill_config.DrillConfig, dr_target: TargetHost) -> LogWindow:
+    """stackstate.log from the drill's start on: call .poll() for the lines written since."""
+    return LogWindow.open_at_end(dr_target, dr_config.path(dr_config.stackstate.log_file))
+
+
+@pytest.fixture(scope="session")
+def dr_es(dr_config: drill_config.DrillConfig):
+    """An elasticsearch-py 7.17 client for the drill's cluster (None when ES is disabled)."""
+    if not dr_config.elasticsearch.enabled:
+        return None
+    from drtests.telemetry import connect
+
+    return connect(dr_config)
+
+
+@pytest.fixture(scope="session")
+def dr_safety(dr_drill: Drill, dr_say: Progress) -> Iterator[Safety]:
+    """Undo actions that run at the end whatever happens: node started, lock released, ..."""
+    safety = Safety(dr_drill, dr_say)
+    yield safety
+    safety.run_all()
+
+
+# evidence -------------------------------------------------------------------------------------
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Runs after session fixtures were torn down, so the evidence includes the safety steps."""
+    drill = session.config.stash.get(DRILL_KEY, None)
+    if drill is None or drill.phases["preflight"].status == "pending":
+        return
+    from drtests.report.evidence import write_evidence
+
+    folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))))
+    session.config.stash[REPORT_KEY] = folder
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    drill = config.stash.get(DRILL_KEY, None)
+    folder = config.stash.get(REPORT_KEY, None)
+    if drill is None or folder is None:
+        return
+    terminalreporter.section("drtests")
+    terminalreporter.write_line(f"drill {drill.id}: verdict {drill.verdict.upper()}")
+    for check in drill.failed_checks():
+        terminalreporter.write_line(f"  FAILED {check.phase}/{check.name}: {check.message}")
+    for record in drill.phases.values():
+        if record.status == "fail":
+            terminalreporter.write_line(f"  phase {record.name} failed: {record.message}")
+    if drill.rto_seconds is not None:
+        terminalreporter.write_line(
+            f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)"
+        )
+    if drill.rpo_seconds is not None:
+        terminalreporter.write_line(
+            f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)"
+        )
+    terminalreporter.write_line(f"  report: {folder / 'report.html'}")
+    terminalreporter.write_line(f"  evidence: {folder / 'evidence.json'}")

@@ -1,0 +1,269 @@
+"""DrillConfig: one TOML file describes a drill; every key has a StackState 4.6 default.
+
+Loading validates everything (types, unknown keys, regexes, URLs, choices, secrets named in
+the environment) and raises ConfigError naming the file, the key and the problem, before any
+command reaches the target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from drtests.errors import ConfigError
+
+DEFAULT_TYPES = [
+    "Component", "Relation", "ComponentType", "RelationType", "Layer", "Domain", "Environment",
+    "QueryView", "Sync", "DataSource", "CheckFunction",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DrillSection:
+    name: str = "stackstate-drill"
+    mode: str = "in-place"  # in-place | isolated (isolated: see issue 5)
+
+
+@dataclass(frozen=True)
+class TargetSection:
+    url: str = "local://"  # testinfra host spec: local://, ssh://user@host:port, docker://name
+    owner: str = "stackstate"  # user that must be able to write the backup folder
+    disposable: bool = False  # true: the graph may be overwritten by an in-place restore
+    sudo: bool = False
+    lock_file: str = "{home}/var/drtests.lock"
+    min_free_mb: int = 512
+
+
+@dataclass(frozen=True)
+class StackStateSection:
+    home: str = "/opt/stackstate"
+    graph: str = "default"
+    backup_dir: str = "{home}/backups"
+    export_command: str = "{home}/bin/sts-standalone.sh export --file {file} --graph {graph}"
+    import_command: str = "{home}/bin/sts-standalone.sh import --file {file} --graph {graph}"
+    log_file: str = "{home}/var/log/stackstate.log"
+    restore_start_pattern: str = r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$"
+    watermark_pattern: str = r"Contains changes till (?P<ns>\d+)"
+    error_pattern: str = r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) "
+    export_timeout: float = 1800.0
+    import_timeout: float = 3600.0
+
+
+@dataclass(frozen=True)
+class ServiceSection:
+    backend: str = "systemd"  # systemd | command
+    unit: str = "stackstate.service"
+    stackgraph_unit: str = "stackgraph.service"
+    start_command: str = ""  # backend = "command": shell commands; status exits 0 when active
+    stop_command: str = ""
+    status_command: str = ""
+    stackgraph_status_command: str = ""
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class ProbeSection:
+    kind: str = "cli"  # cli | api | command
+    types: list[str] = field(default_factory=lambda: list(DEFAULT_TYPES))
+    cli_command: str = "{home}/bin/sts graph list --ids {type}"
+    api_url: str = "http://127.0.0.1:7070"  # kind = "api": GET api_url + api_path, a JSON list per type
+    api_path: str = "/api/node/{type}"
+    command: str = ""  # kind = "command": prints {"Type": count} JSON
+
+
+@dataclass(frozen=True)
+class ElasticsearchSection:
+    enabled: bool = True
+    url: str = "http://127.0.0.1:9200"
+    indices: str = "sts_*"
+    repository: str = "sts-backup"
+    repository_location: str = ""  # set: register an fs repository there (under path.repo)
+    restore: str = "rename"  # rename | replace
+    rename_pattern: str = "(.+)"
+    rename_replacement: str = "drtests-restored-$1"
+    username_env: str = ""  # names of environment variables; secrets never live in the file
+    password_env: str = ""
+    api_key_env: str = ""
+    fingerprint_sample: int = 50
+    timeout: float = 1800.0
+
+
+@dataclass(frozen=True)
+class ObjectivesSection:
+    rto_seconds: float = 4 * 3600.0
+    rpo_seconds: float = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    drill: DrillSection = field(default_factory=DrillSection)
+    target: TargetSection = field(default_factory=TargetSection)
+    stackstate: StackStateSection = field(default_factory=StackStateSection)
+    service: ServiceSection = field(default_factory=ServiceSection)
+    probe: ProbeSection = field(default_factory=ProbeSection)
+    elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
+    objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
+    source: str = "<defaults>"
+    sha256: str = ""
+
+    def path(self, template: str, **extra: str) -> str:
+        """Expand a path or command template: {home}, {graph} and any extra placeholders."""
+        return template.format(home=self.stackstate.home, graph=self.stackstate.graph, **extra)
+
+    def secret(self, env_key: str) -> str | None:
+        name = getattr(self.elasticsearch, env_key)
+        return os.environ.get(name) if name else None
+
+
+CHOICES = {
+    ("drill", "mode"): ("in-place", "isolated"),
+    ("service", "backend"): ("systemd", "command"),
+    ("probe", "kind"): ("cli", "api", "command"),
+    ("elasticsearch", "restore"): ("rename", "replace"),
+}
+PATTERNS = {("stackstate", k) for k in ("restore_start_pattern", "watermark_pattern", "error_pattern")} | {
+    ("elasticsearch", "rename_pattern")
+}
+TEMPLATE_KEYS = {"home", "graph", "file", "type"}
+
+
+def _check_value(source: str, key: str, value: object, hint: object) -> object:
+    """Type-check one value against its dataclass annotation (bool, int, float, str, list[str])."""
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(source, key, f"must be a list of strings, got {value!r}")
+        return value
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(source, key, f"must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _section(source: str, name: str, cls: type, raw: object) -> object:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, name, f"must be a table ([{name}]), got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+    values = {k: _check_value(source, f"{name}.{k}", v, hints[k]) for k, v in raw.items()}
+    return cls(**values)
+
+
+def _validate(cfg: DrillConfig) -> None:
+    src = cfg.source
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise ConfigError(src, f"{section}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+    for section, key in PATTERNS:
+        try:
+            re.compile(getattr(getattr(cfg, section), key))
+        except re.error as exc:
+            raise ConfigError(src, f"{section}.{key}", f"invalid regular expression: {exc}") from None
+    if "ns" not in re.compile(cfg.stackstate.watermark_pattern).groupindex:
+        raise ConfigError(src, "stackstate.watermark_pattern", "needs a named group (?P<ns>...) for the nanoseconds")
+    for section in (cfg.target, cfg.stackstate, cfg.service, cfg.probe):
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, str):
+                for placeholder in re.findall(r"\{(\w*)\}", value):
+                    if placeholder not in TEMPLATE_KEYS:
+                        name = f"{type(section).__name__.removesuffix('Section').lower()}.{f.name}"
+                        allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
+                        raise ConfigError(src, name, f"unknown placeholder {{{placeholder}}} (allowed: {allowed})")
+    scheme = urlparse(cfg.target.url).scheme
+    if scheme not in ("local", "ssh", "paramiko", "docker", "podman", "kubectl", "ansible"):
+        raise ConfigError(
+            src, "target.url", f"must be a testinfra host URL like local:// or ssh://user@host, got {cfg.target.url!r}"
+        )
+    for key, url in (("elasticsearch.url", cfg.elasticsearch.url), ("probe.api_url", cfg.probe.api_url)):
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(src, key, f"must be an http(s) URL with a host, got {url!r}")
+        try:
+            _ = parsed.port  # urllib checks the port only when asked
+        except ValueError:
+            raise ConfigError(src, key, f"has an invalid port: {url!r}") from None
+    if cfg.service.backend == "command":
+        for key in ("start_command", "stop_command", "status_command"):
+            if not getattr(cfg.service, key):
+                raise ConfigError(src, f"service.{key}", 'is required when service.backend = "command"')
+    if cfg.probe.kind == "command" and not cfg.probe.command:
+        raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
+    if not cfg.probe.types and cfg.probe.kind != "command":
+        raise ConfigError(src, "probe.types", "must name at least one node type")
+    for key in ("username_env", "password_env", "api_key_env"):
+        name = getattr(cfg.elasticsearch, key)
+        if name and name not in os.environ:
+            raise ConfigError(src, f"elasticsearch.{key}", f"names environment variable {name}, which is not set")
+    if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
+        raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
+    for key in ("export_timeout", "import_timeout"):
+        if getattr(cfg.stackstate, key) <= 0:
+            raise ConfigError(src, f"stackstate.{key}", "must be > 0 seconds")
+    for section, key in (("service", "timeout"), ("elasticsearch", "timeout"), ("objectives", "rto_seconds"),
+                         ("objectives", "rpo_seconds")):  # fmt: skip
+        if getattr(getattr(cfg, section), key) <= 0:
+            raise ConfigError(src, f"{section}.{key}", "must be > 0 seconds")
+    if cfg.elasticsearch.fingerprint_sample < 1:
+        raise ConfigError(src, "elasticsearch.fingerprint_sample", "must be >= 1")
+
+
+SECTIONS = {f.name: f.type for f in fields(DrillConfig) if f.name not in ("source", "sha256")}
+
+
+def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillConfig:
+    """Read, merge CLI overrides ("section.key": value), validate. Raises ConfigError."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(source, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(data.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    hints = typing.get_type_hints(DrillConfig)
+    sections = {}
+    for name, raw_section in raw.items():
+        if name not in SECTIONS:
+            raise ConfigError(source, name, f"unknown section (known: {', '.join(SECTIONS)})")
+        sections[name] = _section(source, name, hints[name], raw_section)
+    cfg = DrillConfig(**sections, source=source, sha256=hashlib.sha256(data).hexdigest())
+    _validate(cfg)
+    return cfg
+
+
+def parse_overrides(assignments: list[str], source: str = "--set") -> dict[str, object]:
+    """["section.key=value", ...] -> {"section.key": value}; value parsed as TOML, else a string."""
+    overrides: dict[str, object] = {}
+    for assignment in assignments:
+        dotted, sep, text = assignment.partition("=")
+        if not sep or "." not in dotted:
+            raise ConfigError(source, assignment, "must look like section.key=value")
+        try:
+            overrides[dotted.strip()] = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            overrides[dotted.strip()] = text
+    return overrides
+
+
+def with_overrides(cfg: DrillConfig, **section_values: dict[str, object]) -> DrillConfig:
+    """A copy with some keys replaced, e.g. with_overrides(cfg, target={"disposable": True})."""
+    changes = {name: replace(getattr(cfg, name), **values) for name, values in section_values.items()}
+    return replace(cfg, **changes)

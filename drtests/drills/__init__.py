@@ -1,0 +1,4 @@
+"""The built-in drill: one module per phase, collected in order by the plugin (phase_*.py).
+
+These modules orchestrate and assert; the protocol code lives in topology, telemetry and target.
+"""

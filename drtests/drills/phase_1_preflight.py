@@ -1,0 +1,138 @@
+"""Preflight: can the drill run here, and safely? Takes the drill lock last."""
+
+import os
+
+import pytest
+
+from drtests import telemetry
+from drtests.target.service import change_state
+
+pytestmark = pytest.mark.dr_phase("preflight")
+PHASE = "preflight"
+
+
+def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say):
+    cfg, drill, host = dr_config, dr_drill, dr_target
+    dr_say(f"drill {drill.id} on {host.url} ({cfg.drill.mode})")
+    reached = host.run("true", 60)
+    drill.expect(
+        PHASE,
+        "target reachable",
+        0,
+        reached.rc,
+        message=f"cannot run commands on {host.url}: {reached.tail(3) or 'exit ' + str(reached.rc)}",
+    )
+    drill.facts["target_host"] = host.name()
+
+    destructive_ok = cfg.target.disposable or bool(dr_options["allow_destructive"])
+    if cfg.drill.mode == "in-place":
+        drill.expect(
+            PHASE,
+            "in-place graph restore allowed",
+            True,
+            destructive_ok,
+            message=f"an in-place drill overwrites the graph on {host.url} with the backup: mark the target "
+            "disposable (target.disposable = true in the config) or pass --dr-allow-destructive",
+        )
+    if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace":
+        drill.expect(
+            PHASE,
+            "ES replace restore allowed",
+            True,
+            destructive_ok,
+            message=f'elasticsearch.restore = "replace" deletes the live indices {cfg.elasticsearch.indices} '
+            "before restoring them: mark the target disposable or pass --dr-allow-destructive",
+        )
+
+    graph_state = dr_stackgraph.state()
+    drill.expect(
+        PHASE,
+        "StackGraph running",
+        "active",
+        graph_state,
+        message=f"StackGraph ({dr_stackgraph.name}) is {graph_state} on {host.url}: start it first, "
+        "export and import need it",
+    )
+    node_state = dr_service.state()
+    drill.facts["node_state_at_start"] = node_state
+    drill.expect(
+        PHASE,
+        "node state known",
+        True,
+        node_state in ("active", "inactive"),
+        message=f"{dr_service.name} on {host.url} is {node_state!r}: bring it to active or inactive before a drill",
+    )
+    if node_state == "active":
+        dr_safety.register(
+            f"{dr_service.name} active again",
+            lambda: dr_service.state() == "active" or change_state(dr_service, "active", cfg.service.timeout),
+        )
+
+    backup_dir = cfg.path(cfg.stackstate.backup_dir)
+    drill.expect(
+        PHASE,
+        "backup folder exists",
+        True,
+        host.is_dir(backup_dir),
+        message=f"backup folder {backup_dir} does not exist on {host.url}: create it, owned by {cfg.target.owner}",
+    )
+    drill.expect(
+        PHASE,
+        f"backup folder writable by {cfg.target.owner}",
+        True,
+        host.writable_by(backup_dir, cfg.target.owner),
+        message=f"backup folder {backup_dir} on {host.url} is not writable by {cfg.target.owner}: "
+        f"chown {cfg.target.owner} {backup_dir}",
+    )
+    free = host.free_mb(backup_dir)
+    drill.expect(
+        PHASE,
+        "free space (MB)",
+        f">= {cfg.target.min_free_mb}",
+        free,
+        ok=free >= cfg.target.min_free_mb,
+        message=f"only {free} MB free in {backup_dir} on {host.url}, need {cfg.target.min_free_mb} MB: "
+        "free space or lower target.min_free_mb",
+    )
+    log_file = cfg.path(cfg.stackstate.log_file)
+    drill.expect(
+        PHASE,
+        "StackState log readable",
+        True,
+        host.exists(log_file),
+        message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
+    )
+
+    if cfg.elasticsearch.enabled:
+        es = telemetry.connect(cfg)
+        version, health = telemetry.server_version(es), telemetry.health_status(es)
+        drill.expect(
+            PHASE,
+            "Elasticsearch health not red",
+            "green|yellow",
+            health,
+            ok=health != "red",
+            message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
+        )
+        repo = telemetry.ensure_repository(es, cfg)
+        drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
+        drill.facts["elasticsearch"] = {
+            "url": cfg.elasticsearch.url,
+            "version": version,
+            "health": health,
+            "repository": repo,
+        }
+
+    lock = cfg.path(cfg.target.lock_file)
+    holder = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
+    taken = host.write_new(lock, holder)
+    drill.expect(
+        PHASE,
+        "drill lock taken",
+        True,
+        taken,
+        message=f"drill lock {lock} on {host.url} is held by: {(host.read(lock) or '?').strip()} — another drill "
+        f"is running; if it died, remove {lock}",
+    )
+    dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder and host.remove(lock))
+    dr_say("preflight passed")

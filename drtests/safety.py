@@ -1,0 +1,32 @@
+"""Safety steps: undo actions registered as a drill changes the target, run in reverse order at
+the end of the session whatever happened (failure, Ctrl-C, SIGTERM). Each outcome is recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from drtests.drill import Drill
+
+
+class Safety:
+    def __init__(self, drill: Drill, say: Callable[[str], None]) -> None:
+        self.drill, self.say = drill, say
+        self.actions: list[tuple[str, Callable[[], object]]] = []
+
+    def register(self, name: str, action: Callable[[], object]) -> None:
+        self.actions.append((name, action))
+
+    def discard(self, name: str) -> None:
+        self.actions = [(n, a) for n, a in self.actions if n != name]
+
+    def run_all(self) -> None:
+        while self.actions:
+            name, action = self.actions.pop()
+            try:
+                action()
+            except Exception as exc:  # a safety step must not stop the others
+                self.drill.step("safety", name, outcome="failed").output_tail = str(exc)
+                self.say(f"SAFETY STEP FAILED: {name}: {exc}")
+            else:
+                self.drill.step("safety", name)
+                self.say(f"safety: {name}")

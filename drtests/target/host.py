@@ -1,0 +1,119 @@
+"""A drill target reached through testinfra (local://, ssh://, docker://...).
+
+Every command runs under coreutils `timeout` on the target itself, so a hung command ends
+there too, whatever the transport.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from shlex import quote
+
+TIMEOUT_EXIT = 124  # coreutils timeout: the command ran out of time
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+    duration_s: float
+    timeout_s: float
+
+    @property
+    def timed_out(self) -> bool:
+        return self.rc in (TIMEOUT_EXIT, 137) and self.duration_s >= self.timeout_s
+
+    def tail(self, lines: int = 20) -> str:
+        text = (self.stdout + ("\n" if self.stdout and self.stderr else "") + self.stderr).strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+    def summary(self) -> dict:
+        data = asdict(self)
+        data.pop("stdout"), data.pop("stderr")
+        return {**data, "output_tail": self.tail()}
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    path: str
+    size: int
+    sha256: str
+    owner: str
+    group: str
+    mode: str
+    mtime: str
+
+
+class TargetHost:
+    """One host a drill works on. `url` is a testinfra host spec."""
+
+    def __init__(self, url: str, sudo: bool = False) -> None:
+        self.url = url
+        self.sudo = sudo
+        import testinfra  # late: pytest registers testinfra's own plugin first, then rewrites it
+
+        self.host = testinfra.get_host(url)
+
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        """Run a shell command on the target, ended there after `timeout` seconds."""
+        wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
+        if sudo and self.sudo:
+            wrapped = f"sudo -n {wrapped}"
+        started = time.monotonic()
+        result = self.host.run(wrapped)
+        return CommandResult(command, result.rc, result.stdout, result.stderr, time.monotonic() - started, timeout)
+
+    def name(self) -> str:
+        return self.run("hostname", 30).stdout.strip() or self.url
+
+    def user(self) -> str:
+        return self.run("id -un", 30).stdout.strip()
+
+    def exists(self, path: str) -> bool:
+        return self.run(f"test -e {quote(path)}", 30).rc == 0
+
+    def is_dir(self, path: str) -> bool:
+        return self.run(f"test -d {quote(path)}", 30).rc == 0
+
+    def writable_by(self, path: str, user: str) -> bool:
+        """Can `user` create files in `path`? Asked as that user, as the export will run."""
+        if user == self.user():
+            return self.run(f"test -w {quote(path)}", 30).rc == 0
+        as_user = f"runuser -u {quote(user)} -- test -w {quote(path)}"
+        return self.run(as_user, 30, sudo=True).rc == 0
+
+    def free_mb(self, path: str) -> int:
+        out = self.run(f"df -Pk {quote(path)} | tail -n 1", 30).stdout.split()
+        return int(out[3]) // 1024 if len(out) > 3 and out[3].isdigit() else 0
+
+    def file_size(self, path: str) -> int:
+        result = self.run(f"stat -c %s {quote(path)}", 30)
+        return int(result.stdout.strip()) if result.rc == 0 else 0
+
+    def file_facts(self, path: str) -> FileFacts:
+        stat = self.run(f"stat -c '%s|%U|%G|%a|%Y' {quote(path)}", 60)
+        if stat.rc != 0:
+            raise FileNotFoundError(f"{path} on {self.url}: {stat.stderr.strip()}")
+        size, owner, group, mode, mtime = stat.stdout.strip().split("|")
+        sha = self.run(f"sha256sum {quote(path)}", 3600).stdout.split()[0]
+        when = datetime.fromtimestamp(int(mtime), UTC).isoformat()
+        return FileFacts(path, int(size), sha, owner, group, mode.zfill(4), when)
+
+    def read_from(self, path: str, offset: int) -> str:
+        """The file's bytes from `offset` on (a log window)."""
+        return self.run(f"tail -c +{offset + 1} {quote(path)}", 60).stdout
+
+    def write_new(self, path: str, content: str) -> bool:
+        """Create `path` with `content` only if it does not exist yet (atomic: noclobber)."""
+        return self.run(f"set -C; printf %s {quote(content)} > {quote(path)}", 30).rc == 0
+
+    def read(self, path: str) -> str | None:
+        result = self.run(f"cat {quote(path)}", 30)
+        return result.stdout if result.rc == 0 else None
+
+    def remove(self, path: str) -> None:
+        self.run(f"rm -f {quote(path)}", 30)

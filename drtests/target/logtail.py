@@ -1,0 +1,46 @@
+"""Follow a log file on the target from an offset taken before a command, and match its lines."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from drtests.target.host import TargetHost
+
+
+@dataclass
+class LogWindow:
+    """The lines a log gained since `offset`: what one import wrote."""
+
+    host: TargetHost
+    path: str
+    offset: int
+    lines: list[str] = field(default_factory=list)
+    _partial: str = ""
+
+    @classmethod
+    def open_at_end(cls, host: TargetHost, path: str) -> LogWindow:
+        return cls(host, path, host.file_size(path))
+
+    def poll(self) -> list[str]:
+        """Read what was appended since the last poll; return the new complete lines."""
+        read_at = self.offset + sum(len(line.encode()) + 1 for line in self.lines) + len(self._partial.encode())
+        chunk = self._partial + self.host.read_from(self.path, read_at)
+        *complete, self._partial = chunk.split("\n")
+        self.lines.extend(complete)
+        return complete
+
+    def first(self, pattern: str) -> re.Match | None:
+        regex = re.compile(pattern)
+        return next((m for line in self.lines if (m := regex.search(line))), None)
+
+    def matching(self, pattern: str) -> list[str]:
+        regex = re.compile(pattern)
+        return [line for line in self.lines if regex.search(line)]
+
+    def excerpt(self, limit: int = 40) -> list[str]:
+        return (
+            self.lines[:limit]
+            if len(self.lines) <= limit
+            else self.lines[: limit // 2] + ["..."] + self.lines[-limit // 2 :]
+        )

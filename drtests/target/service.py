@@ -1,0 +1,99 @@
+"""Service control with a wait for the wanted state: systemd units, or configured commands."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError, WaitTimeout
+from drtests.target.host import CommandResult, TargetHost, quote
+
+POLL_S = 0.5
+
+
+class Service(Protocol):
+    name: str
+
+    def state(self) -> str: ...
+    def start(self) -> CommandResult: ...
+    def stop(self) -> CommandResult: ...
+
+
+class SystemdService:
+    def __init__(self, host: TargetHost, unit: str, timeout: float) -> None:
+        self.host, self.name, self.timeout = host, unit, timeout
+
+    def state(self) -> str:
+        return self.host.run(f"systemctl is-active {quote(self.name)}", 60).stdout.strip() or "unknown"
+
+    def start(self) -> CommandResult:
+        return self.host.run(f"systemctl start {quote(self.name)}", self.timeout, sudo=True)
+
+    def stop(self) -> CommandResult:
+        return self.host.run(f"systemctl stop {quote(self.name)}", self.timeout, sudo=True)
+
+
+class CommandService:
+    """A service driven by start/stop/status commands; status exit 0 means active."""
+
+    def __init__(self, host: TargetHost, name: str, start: str, stop: str, status: str, timeout: float) -> None:
+        self.host, self.name, self.timeout = host, name, timeout
+        self.commands = {"start": start, "stop": stop, "status": status}
+
+    def state(self) -> str:
+        return "active" if self.host.run(self.commands["status"], 60).rc == 0 else "inactive"
+
+    def start(self) -> CommandResult:
+        return self.host.run(self.commands["start"], self.timeout, sudo=True)
+
+    def stop(self) -> CommandResult:
+        return self.host.run(self.commands["stop"], self.timeout, sudo=True)
+
+
+def node_service(cfg: DrillConfig, host: TargetHost) -> Service:
+    s = cfg.service
+    if s.backend == "systemd":
+        return SystemdService(host, s.unit, s.timeout)
+    return CommandService(
+        host, s.unit, cfg.path(s.start_command), cfg.path(s.stop_command), cfg.path(s.status_command), s.timeout
+    )
+
+
+def stackgraph_service(cfg: DrillConfig, host: TargetHost) -> Service:
+    s = cfg.service
+    if s.backend == "systemd":
+        return SystemdService(host, s.stackgraph_unit, s.timeout)
+    status = cfg.path(s.stackgraph_status_command)
+    return CommandService(host, s.stackgraph_unit, "false", "false", status, s.timeout)
+
+
+def wait_for_state(service: Service, wanted: str, timeout: float, say: Callable[[str], None] | None = None) -> None:
+    """Poll the service's state until it is `wanted`; WaitTimeout names what was awaited."""
+    deadline = time.monotonic() + timeout
+    next_note = time.monotonic() + 10
+    state = service.state()
+    while state != wanted:
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"{service.name} did not become {wanted} within {timeout:g}s (state: {state})")
+        if say and time.monotonic() >= next_note:
+            say(f"waiting for {service.name} to become {wanted} (state: {state})")
+            next_note += 10
+        time.sleep(POLL_S)
+        state = service.state()
+
+
+def change_state(
+    service: Service, wanted: str, timeout: float, say: Callable[[str], None] | None = None
+) -> CommandResult:
+    """Start or stop the service and wait until it is `wanted` ("active" or "inactive")."""
+    result = service.start() if wanted == "active" else service.stop()
+    try:
+        wait_for_state(service, wanted, timeout, say)
+    except WaitTimeout as exc:
+        said = f"; {'start' if wanted == 'active' else 'stop'} command said: {result.tail(3)}" if result.tail(3) else ""
+        raise WaitTimeout(f"{exc}{said}") from None
+    if result.rc != 0:
+        raise DrillError(f"{service.name}: {result.command!r} exited {result.rc}: {result.tail(3)}")
+    return result

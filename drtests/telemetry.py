@@ -1,0 +1,263 @@
+"""The Elasticsearch side of a drill: repository, snapshot, restore, counts, fingerprints.
+
+Every gotcha of stackstate-facts.md is a hard check here: snapshots and restores never carry
+the global state and are never partial; a snapshot must end SUCCESS with no failed shard; a
+restore never lands on an open index; counts are taken after _refresh with _count semantics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from elasticsearch import Elasticsearch
+from elasticsearch import exceptions as es_errors
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError, WaitTimeout
+
+
+def connect(cfg: DrillConfig) -> Elasticsearch:
+    """A client with credentials from the environment, checked with one info() call."""
+    es_cfg = cfg.elasticsearch
+    kwargs: dict = {"request_timeout": 60}
+    if api_key := cfg.secret("api_key_env"):
+        kwargs["api_key"] = api_key
+    elif user := cfg.secret("username_env"):
+        kwargs["http_auth"] = (user, cfg.secret("password_env") or "")
+    es = Elasticsearch(es_cfg.url, **kwargs)
+    try:
+        info = es.info()
+    except es_errors.UnsupportedProductError:
+        raise DrillError(f"{es_cfg.url} is not Elasticsearch (the client's product check refused it)") from None
+    except es_errors.AuthenticationException:
+        raise DrillError(
+            f"Elasticsearch at {es_cfg.url} refused the credentials (HTTP 401): check "
+            f"the variables named by elasticsearch.username_env/password_env/api_key_env"
+        ) from None
+    except es_errors.ConnectionError as exc:
+        raise DrillError(
+            f"Elasticsearch at {es_cfg.url} is unreachable: {exc.info if hasattr(exc, 'info') else exc}"
+        ) from None
+    except es_errors.TransportError as exc:
+        raise DrillError(f"Elasticsearch at {es_cfg.url} answered HTTP {exc.status_code}: {exc.error}") from None
+    if not str(info.get("version", {}).get("number", "")).startswith("7."):
+        warnings.warn(
+            f"Elasticsearch {info['version']['number']} is not 7.x; drtests is tested with 7.17", stacklevel=2
+        )
+    return es
+
+
+def server_version(es: Elasticsearch) -> str:
+    return es.info()["version"]["number"]
+
+
+def health_status(es: Elasticsearch) -> str:
+    return es.cluster.health()["status"]
+
+
+def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
+    """Register the fs repository when a location is configured; then it must exist and verify.
+    (_verify proves the nodes reach the repository, not that a snapshot in it is readable.)"""
+    repo, location = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location
+    if location:
+        try:
+            es.snapshot.create_repository(repository=repo, body={"type": "fs", "settings": {"location": location}})
+        except es_errors.TransportError as exc:
+            raise DrillError(
+                f"cannot register snapshot repository {repo!r} at {location}: {reason(exc)} "
+                "(the location must be under the node's path.repo)"
+            ) from None
+    try:
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    except es_errors.NotFoundError:
+        raise DrillError(
+            f"snapshot repository {repo!r} is not registered: register it or set elasticsearch.repository_location"
+        ) from None
+    try:
+        nodes = es.snapshot.verify_repository(repository=repo)["nodes"]
+    except es_errors.TransportError as exc:
+        raise DrillError(f"snapshot repository {repo!r} failed _verify: {reason(exc)}") from None
+    return {
+        "repository": repo,
+        "type": settings.get("type"),
+        "settings": settings.get("settings", {}),
+        "verified_nodes": sorted(n["name"] for n in nodes.values()),
+    }
+
+
+def reason(exc: es_errors.TransportError) -> str:
+    info = exc.info if isinstance(exc.info, dict) else {}
+    err = info.get("error", {})
+    if isinstance(err, dict):
+        return err.get("reason") or err.get("type") or str(exc.error)
+    return str(err or exc.error)
+
+
+def index_names(es: Elasticsearch, pattern: str) -> list[str]:
+    found = es.indices.get(index=pattern, allow_no_indices=True, ignore_unavailable=True, expand_wildcards="open")
+    return sorted(found)
+
+
+def doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
+    """Live doc counts per index, in three requests whatever the number of indices:
+    list, _refresh, and one size-0 search with a terms aggregation on _index."""
+    names = index_names(es, pattern)
+    if not names:
+        return {}
+    es.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
+    per_index = {"terms": {"field": "_index", "size": len(names) + 10}}
+    result = es.search(index=pattern, size=0, track_total_hits=True, aggs={"per_index": per_index})
+    counts = {name: 0 for name in names}
+    for bucket in result["aggregations"]["per_index"]["buckets"]:
+        counts[bucket["key"]] = bucket["doc_count"]
+    return counts
+
+
+def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, str]:
+    """Per index, sha256 over the first and last `sample` docs by _id (id + canonical source)
+    plus the count: one _msearch request for all indices."""
+    if not names:
+        return {}
+    body: list[dict] = []
+    for name in names:
+        for order in ("asc", "desc"):
+            body += [{"index": name}, {"size": sample, "sort": [{"_id": order}], "track_total_hits": True}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ES 7.x warns that sorting on _id loads fielddata
+        responses = es.msearch(body=body)["responses"]
+    result = {}
+    for i, name in enumerate(names):
+        digest = hashlib.sha256()
+        for response in responses[2 * i : 2 * i + 2]:
+            if "error" in response:
+                raise DrillError(
+                    f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}"
+                )
+            digest.update(str(response["hits"]["total"]["value"]).encode())
+            for hit in response["hits"]["hits"]:
+                digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
+        result[name] = digest.hexdigest()
+    return result
+
+
+def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> dict:
+    """Snapshot the configured indices and require SUCCESS with no failed shard."""
+    repo = cfg.elasticsearch.repository
+    try:
+        snap = es.snapshot.create(
+            repository=repo,
+            snapshot=name,
+            wait_for_completion=True,
+            request_timeout=cfg.elasticsearch.timeout,
+            body={
+                "indices": cfg.elasticsearch.indices,
+                "include_global_state": False,
+                "partial": False,
+                "ignore_unavailable": False,
+            },
+        )["snapshot"]
+    except es_errors.ConnectionTimeout:
+        raise WaitTimeout(f"snapshot {repo}/{name} did not complete within {cfg.elasticsearch.timeout:g}s") from None
+    except es_errors.TransportError as exc:
+        raise DrillError(f"snapshot {repo}/{name} failed: {reason(exc)}") from None
+    return {
+        "repository": repo,
+        "snapshot": snap["snapshot"],
+        "uuid": snap.get("uuid"),
+        "state": snap["state"],
+        "indices": sorted(snap["indices"]),
+        "include_global_state": snap["include_global_state"],
+        "shards": snap["shards"],
+        "failures": snap.get("failures", []),
+        "start_time": snap.get("start_time"),
+        "end_time": snap.get("end_time"),
+        "duration_ms": snap.get("duration_in_millis"),
+    }
+
+
+def java_replacement(replacement: str) -> str:
+    """Java's $1 in rename_replacement becomes Python's \\g<1>."""
+    return re.sub(r"\$(\d+)", r"\\g<\1>", replacement.replace("\\", "\\\\"))
+
+
+def renamed(cfg: DrillConfig, names: list[str]) -> dict[str, str]:
+    """original -> restored name, as ES will compute it from rename_pattern/replacement."""
+    pattern = re.compile(cfg.elasticsearch.rename_pattern)
+    replacement = java_replacement(cfg.elasticsearch.rename_replacement)
+    return {name: pattern.sub(replacement, name) for name in names}
+
+
+@dataclass
+class RestoreResult:
+    mapping: dict[str, str]  # original index -> restored index
+    shards: dict
+    health: str
+
+
+def restore_snapshot(es: Elasticsearch, cfg: DrillConfig, snapshot: dict, say: Callable[[str], None]) -> RestoreResult:
+    """Restore every index of the snapshot, renamed (default) or over deleted originals
+    (replace). Never partial, never the global state; then wait for yellow."""
+    es_cfg = cfg.elasticsearch
+    originals = snapshot["indices"]
+    body: dict = {
+        "indices": ",".join(originals),
+        "include_global_state": False,
+        "partial": False,
+        "index_settings": {"index.number_of_replicas": 0},
+    }
+    if es_cfg.restore == "rename":
+        mapping = renamed(cfg, originals)
+        body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
+        open_targets = set(index_names(es, ",".join(mapping.values()))) if mapping else set()
+        if open_targets:
+            raise DrillError(
+                f"restore target index {sorted(open_targets)[0]} already exists and is open: delete it "
+                f"(a leftover of an earlier drill?) or change elasticsearch.rename_replacement"
+            )
+    else:
+        mapping = {name: name for name in originals}
+        for name in originals:
+            say(f"replace mode: deleting index {name}")
+            es.indices.delete(index=name, ignore_unavailable=True)
+        wait_until(
+            lambda: not es.indices.exists(index=",".join(originals)),
+            es_cfg.timeout,
+            f"indices {', '.join(originals)} to be gone (404)",
+        )
+    repo, snap = snapshot["repository"], snapshot["snapshot"]
+    try:
+        result = es.snapshot.restore(
+            repository=repo, snapshot=snap, body=body, wait_for_completion=True, request_timeout=es_cfg.timeout
+        )["snapshot"]
+    except es_errors.ConnectionTimeout:
+        raise WaitTimeout(f"restore of snapshot {repo}/{snap} did not complete within {es_cfg.timeout:g}s") from None
+    except es_errors.TransportError as exc:
+        raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
+    targets = ",".join(mapping.values())
+    health = es.cluster.health(
+        index=targets, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s", request_timeout=es_cfg.timeout + 10
+    )
+    if health.get("timed_out"):
+        raise WaitTimeout(
+            f"restored indices did not reach yellow within {es_cfg.timeout:g}s (status {health['status']})"
+        )
+    return RestoreResult(mapping, result["shards"], health["status"])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def delete_indices(es: Elasticsearch, names: list[str]) -> None:
+    if names:
+        es.indices.delete(index=",".join(names), ignore_unavailable=True)

@@ -1,0 +1,115 @@
+"""The graph side of a drill: export/import through the configured commands, and topology probes.
+
+The .graph file is opaque: drtests records its facts (size, sha256, owner, mode, mtime) and
+judges a restore by exit code, log window and counts, never by reading the file.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote as url_quote
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError
+from drtests.target.host import CommandResult, TargetHost, quote
+from drtests.target.logtail import LogWindow
+
+
+def export_graph(cfg: DrillConfig, host: TargetHost, file: str) -> CommandResult:
+    command = cfg.path(cfg.stackstate.export_command, file=quote(file))
+    return host.run(command, cfg.stackstate.export_timeout, sudo=True)
+
+
+def import_graph(
+    cfg: DrillConfig, host: TargetHost, file: str, window: LogWindow, say: Callable[[str], None]
+) -> CommandResult:
+    """Run the import while following the log window; new log lines are passed to `say`."""
+    command = cfg.path(cfg.stackstate.import_command, file=quote(file))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(host.run, command, cfg.stackstate.import_timeout, True)
+        while True:
+            try:
+                result = running.result(timeout=1.0)
+                break
+            except TimeoutError:
+                for line in window.poll():
+                    say(f"log: {line}")
+    for line in window.poll():
+        say(f"log: {line}")
+    return result
+
+
+class Probe:
+    """Counts nodes per type. Subclasses say how."""
+
+    kind = ""
+
+    def __init__(self, cfg: DrillConfig, host: TargetHost) -> None:
+        self.cfg, self.host = cfg, host
+
+    def counts(self) -> dict[str, int]:
+        raise NotImplementedError
+
+
+class CliProbe(Probe):
+    """`sts graph list --ids <Type>` per type (4.6 CLI), one id per output line."""
+
+    kind = "cli"
+
+    def counts(self) -> dict[str, int]:
+        counts = {}
+        for node_type in self.cfg.probe.types:
+            result = self.host.run(self.cfg.path(self.cfg.probe.cli_command, type=quote(node_type)), 300)
+            if result.rc != 0:
+                raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
+            counts[node_type] = sum(1 for line in result.stdout.splitlines() if line.strip())
+        return counts
+
+
+class ApiProbe(Probe):
+    """GET <api_url><api_path> per type; the answer is a JSON list of nodes."""
+
+    kind = "api"
+
+    def counts(self) -> dict[str, int]:
+        counts = {}
+        for node_type in self.cfg.probe.types:
+            url = self.cfg.probe.api_url.rstrip("/") + self.cfg.probe.api_path.format(type=url_quote(node_type))
+            try:
+                with urllib.request.urlopen(url, timeout=300) as resp:
+                    nodes = json.loads(resp.read())
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                raise DrillError(f"topology probe GET {url} failed: {exc}") from None
+            if not isinstance(nodes, list):
+                raise DrillError(f"topology probe GET {url} did not return a JSON list")
+            counts[node_type] = len(nodes)
+        return counts
+
+
+class CommandProbe(Probe):
+    """Any command that prints {"Type": count} JSON."""
+
+    kind = "command"
+
+    def counts(self) -> dict[str, int]:
+        result = self.host.run(self.cfg.path(self.cfg.probe.command), 600)
+        if result.rc != 0:
+            raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
+        try:
+            counts = json.loads(result.stdout)
+        except ValueError:
+            raise DrillError(f"topology probe {result.command!r} did not print JSON: {result.tail(3)}") from None
+        if not isinstance(counts, dict) or not all(isinstance(v, int) for v in counts.values()):
+            raise DrillError(f'topology probe {result.command!r} must print {{"Type": count}}, got {result.tail(1)}')
+        return counts
+
+
+PROBES: dict[str, type[Probe]] = {p.kind: p for p in (CliProbe, ApiProbe, CommandProbe)}
+
+
+def make_probe(cfg: DrillConfig, host: TargetHost) -> Probe:
+    return PROBES[cfg.probe.kind](cfg, host)
