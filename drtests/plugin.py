@@ -155,7 +155,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 def _first_line(report: pytest.TestReport) -> str:
     text = report.longreprtext.strip()
     crash = getattr(report.longrepr, "reprcrash", None)
-    return (crash.message if crash else text).strip()
+    return (crash.message if crash else text).strip().removeprefix("Failed: ")
 
 
 # fixtures -------------------------------------------------------------------------------------

@@ -87,13 +87,11 @@ def wait_for_state(service: Service, wanted: str, timeout: float, say: Callable[
 def change_state(
     service: Service, wanted: str, timeout: float, say: Callable[[str], None] | None = None
 ) -> CommandResult:
-    """Start or stop the service and wait until it is `wanted` ("active" or "inactive")."""
+    """Start or stop the service and wait until it is `wanted` ("active" or "inactive").
+    A command that failed and left the service in the wrong state fails at once, with its words."""
     result = service.start() if wanted == "active" else service.stop()
-    try:
-        wait_for_state(service, wanted, timeout, say)
-    except WaitTimeout as exc:
-        said = f"; {'start' if wanted == 'active' else 'stop'} command said: {result.tail(3)}" if result.tail(3) else ""
-        raise WaitTimeout(f"{exc}{said}") from None
-    if result.rc != 0:
-        raise DrillError(f"{service.name}: {result.command!r} exited {result.rc}: {result.tail(3)}")
+    if result.rc != 0 and service.state() != wanted:
+        raise DrillError(f"{service.name} did not become {wanted}: {result.command!r} exited {result.rc}: "
+                         f"{result.tail(3) or 'no output'}")  # fmt: skip
+    wait_for_state(service, wanted, timeout, say)
     return result

@@ -1,0 +1,128 @@
+"""End-to-end harness: a fresh simulator and its own index set on the session's real ES node,
+a drill config written for them, and `drtests run` as a user runs it (a subprocess)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from fixtures.data import generate
+from fixtures.lab import Lab
+
+DRTESTS = str(Path(sys.executable).parent / "drtests")
+_labs = itertools.count()
+
+
+@dataclass
+class DrillLab:
+    lab: Lab
+    es: Elasticsearch
+    es_url: str
+    repo_root: Path
+    index_prefix: str
+    config: Path
+    reports: Path
+
+    @property
+    def home(self) -> Path:
+        return self.lab.prefix / "stackstate"
+
+    def configure(self, **extra: str) -> Path:
+        """(Re)write the drill config; `extra` as in lab_config."""
+        self.config.write_text(lab_config(self.lab, self.es_url, self.repo_root, self.index_prefix, **extra))
+        return self.config
+
+    def run(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args],
+            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.config.parent,
+        )  # fmt: skip
+
+    def evidence(self) -> dict:
+        return json.loads((self.reports / "latest" / "evidence.json").read_text())
+
+    def fault(self, *faults: str) -> None:
+        (self.home / "etc" / "faults").write_text("".join(f + "\n" for f in faults))
+
+    def doc_counts(self) -> dict[str, int]:
+        self.es.indices.refresh(index=f"{self.index_prefix}*")
+        return {i: self.es.count(index=i)["count"] for i in self.es.indices.get(index=f"{self.index_prefix}*")}
+
+    def leftover_restored(self) -> list[str]:
+        return sorted(self.es.indices.get(index=f"*restored*{self.index_prefix}*", allow_no_indices=True))
+
+    def closed_indices(self) -> list[str]:
+        rows = self.es.cat.indices(format="json", expand_wildcards="all")
+        return sorted(r["index"] for r in rows if r["status"] != "open")
+
+    def node_active(self) -> bool:
+        return self.lab.ctl("status", "stackstate", check=False).returncode == 0
+
+
+def lab_config(lab: Lab, es_url: str, repo: Path, index_prefix: str, **extra: str) -> str:
+    """A drill config for one test lab; `extra` replaces whole lines 'key = value' by key."""
+    home = lab.prefix / "stackstate"
+    values = {
+        "import_timeout": "60", "export_timeout": "60", "service_timeout": "20", "stop_timeout": "10",
+        "disposable": "true", "rename_replacement": '"drtests-restored-$1"', "probe_kind": '"cli"',
+        "unit": '"stackstate"',
+    } | extra  # fmt: skip
+    return f"""
+[drill]
+name = "e2e"
+
+[target]
+url = "local://"
+owner = "{os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()}"
+disposable = {values["disposable"]}
+min_free_mb = 10
+
+[stackstate]
+home = "{home}"
+import_timeout = {values["import_timeout"]}
+export_timeout = {values["export_timeout"]}
+
+[service]
+backend = "command"
+unit = {values["unit"]}
+stackgraph_unit = "stackgraph"
+start_command = "{{home}}/bin/stackstate-ctl start stackstate --timeout 10"
+stop_command = "{{home}}/bin/stackstate-ctl stop stackstate --timeout {values["stop_timeout"]}"
+status_command = "{{home}}/bin/stackstate-ctl status stackstate"
+stackgraph_status_command = "{{home}}/bin/stackstate-ctl status stackgraph"
+timeout = {values["service_timeout"]}
+
+[probe]
+kind = {values["probe_kind"]}
+api_url = "http://127.0.0.1:{lab.settings()["api_port"]}"
+
+[elasticsearch]
+url = "{es_url}"
+indices = "{index_prefix}*"
+repository = "e2e-repo"
+repository_location = "{repo / "e2e-repo"}"
+rename_replacement = {values["rename_replacement"]}
+timeout = 60
+
+[objectives]
+rto_seconds = 300
+rpo_seconds = 3600
+"""
+
+
+@pytest.fixture
+def drill_lab(sts_lab: Lab, es_url: str, es: Elasticsearch, es_repo_root: Path, tmp_path: Path) -> DrillLab:
+    prefix = f"e2e{next(_labs)}_{os.getpid()}_"
+    generate.seed_telemetry(es_url, docs=480, days=2, index_prefix=prefix)
+    drill_lab = DrillLab(sts_lab, es, es_url, es_repo_root, prefix, tmp_path / "drill.toml", tmp_path / "reports")
+    drill_lab.configure()
+    yield drill_lab
+    es.indices.delete(index=f"{prefix}*,*restored*{prefix}*", ignore_unavailable=True)

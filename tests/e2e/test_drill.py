@@ -1,0 +1,103 @@
+"""Full drills through `drtests run` against the simulator and the real Elasticsearch node."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.pytest_lab import LAB_COMPONENTS, LAB_RELATIONS
+from tests.e2e.conftest import DrillLab
+
+
+def failed(evidence: dict) -> dict[str, str]:
+    return {f"{c['phase']}/{c['name']}": c["message"] for c in evidence["checks"] if c["verdict"] == "fail"}
+
+
+def phase(evidence: dict, name: str) -> dict:
+    return next(p for p in evidence["phases"] if p["name"] == name)
+
+
+def assert_target_healthy(drill_lab: DrillLab, counts_before: dict[str, int]) -> None:
+    """What every drill must leave behind: node running, no lock, no restore index, no closed index."""
+    assert drill_lab.node_active()
+    assert not (drill_lab.home / "var" / "drtests.lock").exists()
+    assert drill_lab.leftover_restored() == []
+    assert drill_lab.closed_indices() == []
+    assert drill_lab.doc_counts() == counts_before
+
+
+def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    result = drill_lab.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["verdict"] == "pass"
+    assert [p["status"] for p in evidence["phases"]] == ["pass"] * 6
+    topology = evidence["topology"]
+    assert topology["before"]["Component"] == LAB_COMPONENTS
+    assert topology["before"]["Relation"] == LAB_RELATIONS
+    assert all(n > 0 for n in topology["before"].values())
+    assert topology["after"] == topology["before"]
+    telemetry = evidence["telemetry"]
+    assert telemetry["before"] == counts and len(counts) == 16
+    assert telemetry["restored"] == telemetry["at_snapshot"] == counts
+    assert evidence["fingerprints"]["restored"] == evidence["fingerprints"]["at_snapshot"]
+    assert 0 < evidence["rto"]["measured_s"] <= evidence["rto"]["objective_s"]
+    assert 0 <= evidence["rpo"]["measured_s"] <= evidence["rpo"]["objective_s"]
+    assert evidence["snapshot"]["state"] == "SUCCESS" and evidence["snapshot"]["shards"]["failed"] == 0
+    assert evidence["snapshot"]["include_global_state"] is False
+    assert len(evidence["artifact"]["sha256"]) == 64 and evidence["artifact"]["size"] > 0
+    assert "Contains changes till" in "\n".join(evidence["restore_log"]["excerpt"])
+    safety = [s["name"] for s in evidence["steps"] if s["phase"] == "safety"]
+    assert any("lock" in s for s in safety) and any("restored indices removed" in s for s in safety)
+    assert "verdict PASS" in result.stdout
+    assert_target_healthy(drill_lab, counts)
+
+
+FAULTS = [
+    # fault, extra config, the failed check (phase/name) or phase that must name it, words of its message
+    ("export_fail", {}, "backup", "export exited 1"),
+    ("export_truncate", {}, "restore/import exit code", "corrupt"),
+    ("import_drop=0.2", {}, "verify/topology Component", "200 before, 160 after restore (-40)"),
+    ("import_error_log", {}, "restore/no error lines in the import's log window", "ERROR"),
+    ("import_hang", {"import_timeout": "3"}, "restore/import ended", "did not end within 3s"),
+    ("stop_ignored", {"stop_timeout": "2"}, "backup", "did not stop within 2s"),
+    ("stackgraph_down", {}, "preflight", "StackGraph (stackgraph) is inactive"),
+]
+
+
+@pytest.mark.parametrize(("fault", "extra", "caught_by", "words"), FAULTS, ids=[f[0] for f in FAULTS])
+def test_each_lab_fault_fails_the_drill_and_leaves_the_target_healthy(
+    drill_lab: DrillLab, fault: str, extra: dict, caught_by: str, words: str
+) -> None:
+    counts = drill_lab.doc_counts()
+    drill_lab.configure(**extra)
+    drill_lab.fault(fault)
+    result = drill_lab.run()
+    drill_lab.fault()  # mend the lab
+    if fault == "stackgraph_down":
+        drill_lab.lab.ctl("start", "stackgraph")
+    assert result.returncode == 1, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["verdict"] == "fail"
+    if "/" in caught_by:
+        assert words in failed(evidence).get(caught_by, ""), failed(evidence)
+    else:
+        assert phase(evidence, caught_by)["status"] == "fail"
+        assert words in phase(evidence, caught_by)["message"], phase(evidence, caught_by)
+    later = [p for p in evidence["phases"] if p["status"] == "skipped"]
+    assert all(p["message"].startswith("blocked by ") for p in later)
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_start_fail_is_reported_and_the_restart_attempt_recorded(drill_lab: DrillLab) -> None:
+    drill_lab.fault("start_fail")
+    result = drill_lab.run()
+    drill_lab.fault()
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    assert "backup/node active again" in failed(evidence)
+    assert "stackstate failed to start" in failed(evidence)["backup/node active again"]
+    restart = [s for s in evidence["steps"] if s["phase"] == "safety" and "active again" in s["name"]]
+    assert restart and restart[0]["outcome"] == "failed"
+    assert not (drill_lab.home / "var" / "drtests.lock").exists()
+    assert drill_lab.leftover_restored() == []
