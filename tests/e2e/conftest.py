@@ -57,7 +57,9 @@ class DrillLab:
         return {i: self.es.count(index=i)["count"] for i in self.es.indices.get(index=f"{self.index_prefix}*")}
 
     def leftover_restored(self) -> list[str]:
-        return sorted(self.es.indices.get(index=f"*restored*{self.index_prefix}*", allow_no_indices=True))
+        """Copies of this lab's indices under another name (whatever the rename replacement)."""
+        found = self.es.indices.get(index=f"*{self.index_prefix}*", allow_no_indices=True, expand_wildcards="all")
+        return sorted(name for name in found if not name.startswith(self.index_prefix))
 
     def closed_indices(self) -> list[str]:
         rows = self.es.cat.indices(format="json", expand_wildcards="all")
@@ -125,4 +127,4 @@ def drill_lab(sts_lab: Lab, es_url: str, es: Elasticsearch, es_repo_root: Path, 
     drill_lab = DrillLab(sts_lab, es, es_url, es_repo_root, prefix, tmp_path / "drill.toml", tmp_path / "reports")
     drill_lab.configure()
     yield drill_lab
-    es.indices.delete(index=f"{prefix}*,*restored*{prefix}*", ignore_unavailable=True)
+    es.indices.delete(index=f"*{prefix}*", ignore_unavailable=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from fixtures.pytest_lab import LAB_COMPONENTS, LAB_RELATIONS
-from tests.e2e.conftest import DrillLab
+from tests.e2e.conftest import DRTESTS, DrillLab
 
 
 def failed(evidence: dict) -> dict[str, str]:
@@ -101,3 +103,52 @@ def test_start_fail_is_reported_and_the_restart_attempt_recorded(drill_lab: Dril
     assert restart and restart[0]["outcome"] == "failed"
     assert not (drill_lab.home / "var" / "drtests.lock").exists()
     assert drill_lab.leftover_restored() == []
+
+
+def test_other_paths_units_probe_and_index_names_need_no_code_change(drill_lab: DrillLab) -> None:
+    """A second lab prefix and port set (the fixture's), another unit name, the API probe and
+    another rename replacement: configuration only."""
+    drill_lab.configure(unit='"sts-node.service"', probe_kind='"api"', rename_replacement='"verify-$1"')
+    result = drill_lab.run("--keep")
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["verdict"] == "pass"
+    assert evidence["topology"]["probe"] == "api"
+    restored = evidence["restore"]["indices"]
+    assert restored and all(new == f"verify-{orig}" for orig, new in restored.items())
+    assert drill_lab.leftover_restored() == sorted(restored.values())  # --keep kept them
+    assert any(s["name"] == "start sts-node.service" for s in evidence["steps"])
+
+
+def test_in_place_drill_on_a_target_not_marked_disposable_is_refused(drill_lab: DrillLab) -> None:
+    drill_lab.configure(disposable="false")
+    result = drill_lab.run()
+    assert result.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message.startswith("an in-place drill overwrites the graph on local://")
+    assert "--dr-allow-destructive" in message
+    assert [s["name"] for s in drill_lab.evidence()["steps"] if s["phase"] != "safety"] == []  # nothing was done
+    assert drill_lab.run("--allow-destructive").returncode == 0
+
+
+def test_a_second_drill_on_the_same_target_fails_fast_naming_the_holder(drill_lab: DrillLab) -> None:
+    lock = drill_lab.home / "var" / "drtests.lock"
+    lock.write_text("drill=other-drill operator=alice@ops pid=4242 started=2026-01-01T00:00:00Z\n")
+    result = drill_lab.run()
+    assert result.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert "is held by: drill=other-drill operator=alice@ops" in message
+    assert lock.read_text().startswith("drill=other-drill")  # someone else's lock is never removed
+    lock.unlink()
+
+
+def test_plan_prints_every_step_and_touches_nothing(drill_lab: DrillLab) -> None:
+    log_before = (drill_lab.home / "var/log/stackstate.log").read_text()
+    result = subprocess.run([DRTESTS, "plan", "--config", str(drill_lab.config)], capture_output=True, text=True)
+    assert result.returncode == 0
+    for phase_name in ("preflight", "baseline", "backup", "restore", "verify", "report"):
+        assert f"\n{phase_name}\n" in result.stdout
+    assert "sts-standalone.sh export --file" in result.stdout
+    assert (drill_lab.home / "var/log/stackstate.log").read_text() == log_before
+    assert not list((drill_lab.home / "backups").iterdir())
+    assert not drill_lab.reports.exists()

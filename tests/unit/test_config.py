@@ -1,0 +1,121 @@
+"""Config loading: StackState 4.6 defaults, overrides, and a precise error for each bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from drtests.config import DEFAULT_TYPES, load, parse_overrides
+from drtests.errors import ConfigError
+
+DRTESTS = str(Path(sys.executable).parent / "drtests")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "drill.toml"
+    path.write_text(text)
+    return path
+
+
+def test_an_empty_file_gives_the_stackstate_46_defaults(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, ""))
+    assert cfg.stackstate.home == "/opt/stackstate"
+    assert cfg.path(cfg.stackstate.export_command, file="/b.graph") == (
+        "/opt/stackstate/bin/sts-standalone.sh export --file /b.graph --graph default"
+    )
+    assert cfg.path(cfg.stackstate.log_file) == "/opt/stackstate/var/log/stackstate.log"
+    assert cfg.service.backend == "systemd" and cfg.service.unit == "stackstate.service"
+    assert cfg.elasticsearch.url == "http://127.0.0.1:9200" and cfg.elasticsearch.indices == "sts_*"
+    assert cfg.elasticsearch.restore == "rename" and cfg.drill.mode == "in-place"
+    assert cfg.probe.types == DEFAULT_TYPES and len(cfg.sha256) == 64
+
+
+def test_overrides_win_and_are_typed(tmp_path: Path) -> None:
+    overrides = parse_overrides(["stackstate.home=/srv/sts", "service.timeout=5", "target.disposable=true"])
+    cfg = load(write(tmp_path, '[stackstate]\nhome = "/x"\n'), overrides)
+    assert cfg.stackstate.home == "/srv/sts" and cfg.service.timeout == 5.0 and cfg.target.disposable is True
+
+
+BAD = [
+    # (toml text, environment, words the one-line error must contain)
+    ("[drill\n", {}, "not valid TOML"),
+    ("[nosuch]\n", {}, "nosuch: unknown section"),
+    ("[target]\nurll = 'local://'\n", {}, "target.urll: unknown key"),
+    ("drill = 3\n", {}, "drill: must be a table"),
+    ("[target]\ndisposable = 'yes'\n", {}, "target.disposable: must be bool, got str 'yes'"),
+    ("[service]\ntimeout = '30'\n", {}, "service.timeout: must be float"),
+    ("[target]\nmin_free_mb = 1.5\n", {}, "target.min_free_mb: must be int"),
+    ("[probe]\ntypes = 'Component'\n", {}, "probe.types: must be a list of strings"),
+    ("[probe]\ntypes = [1, 2]\n", {}, "probe.types: must be a list of strings"),
+    ("[probe]\ntypes = []\n", {}, "probe.types: must name at least one node type"),
+    ("[drill]\nmode = 'sideways'\n", {}, "drill.mode: must be one of in-place, isolated"),
+    ("[service]\nbackend = 'upstart'\n", {}, "service.backend: must be one of systemd, command"),
+    ("[probe]\nkind = 'guess'\n", {}, "probe.kind: must be one of cli, api, command"),
+    ("[elasticsearch]\nrestore = 'merge'\n", {}, "elasticsearch.restore: must be one of rename, replace"),
+    ("[stackstate]\nerror_pattern = '(ERROR'\n", {}, "stackstate.error_pattern: invalid regular expression"),
+    ("[elasticsearch]\nrename_pattern = '[a-'\n", {}, "elasticsearch.rename_pattern: invalid regular expression"),
+    ("[stackstate]\nwatermark_pattern = 'till (\\\\d+)'\n", {}, "needs a named group (?P<ns>...)"),
+    ("[target]\nurl = 'ftp://host'\n", {}, "target.url: must be a testinfra host URL"),
+    ("[elasticsearch]\nurl = 'localhost:9200'\n", {}, "elasticsearch.url: must be an http(s) URL with a host"),
+    ("[elasticsearch]\nurl = 'http://127.0.0.1:99999'\n", {}, "elasticsearch.url: has an invalid port"),
+    ("[probe]\napi_url = 'http://'\n", {}, "probe.api_url: must be an http(s) URL with a host"),
+    ("[service]\nbackend = 'command'\n", {}, "service.start_command: is required"),
+    ("[probe]\nkind = 'command'\n", {}, "probe.command: is required"),
+    ("[elasticsearch]\npassword_env = 'DRT_NOPE_PW'\n", {}, "names environment variable DRT_NOPE_PW, which is not set"),
+    ("[elasticsearch]\npassword_env = 'DRT_PW'\n", {"DRT_PW": "x"}, "username_env: is required"),
+    ("[stackstate]\nimport_timeout = 0\n", {}, "stackstate.import_timeout: must be > 0 seconds"),
+    ("[objectives]\nrto_seconds = -1\n", {}, "objectives.rto_seconds: must be > 0"),
+    ("[stackstate]\nexport_command = 'export {fil}'\n", {}, "unknown placeholder {fil}"),
+    ("[elasticsearch]\nfingerprint_sample = 0\n", {}, "elasticsearch.fingerprint_sample: must be >= 1"),
+]
+
+
+@pytest.mark.parametrize(("text", "env", "words"), BAD, ids=[b[2][:40] for b in BAD])
+def test_bad_config_names_file_key_and_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, env: dict, words: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert words in str(caught.value)
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(write(tmp_path, "\xff\xfe"))
+
+
+def test_bad_override_syntax() -> None:
+    with pytest.raises(ConfigError, match="must look like section.key=value"):
+        parse_overrides(["timeout=3"])
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_cli_reports_a_bad_config_in_one_line_with_exit_2(tmp_path: Path, command: str) -> None:
+    path = write(tmp_path, "[target]\nurl = 'ftp://x'\n")
+    result = subprocess.run([DRTESTS, command, "--config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"drtests: error: {path}: target.url: must be a testinfra host URL like local:// or ssh://user@host, "
+        "got 'ftp://x'"
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_pytest_with_a_bad_config_is_a_usage_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[target]\nnope = 1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--dr-config", str(path), "-p", "no:cacheprovider"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR
+    assert f"{path}: target.nope: unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
