@@ -10,6 +10,7 @@ Exit codes: 0 the drill passed, 1 it failed, 2 a usage or config error (nothing 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 import pytest
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.command == "plan":
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
         print(f"Drill {cfg.drill.name!r} ({cfg.drill.mode}) on {cfg.target.url}, config {cfg.source}")
         current = ""
         for number, (phase, step) in enumerate(plan(cfg, args.allow_destructive, args.keep), 1):

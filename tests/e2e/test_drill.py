@@ -152,3 +152,29 @@ def test_plan_prints_every_step_and_touches_nothing(drill_lab: DrillLab) -> None
     assert (drill_lab.home / "var/log/stackstate.log").read_text() == log_before
     assert not list((drill_lab.home / "backups").iterdir())
     assert not drill_lab.reports.exists()
+
+
+def test_user_checks_run_in_their_phase_and_count_in_the_verdict(drill_lab: DrillLab) -> None:
+    checks = drill_lab.config.parent / "test_my_checks.py"
+    checks.write_text(
+        "import pytest\n\n"
+        "@pytest.mark.dr_check('verify')\n"
+        "def test_views_survived(dr_drill):\n"
+        "    assert dr_drill.facts['topology']['after']['QueryView'] == 4\n\n"
+        "@pytest.mark.dr_check('baseline')\n"
+        "def test_enough_components(dr_drill):\n"
+        "    assert dr_drill.facts['topology']['before']['Component'] > 10_000, 'too few components'\n"
+    )
+    result = drill_lab.run("--", str(checks))
+    assert result.returncode == 1
+    order = [
+        line.split("::")[1].split()[0]
+        for line in result.stdout.splitlines()
+        if "::test_" in line and "PASSED" in line or "FAILED" in line and "::" in line
+    ]
+    assert order.index("test_baseline") < order.index("test_enough_components") < order.index("test_backup")
+    evidence = drill_lab.evidence()
+    verdicts = {c["name"]: c["verdict"] for c in evidence["checks"] if c["name"].startswith("test_")}
+    assert verdicts == {"test_enough_components": "fail", "test_views_survived": "pass"}
+    assert "too few components" in failed(evidence)["baseline/test_enough_components"]
+    assert evidence["verdict"] == "fail"

@@ -119,3 +119,9 @@ def test_pytest_with_a_bad_config_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert f"{path}: target.nope: unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["lab-local.toml", "stackstate-4.6.toml"])
+def test_bundled_drill_configs_load(name: str) -> None:
+    cfg = load(Path(__file__).resolve().parents[2] / "fixtures" / "drills" / name)
+    assert cfg.drill.name
