@@ -167,12 +167,8 @@ def test_user_checks_run_in_their_phase_and_count_in_the_verdict(drill_lab: Dril
     )
     result = drill_lab.run("--", str(checks))
     assert result.returncode == 1
-    order = [
-        line.split("::")[1].split()[0]
-        for line in result.stdout.splitlines()
-        if "::test_" in line and "PASSED" in line or "FAILED" in line and "::" in line
-    ]
-    assert order.index("test_baseline") < order.index("test_enough_components") < order.index("test_backup")
+    position = {n: result.stdout.index(f"::{n} ") for n in ("test_baseline", "test_enough_components", "test_backup")}
+    assert position["test_baseline"] < position["test_enough_components"] < position["test_backup"]
     evidence = drill_lab.evidence()
     verdicts = {c["name"]: c["verdict"] for c in evidence["checks"] if c["name"].startswith("test_")}
     assert verdicts == {"test_enough_components": "fail", "test_views_survived": "pass"}
