@@ -41,6 +41,11 @@ def parser() -> argparse.ArgumentParser:
             "--allow-destructive", action="store_true", help="allow an in-place restore to overwrite the target's graph"
         )
         cmd.add_argument("--keep", action="store_true", help="keep restored indices for inspection")
+        cmd.add_argument(
+            "--recover",
+            action="store_true",
+            help="undo what an interrupted drill left (stale lock, stopped node, restore indices)",
+        )
         if name == "run":
             cmd.add_argument("--report-dir", metavar="DIR", help="evidence folder (default: reports/)")
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         pytest_args.append("--dr-allow-destructive")
     if args.keep:
         pytest_args.append("--dr-keep")
+    if args.recover:
+        pytest_args.append("--dr-recover")
     code = pytest.main([*pytest_args, *args.pytest_args])
     return USAGE_ERROR if code == pytest.ExitCode.USAGE_ERROR else int(code != 0)
 

@@ -51,10 +51,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECTION.KEY=VALUE",
         help="override one config key (repeatable); VALUE is read as TOML, else as a string",
     )
+    group.addoption(
+        "--dr-recover",
+        action="store_true",
+        default=None,
+        help="let preflight undo what an interrupted drill left: stale lock, stopped node, restore indices",
+    )
     parser.addini("dr_config", "drill config file (as --dr-config)")
     parser.addini("dr_report_dir", "evidence folder (as --dr-report-dir)", default="reports")
     parser.addini("dr_allow_destructive", "as --dr-allow-destructive", type="bool", default=False)
     parser.addini("dr_keep", "as --dr-keep", type="bool", default=False)
+    parser.addini("dr_recover", "as --dr-recover", type="bool", default=False)
 
 
 def option(config: pytest.Config, name: str) -> object:
@@ -182,7 +189,7 @@ def dr_say(pytestconfig: pytest.Config) -> Progress:
 
 @pytest.fixture(scope="session")
 def dr_options(pytestconfig: pytest.Config) -> dict[str, object]:
-    return {name: option(pytestconfig, name) for name in ("report_dir", "allow_destructive", "keep")}
+    return {name: option(pytestconfig, name) for name in ("report_dir", "allow_destructive", "keep", "recover")}
 
 
 @pytest.fixture(scope="session")
@@ -233,6 +240,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     drill = session.config.stash.get(DRILL_KEY, None)
     if drill is None or drill.phases["preflight"].status == "pending":
         return
+    for record in drill.phases.values():
+        if record.status == "running":  # Ctrl-C or SIGTERM ended it
+            drill.phase_ended(record.name, "fail", "interrupted: the drill was stopped (SIGINT/SIGTERM)")
     from drtests.report.evidence import write_evidence
 
     folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))))

@@ -200,9 +200,17 @@ class RestoreResult:
     health: str
 
 
-def restore_snapshot(es: Elasticsearch, cfg: DrillConfig, snapshot: dict, say: Callable[[str], None]) -> RestoreResult:
+def restore_snapshot(
+    es: Elasticsearch,
+    cfg: DrillConfig,
+    snapshot: dict,
+    say: Callable[[str], None],
+    before_restore: Callable[[list[str]], None] = lambda names: None,
+) -> RestoreResult:
     """Restore every index of the snapshot, renamed (default) or over deleted originals
-    (replace). Never partial, never the global state; then wait for yellow."""
+    (replace). Never partial, never the global state; then wait for yellow.
+    `before_restore` gets the names the restore will create, once it is sure none exists yet
+    (the caller registers their removal there: never of an index the drill did not create)."""
     es_cfg = cfg.elasticsearch
     originals = snapshot["indices"]
     body: dict = {
@@ -214,12 +222,15 @@ def restore_snapshot(es: Elasticsearch, cfg: DrillConfig, snapshot: dict, say: C
     if es_cfg.restore == "rename":
         mapping = renamed(cfg, originals)
         body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
-        open_targets = set(index_names(es, ",".join(mapping.values()))) if mapping else set()
-        if open_targets:
+        existing = es.indices.get(index=",".join(mapping.values()), ignore_unavailable=True, expand_wildcards="all")
+        if existing:
+            name = sorted(existing)[0]
             raise DrillError(
-                f"restore target index {sorted(open_targets)[0]} already exists and is open: delete it "
-                f"(a leftover of an earlier drill?) or change elasticsearch.rename_replacement"
+                f"restore target index {name} already exists: a restore would fail on it (open) or overwrite it "
+                f"(closed). Delete it if it is a leftover of an earlier drill (--dr-recover does), "
+                f"or change elasticsearch.rename_replacement"
             )
+        before_restore(sorted(mapping.values()))
     else:
         mapping = {name: name for name in originals}
         for name in originals:

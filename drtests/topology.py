@@ -10,18 +10,17 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote as url_quote
 
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
-from drtests.target.host import CommandResult, TargetHost, quote
+from drtests.target.host import CommandResult, RunningCommand, TargetHost, quote
 from drtests.target.logtail import LogWindow
 
 
 def export_graph(cfg: DrillConfig, host: TargetHost, file: str) -> CommandResult:
     command = cfg.path(cfg.stackstate.export_command, file=quote(file))
-    return host.run(command, cfg.stackstate.export_timeout, sudo=True)
+    return run_to_end(host.start(command, cfg.stackstate.export_timeout, sudo=True), lambda: None)
 
 
 def import_graph(
@@ -29,17 +28,25 @@ def import_graph(
 ) -> CommandResult:
     """Run the import while following the log window; new log lines are passed to `say`."""
     command = cfg.path(cfg.stackstate.import_command, file=quote(file))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        running = pool.submit(host.run, command, cfg.stackstate.import_timeout, True)
-        while True:
-            try:
-                result = running.result(timeout=1.0)
-                break
-            except TimeoutError:
-                for line in window.poll():
-                    say(f"log: {line}")
-    for line in window.poll():
-        say(f"log: {line}")
+
+    def show_new_lines() -> None:
+        for line in window.poll():
+            say(f"log: {line}")
+
+    result = run_to_end(host.start(command, cfg.stackstate.import_timeout, sudo=True), show_new_lines)
+    show_new_lines()
+    return result
+
+
+def run_to_end(running: RunningCommand, every_second: Callable[[], None]) -> CommandResult:
+    """Wait for the command, calling `every_second` meanwhile; an interruption (Ctrl-C, SIGTERM)
+    cancels the command on the target before it propagates."""
+    try:
+        while (result := running.wait(1.0)) is None:
+            every_second()
+    except BaseException:
+        running.cancel()
+        raise
     return result
 
 

@@ -1,10 +1,11 @@
-"""Preflight: can the drill run here, and safely? Takes the drill lock last."""
+"""Preflight: can the drill run here, and safely? Finds what an interrupted drill left behind
+(recovering it only with --dr-recover), and takes the drill lock last."""
 
 import os
 
 import pytest
 
-from drtests import telemetry
+from drtests import recovery, telemetry
 from drtests.target.service import change_state
 
 pytestmark = pytest.mark.dr_phase("preflight")
@@ -53,6 +54,51 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         message=f"StackGraph ({dr_stackgraph.name}) is {graph_state} on {host.url}: start it first, "
         "export and import need it",
     )
+
+    es = None
+    if cfg.elasticsearch.enabled:
+        es = telemetry.connect(cfg)
+        version, health = telemetry.server_version(es), telemetry.health_status(es)
+        drill.expect(
+            PHASE,
+            "Elasticsearch health not red",
+            "green|yellow",
+            health,
+            ok=health != "red",
+            message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
+        )
+        repo = telemetry.ensure_repository(es, cfg)
+        drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
+        drill.facts["elasticsearch"] = {
+            "url": cfg.elasticsearch.url,
+            "version": version,
+            "health": health,
+            "repository": repo,
+        }
+
+    leftovers = recovery.find(cfg, host, dr_service.state(), es)
+    if leftovers and leftovers.lock_holder and not leftovers.holder_gone and not dr_options["recover"]:
+        drill.expect(
+            PHASE,
+            "drill lock free",
+            "",
+            leftovers.lock_holder.strip(),
+            message=f"drill lock {leftovers.lock} on {host.url} is held by: {leftovers.lock_holder.strip()} "
+            f"— another drill is running; if it died, run with --dr-recover (or remove {leftovers.lock})",
+        )
+    if leftovers:
+        drill.facts["leftovers"] = leftovers.describe()
+        drill.expect(
+            PHASE,
+            "no leftovers of an interrupted drill",
+            "",
+            leftovers.describe(),
+            ok=bool(dr_options["recover"]),
+            message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
+            "--dr-recover to remove the lock and the restore indices and start the node",
+        )
+        recover(leftovers, drill, host, dr_service, es, cfg, dr_say)
+
     node_state = dr_service.state()
     drill.facts["node_state_at_start"] = node_state
     drill.expect(
@@ -103,26 +149,6 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
     )
 
-    if cfg.elasticsearch.enabled:
-        es = telemetry.connect(cfg)
-        version, health = telemetry.server_version(es), telemetry.health_status(es)
-        drill.expect(
-            PHASE,
-            "Elasticsearch health not red",
-            "green|yellow",
-            health,
-            ok=health != "red",
-            message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
-        )
-        repo = telemetry.ensure_repository(es, cfg)
-        drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
-        drill.facts["elasticsearch"] = {
-            "url": cfg.elasticsearch.url,
-            "version": version,
-            "health": health,
-            "repository": repo,
-        }
-
     lock = cfg.path(cfg.target.lock_file)
     holder = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
     taken = host.write_new(lock, holder)
@@ -131,8 +157,22 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         "drill lock taken",
         True,
         taken,
-        message=f"drill lock {lock} on {host.url} is held by: {(host.read(lock) or '?').strip()} — another drill "
-        f"is running; if it died, remove {lock}",
+        message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
     )
     dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder and host.remove(lock))
     dr_say("preflight passed")
+
+
+def recover(leftovers, drill, host, service, es, cfg, say) -> None:
+    """--dr-recover: undo what the interrupted drill left, each step recorded."""
+    if leftovers.lock_holder:
+        say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
+        host.remove(leftovers.lock)
+        drill.step(PHASE, f"recover: remove drill lock {leftovers.lock}")
+    if leftovers.node_inactive:
+        say(f"recover: starting {service.name}")
+        drill.step(PHASE, f"recover: start {service.name}", change_state(service, "active", cfg.service.timeout, say))
+    if leftovers.restore_indices:
+        say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
+        telemetry.delete_indices(es, leftovers.restore_indices)
+        drill.step(PHASE, f"recover: delete restore indices {', '.join(leftovers.restore_indices)}")

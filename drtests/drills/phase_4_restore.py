@@ -75,13 +75,14 @@ def test_restore(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_optio
     if cfg.elasticsearch.enabled and "snapshot" in drill.facts:
         es = request.getfixturevalue("dr_es")
         snapshot = drill.facts["snapshot"]
-        if cfg.elasticsearch.restore == "rename" and not dr_options["keep"]:
-            targets = sorted(telemetry.renamed(cfg, snapshot["indices"]).values())
-            dr_safety.register(
-                f"restored indices removed ({len(targets)})", lambda: telemetry.delete_indices(es, targets)
-            )
+
+        def remove_later(targets: list[str]) -> None:
+            if not dr_options["keep"]:
+                cleanup = f"restored indices removed ({len(targets)})"
+                dr_safety.register(cleanup, lambda: telemetry.delete_indices(es, targets))
+
         dr_say(f"restoring snapshot {snapshot['snapshot']} ({cfg.elasticsearch.restore} mode)")
-        restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say)
+        restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say, before_restore=remove_later)
         drill.facts["restore"] = {
             "mode": cfg.elasticsearch.restore,
             "indices": restored.mapping,

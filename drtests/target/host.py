@@ -7,6 +7,9 @@ there too, whatever the transport.
 from __future__ import annotations
 
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from shlex import quote
@@ -58,14 +61,21 @@ class TargetHost:
 
         self.host = testinfra.get_host(url)
 
-    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
-        """Run a shell command on the target, ended there after `timeout` seconds."""
+    def run(self, command: str, timeout: float, sudo: bool = False, pidfile: str = "") -> CommandResult:
+        """Run a shell command on the target, ended there after `timeout` seconds. With a pidfile,
+        the pid of the `timeout` process is written there, so the command can be cancelled."""
         wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
+        if pidfile:
+            wrapped = f"sh -c {quote(f'echo $$ > {quote(pidfile)}; exec {wrapped}')}"
         if sudo and self.sudo:
             wrapped = f"sudo -n {wrapped}"
         started = time.monotonic()
         result = self.host.run(wrapped)
         return CommandResult(command, result.rc, result.stdout, result.stderr, time.monotonic() - started, timeout)
+
+    def start(self, command: str, timeout: float, sudo: bool = False) -> RunningCommand:
+        """Run a long command in the background of this process; see RunningCommand."""
+        return RunningCommand(self, command, timeout, sudo)
 
     def name(self) -> str:
         return self.run("hostname", 30).stdout.strip() or self.url
@@ -117,3 +127,34 @@ class TargetHost:
 
     def remove(self, path: str) -> None:
         self.run(f"rm -f {quote(path)}", 30)
+
+
+class RunningCommand:
+    """A command running on the target that can be waited for in slices (to show progress) and
+    cancelled (Ctrl-C, SIGTERM), which ends it on the target too, not only here."""
+
+    def __init__(self, host: TargetHost, command: str, timeout: float, sudo: bool) -> None:
+        self.host, self.sudo = host, sudo
+        self.pidfile = f"/tmp/drtests-{uuid.uuid4().hex}.pid"
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._future = self._pool.submit(host.run, command, timeout, sudo, self.pidfile)
+
+    def wait(self, seconds: float) -> CommandResult | None:
+        """The result if the command ended within `seconds`, else None."""
+        try:
+            result = self._future.result(timeout=seconds)
+        except FutureTimeout:
+            return None
+        self._done()
+        return result
+
+    def cancel(self) -> None:
+        self.host.run(f"kill -TERM $(cat {quote(self.pidfile)}) 2>/dev/null", 30, sudo=self.sudo)
+        try:
+            self._future.result(timeout=30)
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        self._pool.shutdown(wait=False)
+        self.host.run(f"rm -f {quote(self.pidfile)}", 30, sudo=self.sudo)

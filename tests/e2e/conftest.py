@@ -46,6 +46,28 @@ class DrillLab:
             capture_output=True, text=True, timeout=timeout, env=env, cwd=self.config.parent,
         )  # fmt: skip
 
+    def start(self, *args: str) -> subprocess.Popen:
+        """`drtests run` in the background, to interrupt it."""
+        return subprocess.Popen(
+            [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.config.parent,
+        )  # fmt: skip
+
+    def target_commands(self) -> list[str]:
+        """Export/import processes of this lab still running on the target."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "stslab.standalone" in cmdline and str(self.lab.prefix) in cmdline:
+                found.append(cmdline)
+        return found
+
+    def log_text(self) -> str:
+        return (self.home / "var/log/stackstate.log").read_text()
+
     def evidence(self) -> dict:
         return json.loads((self.reports / "latest" / "evidence.json").read_text())
 
