@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {number:2d}. {step}")
         return 0
     pytest_args = [str(DRILLS_DIR), "--dr-config", args.config, "-v", "-p", "no:cacheprovider", "-o", "addopts="]
+    pytest_args += ["--show-capture=no"]  # progress is shown live; client logs are noise here
     pytest_args += [f"--dr-set={s}" for s in args.set]
     if args.report_dir:
         pytest_args += ["--dr-report-dir", args.report_dir]

@@ -142,8 +142,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     placed, drill = _phase_of(item), item.config.stash.get(DRILL_KEY, None)
     if not placed or drill is None or (report.when != "call" and not (report.failed or report.skipped)):
         return report
-    if call.excinfo is not None and call.excinfo.errisinstance(DrillError):
-        report.longrepr = str(call.excinfo.value)  # the user reads the message, not our traceback
+    if call.excinfo is not None and (message := user_message(call.excinfo.value, drill.config)):
+        report.longrepr = message  # the user reads what went wrong, not our traceback
     phase, builtin = placed
     if report.skipped:
         status, message = (
@@ -157,6 +157,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     elif status != "skipped":
         drill.check(phase, item.name, "pass", status, message=message)
     return report
+
+
+def user_message(exc: BaseException, cfg: drill_config.DrillConfig) -> str | None:
+    """One line for the failures a drill expects to meet; None for bugs (they keep their traceback)."""
+    from elasticsearch import exceptions as es_errors
+
+    if isinstance(exc, DrillError):
+        return str(exc)
+    if isinstance(exc, es_errors.ConnectionError):
+        cause = exc.args[1] if len(exc.args) > 1 else exc
+        return f"Elasticsearch at {cfg.elasticsearch.url} became unreachable: {str(cause)[:300]}"
+    if isinstance(exc, es_errors.TransportError):
+        return f"Elasticsearch at {cfg.elasticsearch.url} answered HTTP {exc.status_code}: {exc.error}"
+    return None
 
 
 def _first_line(report: pytest.TestReport) -> str:

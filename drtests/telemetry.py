@@ -251,14 +251,29 @@ def restore_snapshot(
     except es_errors.TransportError as exc:
         raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
     targets = ",".join(mapping.values())
-    health = es.cluster.health(
-        index=targets, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s", request_timeout=es_cfg.timeout + 10
-    )
-    if health.get("timed_out"):
-        raise WaitTimeout(
-            f"restored indices did not reach yellow within {es_cfg.timeout:g}s (status {health['status']})"
-        )
+    if result["shards"]["failed"]:
+        raise DrillError(f"restore of snapshot {repo}/{snap}: {result['shards']['failed']} of "
+                         f"{result['shards']['total']} shards failed: {failed_shards(es, targets)}")  # fmt: skip
+    try:
+        health = es.cluster.health(index=targets, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
+                                   request_timeout=es_cfg.timeout + 10)  # fmt: skip
+    except es_errors.TransportError as exc:
+        if exc.status_code != 408:  # 408: the wait for yellow timed out
+            raise
+        raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within {es_cfg.timeout:g}s: "
+                          f"{failed_shards(es, targets)}") from None  # fmt: skip
     return RestoreResult(mapping, result["shards"], health["status"])
+
+
+def failed_shards(es: Elasticsearch, indices: str) -> str:
+    """Which primaries are unassigned, and why (ES's own words, shortened)."""
+    rows = es.cat.shards(index=indices, h="index,shard,prirep,state,unassigned.details", format="json")
+    bad = [r for r in rows if r["prirep"] == "p" and r["state"] != "STARTED"]
+    if not bad:
+        return "no primary shard is unassigned"
+    first = bad[0]
+    cause = (first.get("unassigned.details") or "").split("nested: ")[-1].strip(" ;")
+    return f"{len(bad)} primaries not started, e.g. {first['index']}[{first['shard']}] {first['state']}: {cause[:300]}"
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -40,6 +40,12 @@ class DrillLab:
         self.config.write_text(lab_config(self.lab, self.es_url, self.repo_root, self.index_prefix, **extra))
         return self.config
 
+    def add_checks(self, source: str) -> str:
+        """A user check file (dr_check markers) next to the config; pass it to run() after '--'."""
+        path = self.config.parent / "test_injected.py"
+        path.write_text(source)
+        return str(path)
+
     def run(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
             [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args],
@@ -97,8 +103,11 @@ def lab_config(lab: Lab, es_url: str, repo: Path, index_prefix: str, **extra: st
     values = {
         "import_timeout": "60", "export_timeout": "60", "service_timeout": "20", "stop_timeout": "10",
         "disposable": "true", "rename_replacement": '"drtests-restored-$1"', "probe_kind": '"cli"',
-        "unit": '"stackstate"',
+        "unit": '"stackstate"', "repository": "e2e-repo", "repository_location": "default", "restore": '"rename"',
     } | extra  # fmt: skip
+    location = (
+        repo / values["repository"] if values["repository_location"] == "default" else values["repository_location"]
+    )
     return f"""
 [drill]
 name = "e2e"
@@ -131,8 +140,9 @@ api_url = "http://127.0.0.1:{lab.settings()["api_port"]}"
 [elasticsearch]
 url = "{es_url}"
 indices = "{index_prefix}*"
-repository = "e2e-repo"
-repository_location = "{repo / "e2e-repo"}"
+repository = "{values["repository"]}"
+repository_location = "{location}"
+restore = {values["restore"]}
 rename_replacement = {values["rename_replacement"]}
 timeout = 60
 

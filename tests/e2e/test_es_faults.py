@@ -1,0 +1,157 @@
+"""Broken Elasticsearch backups are caught, and the live indices are never harmed.
+
+Faults are injected the way a user adds checks to a drill: a dr_check placed in a phase."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from fixtures.data import generate
+from fixtures.elasticsearch import node as es_node
+from tests.e2e.conftest import DrillLab
+from tests.e2e.test_drill import assert_target_healthy, phase
+
+BREAK_BLOBS = """
+import pathlib, pytest
+
+@pytest.mark.dr_check("backup")
+def test_break_the_snapshot(dr_config):
+    blobs = [p for p in pathlib.Path(dr_config.elasticsearch.repository_location, "indices").rglob("__*")]
+    assert blobs
+    for blob in blobs:
+        {action}
+"""
+
+
+@pytest.mark.parametrize(
+    "action",
+    ["blob.unlink()", "blob.write_bytes(blob.read_bytes()[: blob.stat().st_size // 2])"],
+    ids=["deleted", "truncated"],
+)
+def test_a_snapshot_with_broken_blobs_fails_the_restore_and_leaves_nothing_behind(
+    drill_lab: DrillLab, action: str
+) -> None:
+    counts = drill_lab.doc_counts()
+    drill_lab.configure(repository=f"broken-{drill_lab.index_prefix.strip('_')}")
+    checks = drill_lab.add_checks(BREAK_BLOBS.format(action=action))
+    result = drill_lab.run("--", checks)
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    assert phase(evidence, "restore")["status"] == "fail"
+    message = phase(evidence, "restore")["message"]
+    assert evidence["snapshot"]["snapshot"] in message
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_an_unregistered_repository_is_named_with_the_fix(drill_lab: DrillLab) -> None:
+    drill_lab.configure(repository="never-registered", repository_location="")
+    result = drill_lab.run()
+    assert result.returncode == 1
+    assert phase(drill_lab.evidence(), "preflight")["message"] == (
+        "snapshot repository 'never-registered' is not registered: register it or set elasticsearch.repository_location"
+    )
+    assert drill_lab.node_active()
+
+
+def test_a_repository_location_that_is_not_a_folder_is_refused(drill_lab: DrillLab, tmp_path: Path) -> None:
+    location = drill_lab.repo_root / f"file-{drill_lab.index_prefix}"
+    location.write_text("not a folder")
+    drill_lab.configure(repository="not-a-folder", repository_location=str(location))
+    result = drill_lab.run()
+    assert result.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message.startswith(f"cannot register snapshot repository 'not-a-folder' at {location}")
+    assert drill_lab.node_active() and not (drill_lab.home / "var/drtests.lock").exists()
+
+
+def test_an_existing_index_with_the_restore_name_is_never_touched(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    squatter = f"drtests-restored-{sorted(counts)[0]}"
+    drill_lab.es.index(index=squatter, id="mine", document={"owner": "someone else"}, refresh=True)
+    result = drill_lab.run()
+    assert result.returncode == 1
+    assert squatter in phase(drill_lab.evidence(), "preflight")["message"]
+    assert drill_lab.es.get(index=squatter, id="mine")["_source"] == {"owner": "someone else"}
+    drill_lab.es.indices.delete(index=squatter)
+    assert_target_healthy(drill_lab, counts)
+
+
+RED_INDEX = """
+import pytest
+
+@pytest.mark.dr_check("baseline")
+def test_turn_red(dr_es):
+    dr_es.indices.create(index="{name}", body={{"settings": {{"number_of_replicas": 0,
+        "index.routing.allocation.require._name": "no-such-node"}}}})
+"""
+
+
+def test_a_red_index_makes_the_snapshot_fail_naming_it(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    red = f"{drill_lab.index_prefix}red-2026.01.01"
+    result = drill_lab.run("--", drill_lab.add_checks(RED_INDEX.format(name=red)))
+    drill_lab.es.indices.delete(index=red)
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    message = phase(evidence, "backup")["message"]
+    assert message.startswith("snapshot e2e-repo/drtests-") and red in message
+    assert phase(evidence, "restore")["message"] == f"blocked by backup: {message}"
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_replace_mode_is_guarded_and_then_restores_the_live_indices(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    drill_lab.configure(restore='"replace"', disposable="false")
+    refused = drill_lab.run()
+    assert refused.returncode == 1
+    assert "deletes the live indices" in phase(drill_lab.evidence(), "preflight")["message"]
+    uuids = {name: drill_lab.es.indices.get(index=name)[name]["settings"]["index"]["uuid"] for name in counts}
+    result = drill_lab.run("--allow-destructive")
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["restore"]["indices"] == {name: name for name in counts}
+    assert evidence["telemetry"]["restored"] == counts
+    after = {name: drill_lab.es.indices.get(index=name)[name]["settings"]["index"]["uuid"] for name in counts}
+    assert all(after[name] != uuids[name] for name in counts)  # really deleted and restored
+    assert_target_healthy(drill_lab, counts)
+
+
+STOP_ES = """
+import pytest
+from fixtures.elasticsearch import node
+
+@pytest.mark.dr_check("backup")
+def test_lose_elasticsearch():
+    node.stop(__import__("pathlib").Path("{home}"))
+"""
+
+
+def test_elasticsearch_lost_mid_drill_fails_the_restore_clearly(drill_lab: DrillLab, tmp_path: Path) -> None:
+    home = tmp_path / "es-lost"
+    url = es_node.start(home)
+    generate.seed_telemetry(url, docs=160, days=1, index_prefix="lost_")
+    counts = {i: Elasticsearch(url).count(index=i)["count"] for i in Elasticsearch(url).indices.get(index="lost_*")}
+    drill_lab.config.write_text(
+        drill_lab.config.read_text()
+        .replace(drill_lab.es_url, url)
+        .replace(f'indices = "{drill_lab.index_prefix}*"', 'indices = "lost_*"')
+        .replace(str(drill_lab.repo_root), str(home / "repo"))
+    )
+    try:
+        result = drill_lab.run("--", drill_lab.add_checks(STOP_ES.format(home=home)),
+                               env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))  # fmt: skip
+        assert result.returncode == 1
+        evidence = drill_lab.evidence()
+        message = phase(evidence, "restore")["message"]
+        assert message.startswith(f"Elasticsearch at {url} became unreachable"), message
+        assert "Traceback" not in result.stdout
+        assert drill_lab.node_active() and not (drill_lab.home / "var/drtests.lock").exists()
+        es = Elasticsearch(es_node.start(home))
+        assert {i: es.count(index=i)["count"] for i in es.indices.get(index="lost_*")} == counts
+        assert es.indices.get(index="*restored*", allow_no_indices=True) == {}
+    finally:
+        es_node.stop(home)
