@@ -25,7 +25,7 @@ from drtests.errors import DrillError, WaitTimeout
 def connect(cfg: DrillConfig) -> Elasticsearch:
     """A client with credentials from the environment, checked with one info() call."""
     es_cfg = cfg.elasticsearch
-    kwargs: dict = {"request_timeout": 60}
+    kwargs: dict = {"timeout": 60}  # seconds per request unless a call says otherwise
     if api_key := cfg.secret("api_key_env"):
         kwargs["api_key"] = api_key
     elif user := cfg.secret("username_env"):
@@ -105,11 +105,18 @@ def index_names(es: Elasticsearch, pattern: str) -> list[str]:
 
 
 def doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
-    """Live doc counts per index, in three requests whatever the number of indices:
-    list, _refresh, and one size-0 search with a terms aggregation on _index."""
+    """Live doc counts per index, in four requests whatever the number of indices:
+    list, health (no red index), _refresh, one size-0 search with a terms aggregation on _index."""
     names = index_names(es, pattern)
     if not names:
         return {}
+    health = es.cluster.health(index=pattern, level="indices", expand_wildcards="open")["indices"]
+    red = sorted(name for name, state in health.items() if state["status"] == "red")
+    if red:  # a refresh would wait for the missing primaries; a snapshot would fail or be PARTIAL
+        raise DrillError(
+            f"index {red[0]} is red (a primary shard is unassigned){f' and {len(red) - 1} more' if red[1:] else ''}: "
+            "its docs cannot be counted or snapshotted; fix the cluster (GET _cluster/allocation/explain)"
+        )
     es.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
     per_index = {"terms": {"field": "_index", "size": len(names) + 10}}
     result = es.search(index=pattern, size=0, track_total_hits=True, aggs={"per_index": per_index})

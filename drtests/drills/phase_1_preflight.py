@@ -25,24 +25,20 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     )
     drill.facts["target_host"] = host.name()
 
-    destructive_ok = cfg.target.disposable or bool(dr_options["allow_destructive"])
+    destructive = []
     if cfg.drill.mode == "in-place":
-        drill.expect(
-            PHASE,
-            "in-place graph restore allowed",
-            True,
-            destructive_ok,
-            message=f"an in-place drill overwrites the graph on {host.url} with the backup: mark the target "
-            "disposable (target.disposable = true in the config) or pass --dr-allow-destructive",
-        )
+        destructive.append(f"overwrite the graph on {host.url} with the backup")
     if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace":
+        destructive.append(f"delete the live indices {cfg.elasticsearch.indices} before restoring them")
+    allowed = cfg.target.disposable or bool(dr_options["allow_destructive"])
+    if destructive:
         drill.expect(
             PHASE,
-            "ES replace restore allowed",
+            "destructive steps allowed",
             True,
-            destructive_ok,
-            message=f'elasticsearch.restore = "replace" deletes the live indices {cfg.elasticsearch.indices} '
-            "before restoring them: mark the target disposable or pass --dr-allow-destructive",
+            allowed,
+            message=f"this drill would {' and '.join(destructive)}: mark the target disposable "
+            "(target.disposable = true in the config) or pass --dr-allow-destructive",
         )
 
     graph_state = dr_stackgraph.state()

@@ -125,7 +125,7 @@ def test_in_place_drill_on_a_target_not_marked_disposable_is_refused(drill_lab: 
     result = drill_lab.run()
     assert result.returncode == 1
     message = phase(drill_lab.evidence(), "preflight")["message"]
-    assert message.startswith("an in-place drill overwrites the graph on local://")
+    assert message.startswith("this drill would overwrite the graph on local:// with the backup: mark the target")
     assert "--dr-allow-destructive" in message
     assert [s["name"] for s in drill_lab.evidence()["steps"] if s["phase"] != "safety"] == []  # nothing was done
     assert drill_lab.run("--allow-destructive").returncode == 0

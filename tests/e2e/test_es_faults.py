@@ -86,11 +86,11 @@ import pytest
 @pytest.mark.dr_check("baseline")
 def test_turn_red(dr_es):
     dr_es.indices.create(index="{name}", body={{"settings": {{"number_of_replicas": 0,
-        "index.routing.allocation.require._name": "no-such-node"}}}})
+        "index.routing.allocation.require._name": "no-such-node"}}}}, wait_for_active_shards=0)
 """
 
 
-def test_a_red_index_makes_the_snapshot_fail_naming_it(drill_lab: DrillLab) -> None:
+def test_a_red_index_stops_the_backup_before_a_partial_snapshot_naming_it(drill_lab: DrillLab) -> None:
     counts = drill_lab.doc_counts()
     red = f"{drill_lab.index_prefix}red-2026.01.01"
     result = drill_lab.run("--", drill_lab.add_checks(RED_INDEX.format(name=red)))
@@ -98,7 +98,8 @@ def test_a_red_index_makes_the_snapshot_fail_naming_it(drill_lab: DrillLab) -> N
     assert result.returncode == 1
     evidence = drill_lab.evidence()
     message = phase(evidence, "backup")["message"]
-    assert message.startswith("snapshot e2e-repo/drtests-") and red in message
+    assert message.startswith(f"index {red} is red (a primary shard is unassigned)"), message
+    assert "snapshot" not in evidence
     assert phase(evidence, "restore")["message"] == f"blocked by backup: {message}"
     assert_target_healthy(drill_lab, counts)
 
@@ -108,7 +109,11 @@ def test_replace_mode_is_guarded_and_then_restores_the_live_indices(drill_lab: D
     drill_lab.configure(restore='"replace"', disposable="false")
     refused = drill_lab.run()
     assert refused.returncode == 1
-    assert "deletes the live indices" in phase(drill_lab.evidence(), "preflight")["message"]
+    assert phase(drill_lab.evidence(), "preflight")["message"] == (
+        f"this drill would overwrite the graph on local:// with the backup and delete the live indices "
+        f"{drill_lab.index_prefix}* before restoring them: mark the target disposable "
+        "(target.disposable = true in the config) or pass --dr-allow-destructive"
+    )
     uuids = {name: drill_lab.es.indices.get(index=name)[name]["settings"]["index"]["uuid"] for name in counts}
     result = drill_lab.run("--allow-destructive")
     assert result.returncode == 0, result.stdout[-3000:]
