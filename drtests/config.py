@@ -235,10 +235,14 @@ def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillC
         raw = tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+    hints = typing.get_type_hints(DrillConfig)
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
-        raw.setdefault(section, {})[key] = value
-    hints = typing.get_type_hints(DrillConfig)
+        hint = typing.get_type_hints(hints[section]).get(key, str) if section in hints else str
+        table = raw.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(source, section, f"must be a table ([{section}]), got {type(table).__name__}")
+        table[key] = _typed(value, hint)
     sections = {}
     for name, raw_section in raw.items():
         if name not in SECTIONS:
@@ -249,18 +253,25 @@ def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillC
     return cfg
 
 
-def parse_overrides(assignments: list[str], source: str = "--set") -> dict[str, object]:
-    """["section.key=value", ...] -> {"section.key": value}; value parsed as TOML, else a string."""
-    overrides: dict[str, object] = {}
+def parse_overrides(assignments: list[str], source: str = "--set") -> dict[str, str]:
+    """["section.key=value", ...] -> {"section.key": "value"}; typed later, by the key's type."""
+    overrides: dict[str, str] = {}
     for assignment in assignments:
         dotted, sep, text = assignment.partition("=")
         if not sep or "." not in dotted:
             raise ConfigError(source, assignment, "must look like section.key=value")
-        try:
-            overrides[dotted.strip()] = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            overrides[dotted.strip()] = text
+        overrides[dotted.strip()] = text
     return overrides
+
+
+def _typed(text: object, hint: object) -> object:
+    """A --set value as the key's type: strings stay as typed; others are read as TOML values."""
+    if not isinstance(text, str) or hint is str:
+        return text
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # the type check names the key and the expected type
 
 
 def with_overrides(cfg: DrillConfig, **section_values: dict[str, object]) -> DrillConfig:

@@ -34,18 +34,16 @@ def connect(cfg: DrillConfig) -> Elasticsearch:
     try:
         info = es.info()
     except es_errors.UnsupportedProductError:
-        raise DrillError(f"{es_cfg.url} is not Elasticsearch (the client's product check refused it)") from None
+        raise DrillError(f"{es_cfg.url} is not Elasticsearch: it answers, but not as Elasticsearch does "
+                         "(the client's product check)") from None  # fmt: skip
     except es_errors.AuthenticationException:
-        raise DrillError(
-            f"Elasticsearch at {es_cfg.url} refused the credentials (HTTP 401): check "
-            f"the variables named by elasticsearch.username_env/password_env/api_key_env"
-        ) from None
+        raise DrillError(f"Elasticsearch at {es_cfg.url} refused the credentials (HTTP 401): check the variables "
+                         "named by elasticsearch.username_env/password_env/api_key_env") from None  # fmt: skip
     except es_errors.ConnectionError as exc:
-        raise DrillError(
-            f"Elasticsearch at {es_cfg.url} is unreachable: {exc.info if hasattr(exc, 'info') else exc}"
-        ) from None
+        cause = exc.args[1] if len(exc.args) > 1 else exc
+        raise DrillError(f"Elasticsearch at {es_cfg.url} is unreachable: {str(cause)[:300]}") from None
     except es_errors.TransportError as exc:
-        raise DrillError(f"Elasticsearch at {es_cfg.url} answered HTTP {exc.status_code}: {exc.error}") from None
+        raise DrillError(f"{es_cfg.url} is not Elasticsearch: GET / answered HTTP {exc.status_code}") from None
     if not str(info.get("version", {}).get("number", "")).startswith("7."):
         warnings.warn(
             f"Elasticsearch {info['version']['number']} is not 7.x; drtests is tested with 7.17", stacklevel=2

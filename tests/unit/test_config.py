@@ -93,6 +93,14 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         load(write(tmp_path, "\xff\xfe"))
 
 
+def test_override_values_take_the_type_of_their_key(tmp_path: Path) -> None:
+    overrides = parse_overrides(["service.status_command=false", "probe.types=['Component']", "target.sudo=true"])
+    cfg = load(write(tmp_path, ""), overrides)
+    assert cfg.service.status_command == "false" and cfg.probe.types == ["Component"] and cfg.target.sudo is True
+    with pytest.raises(ConfigError, match="service.timeout: must be float, got str 'soon'"):
+        load(write(tmp_path, ""), parse_overrides(["service.timeout=soon"]))
+
+
 def test_bad_override_syntax() -> None:
     with pytest.raises(ConfigError, match="must look like section.key=value"):
         parse_overrides(["timeout=3"])
