@@ -3,8 +3,11 @@
     drtests run  --config drill.toml [--set section.key=value ...] [--report-dir DIR]
                  [--allow-destructive] [--keep] [-- extra pytest arguments]
     drtests plan --config drill.toml [--set section.key=value ...]
+    drtests report [--report-dir reports]        rebuild history.jsonl and index.html
+    drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
 
-Exit codes: 0 the drill passed, 1 it failed, 2 a usage or config error (nothing was touched).
+Exit codes: 0 the drill passed / the evidence is intact, 1 it failed / was altered,
+2 a usage or config error (nothing was touched).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +23,8 @@ from drtests import config as drill_config
 from drtests.errors import ConfigError
 from drtests.plan import plan
 from drtests.plugin import DRILLS_DIR
+from drtests.report import history, manifest
+from drtests.report.manifest import KEY_ENV
 
 USAGE_ERROR = 2
 
@@ -49,11 +55,20 @@ def parser() -> argparse.ArgumentParser:
         if name == "run":
             cmd.add_argument("--report-dir", metavar="DIR", help="evidence folder (default: reports/)")
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
+    report.add_argument("--report-dir", default="reports", metavar="DIR")
+    check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
+                           description=f"Set {KEY_ENV} to check a signed manifest.")  # fmt: skip
+    check.add_argument("folder", type=Path, metavar="DIR")
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "report":
+        return rebuild_history(Path(args.report_dir))
+    if args.command == "verify-evidence":
+        return verify_evidence(args.folder)
     try:
         cfg = drill_config.load(args.config, drill_config.parse_overrides(args.set))
     except ConfigError as exc:
@@ -82,6 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         pytest_args.append("--dr-recover")
     code = pytest.main([*pytest_args, *args.pytest_args])
     return USAGE_ERROR if code == pytest.ExitCode.USAGE_ERROR else int(code != 0)
+
+
+def rebuild_history(root: Path) -> int:
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return USAGE_ERROR
+    entries = history.rebuild(root)
+    print(f"{len(entries)} drill(s): {history.write_index(root, entries)}")
+    return 0
+
+
+def verify_evidence(folder: Path) -> int:
+    if not folder.is_dir():
+        print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
+        return USAGE_ERROR
+    problems = manifest.verify(folder)
+    for problem in problems:
+        print(f"ALTERED {folder}/{problem}")
+    if not problems:
+        signed = "signed and " if "signature" in (folder / manifest.MANIFEST).read_text() else ""
+        print(f"{folder}: intact ({signed}every file matches manifest.json)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -95,6 +95,18 @@ class ElasticsearchSection:
 
 
 @dataclass(frozen=True)
+class IsolatedSection:
+    """mode = "isolated": the restore runs in a disposable container started from `image`."""
+
+    image: str = ""  # an image with StackState installed and systemd as PID 1 (the lab's: make image)
+    home: str = "/opt/stackstate"
+    unit: str = "stackstate.service"
+    stackgraph_unit: str = "stackgraph.service"
+    ready_timeout: float = 300.0  # seconds for systemd and both units to be up
+    copy_to: str = "/tmp"  # folder in the container that receives the backup file
+
+
+@dataclass(frozen=True)
 class ObjectivesSection:
     rto_seconds: float = 4 * 3600.0
     rpo_seconds: float = 24 * 3600.0
@@ -108,6 +120,7 @@ class DrillConfig:
     service: ServiceSection = field(default_factory=ServiceSection)
     probe: ProbeSection = field(default_factory=ProbeSection)
     elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
+    isolated: IsolatedSection = field(default_factory=IsolatedSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
     source: str = "<defaults>"
     sha256: str = ""
@@ -198,6 +211,8 @@ def _validate(cfg: DrillConfig) -> None:
         for key in ("start_command", "stop_command", "status_command"):
             if not getattr(cfg.service, key):
                 raise ConfigError(src, f"service.{key}", 'is required when service.backend = "command"')
+    if cfg.drill.mode == "isolated" and not cfg.isolated.image:
+        raise ConfigError(src, "isolated.image", 'is required when drill.mode = "isolated"')
     if cfg.probe.kind == "command" and not cfg.probe.command:
         raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
     if not cfg.probe.types and cfg.probe.kind != "command":
@@ -211,7 +226,8 @@ def _validate(cfg: DrillConfig) -> None:
     for key in ("export_timeout", "import_timeout"):
         if getattr(cfg.stackstate, key) <= 0:
             raise ConfigError(src, f"stackstate.{key}", "must be > 0 seconds")
-    for section, key in (("service", "timeout"), ("elasticsearch", "timeout"), ("objectives", "rto_seconds"),
+    for section, key in (("service", "timeout"), ("elasticsearch", "timeout"), ("isolated", "ready_timeout"),
+                         ("objectives", "rto_seconds"),
                          ("objectives", "rpo_seconds")):  # fmt: skip
         if getattr(getattr(cfg, section), key) <= 0:
             raise ConfigError(src, f"{section}.{key}", "must be > 0 seconds")

@@ -154,6 +154,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         status, message = ("pass", "") if report.passed else ("fail", _first_line(report))
     if builtin:
         drill.phase_ended(phase, status, message)
+        record = drill.phases[phase]  # figures for JUnit XML and other CI formats
+        figures = [("drill_id", drill.id), ("phase_status", status), ("phase_duration_s", record.duration_s)]
+        if phase == "restore" and drill.rto_seconds is not None:
+            figures += [("rto_s", drill.rto_seconds), ("rto_objective_s", drill.config.objectives.rto_seconds)]
+        if phase == "verify" and drill.rpo_seconds is not None:
+            figures += [("rpo_s", drill.rpo_seconds), ("rpo_objective_s", drill.config.objectives.rpo_seconds)]
+        item.user_properties.extend(figures)  # reporters such as junitxml read them from the teardown report
     elif status != "skipped":
         drill.check(phase, item.name, "pass", status, message=message)
     return report
@@ -240,6 +247,24 @@ def dr_es(dr_config: drill_config.DrillConfig):
 
 
 @pytest.fixture(scope="session")
+def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_options, dr_say):
+    """Where the restore happens: the target (in place) or a disposable host (isolated), which is
+    removed at the end unless --dr-keep."""
+    from drtests import restore_site
+
+    if dr_config.drill.mode != "isolated":
+        return restore_site.in_place(dr_config, dr_target, dr_service, dr_drill)
+    site = restore_site.isolated(dr_config, dr_drill, dr_say)
+    disposable = site.disposable
+    if dr_options["keep"]:
+        dr_say(f"--dr-keep: the restore host stays; enter it with: docker exec -it {disposable.name} bash")
+        dr_drill.facts["restore_host"]["kept"] = True
+    else:
+        dr_safety.register(f"disposable host {disposable.name} removed", disposable.remove)
+    return site
+
+
+@pytest.fixture(scope="session")
 def dr_safety(dr_drill: Drill, dr_say: Progress) -> Iterator[Safety]:
     """Undo actions that run at the end whatever happens: node started, lock released, ..."""
     safety = Safety(dr_drill, dr_say)
@@ -259,7 +284,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             drill.phase_ended(record.name, "fail", "interrupted: the drill was stopped (SIGINT/SIGTERM)")
     from drtests.report.evidence import write_evidence
 
-    folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))))
+    folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))), final=True)
     session.config.stash[REPORT_KEY] = folder
 
 

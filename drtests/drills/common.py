@@ -7,9 +7,10 @@ from drtests.drill import Drill
 from drtests.target.service import Service, change_state
 
 
-def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, say: Callable[[str], None]) -> None:
-    """Start the node again if it ran before the drill; the outcome is a check of its own."""
-    if drill.facts.get("node_state_at_start") != "active":
+def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, say: Callable[[str], None],
+                 was_active: bool) -> None:  # fmt: skip
+    """Start the node again if it ran before; the outcome is a check of its own."""
+    if not was_active:
         return
     say(f"starting {service.name}")
     try:

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from drtests import recovery, telemetry
+from drtests.target import disposable
 from drtests.target.service import change_state
 
 pytestmark = pytest.mark.dr_phase("preflight")
@@ -40,6 +41,10 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             message=f"this drill would {' and '.join(destructive)}: mark the target disposable "
             "(target.disposable = true in the config) or pass --dr-allow-destructive",
         )
+
+    if cfg.drill.mode == "isolated":
+        problem = disposable.image_problem(cfg.isolated.image)
+        drill.expect(PHASE, "restore host image available", None, problem, message=problem or "")
 
     graph_state = dr_stackgraph.state()
     drill.expect(

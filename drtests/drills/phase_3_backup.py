@@ -24,7 +24,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
         exported = export_graph(cfg, host, file)
         drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
     finally:
-        restart_node(PHASE, drill, dr_service, cfg, dr_say)
+        restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.facts.get("node_state_at_start") == "active")
     if exported.timed_out:
         pytest.fail(
             f"export did not end within {cfg.stackstate.export_timeout:g}s and was stopped: {exported.command}",

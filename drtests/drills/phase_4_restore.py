@@ -1,9 +1,11 @@
 """Restore: stop the node, import the backup while following the log, start the node; restore the
 ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
+import dataclasses
+
 import pytest
 
-from drtests import telemetry
+from drtests import restore_site, telemetry
 from drtests.drills.common import restart_node
 from drtests.target.logtail import LogWindow
 from drtests.target.service import change_state
@@ -13,19 +15,29 @@ pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"
 
 
-def test_restore(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_options, dr_say, request):
-    cfg, drill, host, st = dr_config, dr_drill, dr_target, dr_config.stackstate
+def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, request):
+    drill = dr_drill
     drill.require("backup")
+    site = request.getfixturevalue("dr_restore_site")
+    cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
     artifact = drill.facts["artifact"]["path"]
-    dr_say(f"stopping {dr_service.name} for the import")
-    drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
+    if site.disposable is not None:
+        dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
+        artifact = restore_site.copy_artifact(dr_target, artifact, site)
+        copied = host.file_facts(artifact)
+        drill.facts["restore_host"]["artifact"] = dataclasses.asdict(copied)
+        drill.expect(PHASE, "backup file intact after the copy (sha256)", drill.facts["artifact"]["sha256"],
+                     copied.sha256, message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
+                     f"the original {drill.facts['artifact']['sha256']}")  # fmt: skip
+    dr_say(f"stopping {service.name} on {host.url} for the import")
+    drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     try:
         dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
         imported = import_graph(cfg, host, artifact, window, dr_say)
         drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
     finally:
-        restart_node(PHASE, drill, dr_service, cfg, dr_say)
+        restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
     drill.facts["restore_log"] = {"file": window.path, "offset": window.offset, "excerpt": window.excerpt()}
 
     if imported.timed_out:

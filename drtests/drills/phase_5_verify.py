@@ -9,11 +9,12 @@ pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
 
 
-def test_verify(dr_config, dr_drill, dr_target, dr_say, request):
+def test_verify(dr_config, dr_drill, dr_say, request):
     cfg, drill = dr_config, dr_drill
     drill.require("restore")
+    site = request.getfixturevalue("dr_restore_site")
     before = drill.facts["topology"]["before"]
-    after = make_probe(cfg, dr_target).counts()
+    after = make_probe(site.config, site.host).counts()
     drill.facts["topology"]["after"] = after
     for node_type in sorted(set(before) | set(after)):
         b, a = before.get(node_type, 0), after.get(node_type, 0)

@@ -14,6 +14,8 @@ import jinja2
 import jsonschema
 
 from drtests.drill import Drill
+from drtests.report import history
+from drtests.report.manifest import write_manifest
 
 SCHEMA = json.loads(files("drtests.report").joinpath("evidence.schema.json").read_text())
 
@@ -38,16 +40,22 @@ def render_html(evidence: dict) -> str:
     return env.get_template("report.html.j2").render(e=evidence)
 
 
-def write_evidence(drill: Drill, report_root: Path) -> Path:
+def write_evidence(drill: Drill, report_root: Path, final: bool = False) -> Path:
+    """Write evidence.json, report.html and manifest.json; point `latest` here. The final write
+    (after the safety steps) also appends to the history and refreshes index.html."""
     folder = report_root / drill.id
     folder.mkdir(parents=True, exist_ok=True)
     evidence = json.loads(json.dumps({**drill.to_dict(), "versions": versions(drill)}, default=str))
     validate(evidence)
     (folder / "evidence.json").write_text(json.dumps(evidence, indent=2) + "\n")
     (folder / "report.html").write_text(render_html(evidence))
+    write_manifest(folder, drill.id)
     latest = report_root / "latest"
     tmp = report_root / f".latest-{os.getpid()}"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(drill.id)
     tmp.replace(latest)
+    if final:
+        history.append(report_root, evidence)
+        history.write_index(report_root, history.read(report_root))
     return folder

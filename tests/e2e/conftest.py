@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from drtests.report.evidence import validate
 from fixtures.data import generate
 from fixtures.lab import Lab
 
@@ -75,7 +76,10 @@ class DrillLab:
         return (self.home / "var/log/stackstate.log").read_text()
 
     def evidence(self) -> dict:
-        return json.loads((self.reports / "latest" / "evidence.json").read_text())
+        """The newest drill's evidence; every read also checks it against the shipped schema."""
+        evidence = json.loads((self.reports / "latest" / "evidence.json").read_text())
+        validate(evidence)
+        return evidence
 
     def fault(self, *faults: str) -> None:
         (self.home / "etc" / "faults").write_text("".join(f + "\n" for f in faults))

@@ -1,0 +1,55 @@
+"""The drill history of a report folder: history.jsonl (one line per drill, appended) and
+index.html (every drill, newest first, with an RTO/RPO trend chart against the objectives)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+
+HISTORY = "history.jsonl"
+
+
+def summary(evidence: dict) -> dict:
+    return {
+        "drill_id": evidence["drill_id"], "name": evidence["name"], "started": evidence["started"],
+        "verdict": evidence["verdict"], "mode": evidence["mode"], "target": evidence["target"],
+        "rto_s": evidence["rto"]["measured_s"], "rto_objective_s": evidence["rto"]["objective_s"],
+        "rpo_s": evidence["rpo"]["measured_s"], "rpo_objective_s": evidence["rpo"]["objective_s"],
+        "failed_checks": sum(1 for c in evidence["checks"] if c["verdict"] == "fail"),
+    }  # fmt: skip
+
+
+def read(root: Path) -> list[dict]:
+    path = root / HISTORY
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def append(root: Path, evidence: dict) -> None:
+    with (root / HISTORY).open("a") as f:
+        f.write(json.dumps(summary(evidence), sort_keys=True) + "\n")
+
+
+def rebuild(root: Path) -> list[dict]:
+    """history.jsonl from itself plus every evidence folder (one line per drill, oldest first)."""
+    by_id = {entry["drill_id"]: entry for entry in read(root)}
+    for evidence_file in sorted(root.glob("*/evidence.json")):
+        try:
+            evidence = json.loads(evidence_file.read_text())
+            by_id[evidence["drill_id"]] = summary(evidence)
+        except (ValueError, KeyError):
+            continue
+    entries = sorted(by_id.values(), key=lambda e: e["started"])
+    (root / HISTORY).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    return entries
+
+
+def write_index(root: Path, entries: list[dict]) -> Path:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"), autoescape=True)
+    html = env.get_template("index.html.j2").render(entries=entries, newest_first=list(reversed(entries)),
+                                                    present={p.name for p in root.iterdir() if p.is_dir()})  # fmt: skip
+    (root / "index.html").write_text(html)
+    return root / "index.html"

@@ -1,0 +1,72 @@
+"""manifest.json: the sha256 of every file in a drill's evidence folder, optionally signed with
+HMAC-SHA256 (key from DRTESTS_SIGNING_KEY), so a reader can tell whether anything was altered."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+KEY_ENV = "DRTESTS_SIGNING_KEY"
+
+
+def digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _signed_bytes(drill_id: str, files: dict[str, str]) -> bytes:
+    return json.dumps({"drill_id": drill_id, "files": files}, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST
+    }
+
+
+def write_manifest(folder: Path, drill_id: str, key: str | None = None) -> dict:
+    key = key if key is not None else os.environ.get(KEY_ENV)
+    files = _files(folder)
+    manifest: dict = {"drill_id": drill_id, "algorithm": "sha256", "files": files}
+    if key:
+        mac = hmac.new(key.encode(), _signed_bytes(drill_id, files), hashlib.sha256).hexdigest()
+        manifest["signature"] = {"algorithm": "HMAC-SHA256", "key_env": KEY_ENV, "value": mac}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def verify(folder: Path, key: str | None = None) -> list[str]:
+    """Problems found; an empty list means the folder is intact (and authentic, when signed)."""
+    key = key if key is not None else os.environ.get(KEY_ENV)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        recorded: dict[str, str] = manifest["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return [f"{MANIFEST}: missing or unreadable ({exc})"]
+    problems = []
+    actual = _files(folder)
+    for name in sorted(set(recorded) | set(actual)):
+        if name not in actual:
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif name not in recorded:
+            problems.append(f"{name}: not in the manifest (added after the drill)")
+        elif actual[name] != recorded[name]:
+            problems.append(f"{name}: altered (sha256 {actual[name][:16]}..., manifest says {recorded[name][:16]}...)")
+    signature = manifest.get("signature")
+    if signature:
+        if not key:
+            problems.append(f"{MANIFEST}: signed, but {KEY_ENV} is not set: cannot check the signature")
+        else:
+            expected = hmac.new(key.encode(), _signed_bytes(manifest.get("drill_id", ""), recorded), hashlib.sha256)
+            if not hmac.compare_digest(expected.hexdigest(), str(signature.get("value", ""))):
+                problems.append(f"{MANIFEST}: signature does not match (wrong key, or the manifest was altered)")
+    elif key:
+        problems.append(f"{MANIFEST}: not signed, but {KEY_ENV} is set: expected a signed manifest")
+    return problems

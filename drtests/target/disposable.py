@@ -1,0 +1,108 @@
+"""Disposable hosts: a throwaway container from a configured image, with systemd as PID 1, for
+isolated restores. Started with the flags that run systemd without --privileged (DESIGN §8),
+labelled as drtests-owned, removed at the end of the drill unless kept.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from drtests.errors import DrillError, WaitTimeout
+
+LABEL = "drtests"  # every container drtests starts carries it, so leftovers can be found
+
+
+class DisposableHost:
+    def __init__(self, image: str, name: str, units: list[str], labels: dict[str, str] | None = None,
+                 ports: list[int] | None = None) -> None:  # fmt: skip
+        import docker
+
+        self.client = docker.from_env()
+        self.image, self.name, self.units = image, name, units
+        self.labels = {LABEL: "1", **(labels or {})}
+        self.ports = ports or []
+        self.container = None
+
+    @property
+    def url(self) -> str:
+        """The testinfra host spec of this container."""
+        return f"docker://{self.name}"
+
+    def start(self, timeout: float, say: Callable[[str], None] = lambda _: None) -> float:
+        """Start the container and wait until systemd and the units are up; returns the seconds it took."""
+        from docker.errors import DockerException, ImageNotFound
+
+        t0 = time.monotonic()
+        try:
+            self.container = self.client.containers.run(
+                self.image, detach=True, name=self.name, hostname=self.name, labels=self.labels,
+                cap_add=["SYS_ADMIN"], security_opt=["seccomp=unconfined"], cgroupns="host",
+                volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
+                tmpfs={"/run": "", "/run/lock": ""},
+                ports={f"{p}/tcp": ("127.0.0.1", None) for p in self.ports},
+            )  # fmt: skip
+        except ImageNotFound:
+            raise DrillError(f"image {self.image} not found: build it (make image) or set isolated.image") from None
+        except DockerException as exc:
+            raise DrillError(f"cannot start a disposable host from {self.image}: {exc}") from None
+        say(f"disposable host {self.name} started from {self.image}; waiting for systemd")
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.exec("systemctl is-system-running").strip()
+            units = {u: self.exec(f"systemctl is-active {u}").strip() for u in self.units}
+            if state in ("running", "degraded") and all(s == "active" for s in units.values()):
+                return time.monotonic() - t0
+            if time.monotonic() > deadline:
+                raise WaitTimeout(f"disposable host {self.name} not ready within {timeout:g}s "
+                                  f"(system {state or 'unknown'}, units {units})")  # fmt: skip
+            time.sleep(0.5)
+
+    def exec(self, command: str) -> str:
+        result = self.container.exec_run(["sh", "-c", command])
+        return result.output.decode(errors="replace")
+
+    def published_port(self, port: int) -> int:
+        self.container.reload()
+        return int(self.container.ports[f"{port}/tcp"][0]["HostPort"])
+
+    def put(self, path: str, content: bytes, mode: int = 0o644, owner: str = "root") -> None:
+        """Write a file into the container (parents must exist)."""
+        target = PurePosixPath(path)
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(target.name)
+            info.size, info.mode, info.mtime = len(content), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+        if not self.container.put_archive(str(target.parent), buffer.getvalue()):
+            raise DrillError(f"cannot copy {path} into {self.name}")
+        if owner != "root":
+            self.exec(f"chown {owner}: {path}")
+
+    def remove(self) -> None:
+        if self.container is not None:
+            self.container.remove(force=True, v=True)
+            self.container = None
+
+
+def image_problem(image: str) -> str | None:
+    """Why a disposable host cannot start from `image`, or None when it can."""
+    import docker
+    from docker.errors import DockerException, ImageNotFound
+
+    try:
+        docker.from_env().images.get(image)
+    except ImageNotFound:
+        return f"image {image} not found on the Docker engine: build it (make image) or set isolated.image"
+    except DockerException as exc:
+        return f"cannot reach the Docker engine for isolated restores: {exc}"
+    return None
+
+
+def leftover_containers() -> list[str]:
+    import docker
+
+    return sorted(c.name for c in docker.from_env().containers.list(all=True, filters={"label": LABEL}))

@@ -1,0 +1,120 @@
+"""Evidence an auditor keeps: schema, manifest and signature, history, CI formats."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from drtests.report.evidence import validate
+from tests.e2e.conftest import DRTESTS, DrillLab
+
+KEY = "auditor-key-2026"
+
+
+def verify(folder: Path, key: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DRTESTS_SIGNING_KEY"}
+    if key:
+        env["DRTESTS_SIGNING_KEY"] = key
+    return subprocess.run([DRTESTS, "verify-evidence", str(folder)], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def signed_drill(drill_lab: DrillLab) -> Path:
+    result = drill_lab.run(env=dict(os.environ, DRTESTS_SIGNING_KEY=KEY))
+    assert result.returncode == 0, result.stdout[-2000:]
+    return (drill_lab.reports / "latest").resolve()
+
+
+def test_signed_evidence_verifies_and_any_changed_byte_is_named(signed_drill: Path) -> None:
+    manifest = json.loads((signed_drill / "manifest.json").read_text())
+    assert sorted(manifest["files"]) == ["evidence.json", "report.html"]
+    assert manifest["signature"]["algorithm"] == "HMAC-SHA256"
+    ok = verify(signed_drill, KEY)
+    assert ok.returncode == 0 and "intact (signed and every file matches" in ok.stdout
+    for name in ("evidence.json", "report.html"):
+        path = signed_drill / name
+        original = path.read_bytes()
+        path.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
+        altered = verify(signed_drill, KEY)
+        assert altered.returncode == 1
+        assert altered.stdout.startswith(f"ALTERED {signed_drill}/{name}: altered (sha256 ")
+        path.write_bytes(original)
+    assert verify(signed_drill, KEY).returncode == 0
+
+
+def test_a_wrong_key_or_a_rewritten_manifest_is_detected(signed_drill: Path) -> None:
+    wrong = verify(signed_drill, "not-the-key")
+    assert wrong.returncode == 1 and "signature does not match" in wrong.stdout
+    assert "cannot check the signature" in verify(signed_drill, None).stdout
+    manifest_path = signed_drill / "manifest.json"
+    forged_text = (signed_drill / "evidence.json").read_text().replace('"rpo": {', '"rpo": {"note": "edited", ', 1)
+    (signed_drill / "evidence.json").write_text(forged_text)
+    manifest = json.loads(manifest_path.read_text())  # a forger updates the hash but has no key
+    manifest["files"]["evidence.json"] = hashlib.sha256(forged_text.encode()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+    forged = verify(signed_drill, KEY)
+    assert forged.returncode == 1 and "signature does not match" in forged.stdout
+    (signed_drill / "extra.txt").write_text("added later")
+    assert "extra.txt: not in the manifest" in verify(signed_drill, KEY).stdout
+
+
+def test_a_hand_broken_evidence_file_fails_the_schema(signed_drill: Path) -> None:
+    evidence = json.loads((signed_drill / "evidence.json").read_text())
+    validate(evidence)
+    for breakage in (
+        lambda e: e.pop("verdict"),
+        lambda e: e.update(verdict="probably fine"),
+        lambda e: e["rto"].update(measured_s="fast"),
+        lambda e: e["artifact"].update(sha256="xyz"),
+        lambda e: e["topology"]["before"].update(Component=-1),
+    ):
+        broken = json.loads(json.dumps(evidence))
+        breakage(broken)
+        with pytest.raises(jsonschema.ValidationError):
+            validate(broken)
+
+
+def test_history_lists_every_drill_and_report_rebuilds_it(drill_lab: DrillLab) -> None:
+    assert drill_lab.run().returncode == 0
+    drill_lab.fault("import_error_log")
+    assert drill_lab.run().returncode == 1
+    drill_lab.fault()
+    lines = [json.loads(line) for line in (drill_lab.reports / "history.jsonl").read_text().splitlines()]
+    assert [e["verdict"] for e in lines] == ["pass", "fail"]
+    index = (drill_lab.reports / "index.html").read_text()
+    table = index.split("Drills, newest first")[1]
+    assert table.index(lines[1]["drill_id"]) < table.index(lines[0]["drill_id"])
+    assert "<svg" in index and "objective 300" in index
+    (drill_lab.reports / "history.jsonl").unlink()
+    (drill_lab.reports / "index.html").unlink()
+    rebuilt = subprocess.run(
+        [DRTESTS, "report", "--report-dir", str(drill_lab.reports)], capture_output=True, text=True
+    )
+    assert rebuilt.returncode == 0 and rebuilt.stdout.startswith("2 drill(s)")
+    assert [json.loads(x)["drill_id"] for x in (drill_lab.reports / "history.jsonl").read_text().splitlines()] == [
+        e["drill_id"] for e in lines
+    ]
+
+
+def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
+    junit = drill_lab.config.parent / "junit.xml"
+    assert drill_lab.run("--", f"--junitxml={junit}").returncode == 0
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert list(cases) == [
+        "test_preflight",
+        "test_baseline",
+        "test_backup",
+        "test_restore",
+        "test_verify",
+        "test_report",
+    ]
+    props = {p.get("name"): p.get("value") for p in cases["test_restore"].iter("property")}
+    assert props["drill_id"] == drill_lab.evidence()["drill_id"] and props["phase_status"] == "pass"
+    assert float(props["rto_s"]) == drill_lab.evidence()["rto"]["measured_s"]
