@@ -36,6 +36,8 @@ class TargetSection:
     owner: str = "stackstate"  # user that must be able to write the backup folder
     disposable: bool = False  # true: the graph may be overwritten by an in-place restore
     sudo: bool = False
+    ssh_config: str = ""  # ssh:// targets: an ssh_config file (host keys, jump hosts, ...)
+    ssh_identity_file: str = ""  # ssh:// targets: the private key
     lock_file: str = "{home}/var/drtests.lock"
     min_free_mb: int = 512
 

@@ -216,7 +216,8 @@ def dr_options(pytestconfig: pytest.Config) -> dict[str, object]:
 @pytest.fixture(scope="session")
 def dr_target(dr_config: drill_config.DrillConfig) -> TargetHost:
     """The host the drill works on (testinfra), from target.url."""
-    return TargetHost(dr_config.target.url, sudo=dr_config.target.sudo)
+    t = dr_config.target
+    return TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
 
 
 @pytest.fixture(scope="session")

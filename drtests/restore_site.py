@@ -39,7 +39,11 @@ def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> Rest
     )
     disposable = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
                                 labels={"drtests.drill": drill.id})  # fmt: skip
-    ready_s = disposable.start(iso.ready_timeout, say)
+    try:
+        ready_s = disposable.start(iso.ready_timeout, say)
+    except BaseException:
+        disposable.remove()  # a host that never came up is no use to inspect: its error says why
+        raise
     drill.facts["restore_host"] = {"url": disposable.url, "image": iso.image, "ready_s": round(ready_s, 2)}
     host = TargetHost(disposable.url)
     return RestoreSite(host, node_service(site_cfg, host), site_cfg, True, disposable)

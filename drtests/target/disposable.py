@@ -56,6 +56,11 @@ class DisposableHost:
             units = {u: self.exec(f"systemctl is-active {u}").strip() for u in self.units}
             if state in ("running", "degraded") and all(s == "active" for s in units.values()):
                 return time.monotonic() - t0
+            failed = [u for u, s in units.items() if s == "failed"]
+            if failed:
+                journal = self.exec(f"journalctl -b --no-pager -n 5 -u {failed[0]}").strip().splitlines()
+                raise DrillError(f"disposable host {self.name}: {failed[0]} failed to start: "
+                                 f"{journal[-1] if journal else 'see journalctl'}")  # fmt: skip
             if time.monotonic() > deadline:
                 raise WaitTimeout(f"disposable host {self.name} not ready within {timeout:g}s "
                                   f"(system {state or 'unknown'}, units {units})")  # fmt: skip

@@ -56,12 +56,13 @@ class FileFacts:
 class TargetHost:
     """One host a drill works on. `url` is a testinfra host spec."""
 
-    def __init__(self, url: str, sudo: bool = False) -> None:
+    def __init__(self, url: str, sudo: bool = False, ssh_config: str = "", ssh_identity_file: str = "") -> None:
         self.url = url
         self.sudo = sudo
         import testinfra  # late: pytest registers testinfra's own plugin first, then rewrites it
 
-        self.host = testinfra.get_host(url)
+        ssh = {"ssh_config": ssh_config, "ssh_identity_file": ssh_identity_file} if url.startswith("ssh") else {}
+        self.host = testinfra.get_host(url, **{k: v for k, v in ssh.items() if v})
 
     def run(self, command: str, timeout: float, sudo: bool = False, pidfile: str = "") -> CommandResult:
         """Run a shell command on the target, ended there after `timeout` seconds. With a pidfile,

@@ -75,6 +75,10 @@ def wait_for_state(service: Service, wanted: str, timeout: float, say: Callable[
     next_note = time.monotonic() + 10
     state = service.state()
     while state != wanted:
+        if wanted == "active" and state == "failed":
+            raise DrillError(
+                f"{service.name} failed to start (state failed): see its log or journalctl -u {service.name}"
+            )
         if time.monotonic() >= deadline:
             raise WaitTimeout(f"{service.name} did not become {wanted} within {timeout:g}s (state: {state})")
         if say and time.monotonic() >= next_note:

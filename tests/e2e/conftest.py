@@ -23,14 +23,38 @@ _labs = itertools.count()
 
 
 @dataclass
-class DrillLab:
-    lab: Lab
-    es: Elasticsearch
-    es_url: str
-    repo_root: Path
-    index_prefix: str
+class DrillRunner:
+    """A drill config and its report folder, run with `drtests run` as a user runs it."""
+
     config: Path
     reports: Path
+
+    def command(self, *args: str) -> list[str]:
+        return [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args]
+
+    def run(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=self.config.parent)  # fmt: skip
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """`drtests run` in the background, to interrupt it."""
+        return subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=self.config.parent)  # fmt: skip
+
+    def evidence(self) -> dict:
+        """The newest drill's evidence; every read also checks it against the shipped schema."""
+        evidence = json.loads((self.reports / "latest" / "evidence.json").read_text())
+        validate(evidence)
+        return evidence
+
+
+@dataclass
+class DrillLab(DrillRunner):
+    lab: Lab = None
+    es: Elasticsearch = None
+    es_url: str = ""
+    repo_root: Path = None
+    index_prefix: str = ""
 
     @property
     def home(self) -> Path:
@@ -47,19 +71,6 @@ class DrillLab:
         path.write_text(source)
         return str(path)
 
-    def run(self, *args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args],
-            capture_output=True, text=True, timeout=timeout, env=env, cwd=self.config.parent,
-        )  # fmt: skip
-
-    def start(self, *args: str) -> subprocess.Popen:
-        """`drtests run` in the background, to interrupt it."""
-        return subprocess.Popen(
-            [DRTESTS, "run", "--config", str(self.config), "--report-dir", str(self.reports), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.config.parent,
-        )  # fmt: skip
-
     def target_commands(self) -> list[str]:
         """Export/import processes of this lab still running on the target."""
         found = []
@@ -74,12 +85,6 @@ class DrillLab:
 
     def log_text(self) -> str:
         return (self.home / "var/log/stackstate.log").read_text()
-
-    def evidence(self) -> dict:
-        """The newest drill's evidence; every read also checks it against the shipped schema."""
-        evidence = json.loads((self.reports / "latest" / "evidence.json").read_text())
-        validate(evidence)
-        return evidence
 
     def fault(self, *faults: str) -> None:
         (self.home / "etc" / "faults").write_text("".join(f + "\n" for f in faults))
@@ -160,7 +165,7 @@ rpo_seconds = 3600
 def drill_lab(sts_lab: Lab, es_url: str, es: Elasticsearch, es_repo_root: Path, tmp_path: Path) -> DrillLab:
     prefix = f"e2e{next(_labs)}_{os.getpid()}_"
     generate.seed_telemetry(es_url, docs=480, days=2, index_prefix=prefix)
-    drill_lab = DrillLab(sts_lab, es, es_url, es_repo_root, prefix, tmp_path / "drill.toml", tmp_path / "reports")
+    drill_lab = DrillLab(tmp_path / "drill.toml", tmp_path / "reports", sts_lab, es, es_url, es_repo_root, prefix)
     drill_lab.configure()
     yield drill_lab
     es.indices.delete(index=f"*{prefix}*", ignore_unavailable=True)

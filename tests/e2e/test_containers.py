@@ -1,0 +1,180 @@
+"""Drills on real systemd hosts: a lab container through docker:// and ssh://, and isolated
+restores into disposable containers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import docker
+import pytest
+
+from drtests.target.disposable import LABEL
+from fixtures.data import generate
+from fixtures.docker.lab_host import LabContainer
+from fixtures.pytest_lab import LAB_COMPONENTS
+from tests.e2e.conftest import DrillRunner
+
+_prefixes = itertools.count()
+
+
+def config(target_url: str, es_url: str, repo: Path, indices: str, mode: str = "in-place", image: str = "",
+           sudo: bool = False, ssh_config: str = "", service_timeout: int = 30) -> str:  # fmt: skip
+    return f"""
+[drill]
+name = "e2e-container"
+mode = "{mode}"
+
+[target]
+url = "{target_url}"
+owner = "stackstate"
+disposable = true
+sudo = {str(sudo).lower()}
+ssh_config = "{ssh_config}"
+min_free_mb = 10
+
+[stackstate]
+import_timeout = 60
+export_timeout = 60
+
+[service]
+backend = "systemd"
+timeout = {service_timeout}
+
+[elasticsearch]
+url = "{es_url}"
+indices = "{indices}"
+repository = "e2e-containers"
+repository_location = "{repo / "e2e-containers"}"
+timeout = 60
+
+[isolated]
+image = "{image}"
+ready_timeout = 120
+
+[objectives]
+rto_seconds = 300
+rpo_seconds = 3600
+"""
+
+
+@pytest.fixture
+def telemetry(es_url: str, es) -> str:
+    prefix = f"ctr{next(_prefixes)}_{os.getpid()}_"
+    generate.seed_telemetry(es_url, docs=240, days=1, index_prefix=prefix)
+    yield f"{prefix}*"
+    es.indices.delete(index=f"*{prefix}*", ignore_unavailable=True)
+
+
+def drill(tmp_path: Path, text: str) -> DrillRunner:
+    (tmp_path / "drill.toml").write_text(text)
+    return DrillRunner(tmp_path / "drill.toml", tmp_path / "reports")
+
+
+def drtests_containers() -> list[str]:
+    found = docker.from_env().containers.list(all=True, filters={"label": LABEL})
+    return sorted(c.name for c in found if c.labels.get("drtests.lab") != "target")
+
+
+def test_in_place_drill_on_a_systemd_container_through_docker(
+    lab_container: LabContainer, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry))
+    result = runner.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = runner.evidence()
+    assert evidence["verdict"] == "pass" and evidence["target"] == lab_container.url
+    assert evidence["topology"]["before"]["Component"] == LAB_COMPONENTS
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+    assert any(s["command"] == "systemctl stop stackstate.service" for s in evidence["steps"])
+    assert evidence["artifact"]["owner"] in ("root", "stackstate")
+    assert lab_container.container.exec("systemctl is-active stackstate.service").strip() == "active"
+
+
+def test_in_place_drill_through_ssh_with_sudo(
+    lab_container: LabContainer, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    ssh_config = str(lab_container.ssh_dir / "config")
+    runner = drill(tmp_path, config(lab_container.ssh_url(), es_url, es_repo_root, telemetry, sudo=True,
+                                    ssh_config=ssh_config))  # fmt: skip
+    result = runner.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = runner.evidence()
+    assert evidence["verdict"] == "pass" and evidence["target"].startswith("ssh://stackstate@127.0.0.1:")
+    assert evidence["target_host"] == lab_container.name
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+
+
+def test_isolated_drill_restores_into_a_disposable_host_and_removes_it(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    runner = drill(
+        tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated", image=lab_image)
+    )
+    result = runner.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = runner.evidence()
+    assert evidence["verdict"] == "pass" and evidence["mode"] == "isolated"
+    restore_host = evidence["restore_host"]
+    assert restore_host["url"].startswith("docker://drtests-") and restore_host["image"] == lab_image
+    assert restore_host["artifact"]["sha256"] == evidence["artifact"]["sha256"]
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+    assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"]
+    assert not any(s["name"].startswith("stop") and s["phase"] == "restore" and lab_container.name in s["command"]
+                   for s in evidence["steps"])  # fmt: skip
+    assert drtests_containers() == []
+    # the target was stopped only for the export: it holds its own graph, untouched by the import
+    log = lab_container.container.exec("cat /opt/stackstate/var/log/stackstate.log")
+    assert "Restoring graph" not in log
+
+
+def test_a_restore_that_fails_inside_the_disposable_host_fails_the_drill_and_removes_it(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    client = docker.from_env()
+    faulty = f"{lab_image}-faulty"
+    context = tmp_path / "faulty"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {lab_image}\nRUN echo import_drop=0.2 > /opt/stackstate/etc/faults\n")
+    client.images.build(path=str(context), tag=faulty, rm=True)
+    try:
+        runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated",
+                                        image=faulty))  # fmt: skip
+        result = runner.run()
+        assert result.returncode == 1
+        evidence = runner.evidence()
+        assert evidence["verdict"] == "fail"
+        failed = {c["name"]: c["message"] for c in evidence["checks"] if c["verdict"] == "fail"}
+        assert "topology Component" in failed and "after restore (-" in failed["topology Component"]
+        assert any(s["name"].startswith("disposable host") and s["outcome"] == "done" for s in evidence["steps"])
+        assert drtests_containers() == []
+    finally:
+        client.images.remove(faulty, force=True)
+
+
+def test_systemd_stop_timeout_fails_the_backup_and_the_node_comes_back(
+    lab_container: LabContainer, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    lab_container.fault("stop_ignored")
+    runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, service_timeout=4))
+    result = runner.run()
+    lab_container.fault()
+    assert result.returncode == 1
+    message = next(p for p in runner.evidence()["phases"] if p["name"] == "backup")["message"]
+    assert message.startswith("stackstate.service did not become inactive"), message
+    assert lab_container.container.exec("systemctl is-active stackstate.service").strip() == "active"
+
+
+def test_isolated_mode_without_the_image_is_refused_in_preflight(
+    lab_container: LabContainer, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated",
+                                    image="drtests-lab:no-such-tag"))  # fmt: skip
+    assert runner.run().returncode == 1
+    message = next(p for p in runner.evidence()["phases"] if p["name"] == "preflight")["message"]
+    assert (
+        message
+        == "image drtests-lab:no-such-tag not found on the Docker engine: build it (make image) or set isolated.image"
+    )
+    assert drtests_containers() == []
