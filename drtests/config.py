@@ -67,6 +67,7 @@ class ServiceSection:
     status_command: str = ""
     stackgraph_status_command: str = ""
     timeout: float = 300.0
+    restart_timeout: float = 900.0  # a safety step's patience: the node must come back, e.g. after a stop timeout
 
 
 @dataclass(frozen=True)
@@ -228,9 +229,10 @@ def _validate(cfg: DrillConfig) -> None:
     for key in ("export_timeout", "import_timeout"):
         if getattr(cfg.stackstate, key) <= 0:
             raise ConfigError(src, f"stackstate.{key}", "must be > 0 seconds")
-    for section, key in (("service", "timeout"), ("elasticsearch", "timeout"), ("isolated", "ready_timeout"),
-                         ("objectives", "rto_seconds"),
-                         ("objectives", "rpo_seconds")):  # fmt: skip
+    positive = [("service", "timeout"), ("service", "restart_timeout"), ("elasticsearch", "timeout"),
+                ("isolated", "ready_timeout"), ("objectives", "rto_seconds"),
+                ("objectives", "rpo_seconds")]  # fmt: skip
+    for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise ConfigError(src, f"{section}.{key}", "must be > 0 seconds")
     if cfg.elasticsearch.fingerprint_sample < 1:

@@ -112,7 +112,10 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     if node_state == "active":
         dr_safety.register(
             f"{dr_service.name} active again",
-            lambda: dr_service.state() == "active" or change_state(dr_service, "active", cfg.service.timeout),
+            lambda: (
+                dr_service.state() == "active"
+                or change_state(dr_service, "active", cfg.service.restart_timeout, dr_say)
+            ),
         )
 
     backup_dir = cfg.path(cfg.stackstate.backup_dir)

@@ -6,6 +6,7 @@ labelled as drtests-owned, removed at the end of the drill unless kept.
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import time
 from collections.abc import Callable
@@ -39,7 +40,8 @@ class DisposableHost:
         t0 = time.monotonic()
         try:
             self.container = self.client.containers.run(
-                self.image, detach=True, name=self.name, hostname=self.name, labels=self.labels,
+                self.image, detach=True, name=self.name, hostname=re.sub(r"[^A-Za-z0-9-]", "-", self.name)[:63],
+                labels=self.labels,
                 cap_add=["SYS_ADMIN"], security_opt=["seccomp=unconfined"], cgroupns="host",
                 volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
                 tmpfs={"/run": "", "/run/lock": ""},

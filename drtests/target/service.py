@@ -17,56 +17,54 @@ class Service(Protocol):
     name: str
 
     def state(self) -> str: ...
-    def start(self) -> CommandResult: ...
-    def stop(self) -> CommandResult: ...
+    def start(self, timeout: float) -> CommandResult: ...
+    def stop(self, timeout: float) -> CommandResult: ...
 
 
 class SystemdService:
-    def __init__(self, host: TargetHost, unit: str, timeout: float) -> None:
-        self.host, self.name, self.timeout = host, unit, timeout
+    def __init__(self, host: TargetHost, unit: str) -> None:
+        self.host, self.name = host, unit
 
     def state(self) -> str:
         return self.host.run(f"systemctl is-active {quote(self.name)}", 60).stdout.strip() or "unknown"
 
-    def start(self) -> CommandResult:
-        return self.host.run(f"systemctl start {quote(self.name)}", self.timeout, sudo=True)
+    def start(self, timeout: float) -> CommandResult:
+        return self.host.run(f"systemctl start {quote(self.name)}", timeout, sudo=True)
 
-    def stop(self) -> CommandResult:
-        return self.host.run(f"systemctl stop {quote(self.name)}", self.timeout, sudo=True)
+    def stop(self, timeout: float) -> CommandResult:
+        return self.host.run(f"systemctl stop {quote(self.name)}", timeout, sudo=True)
 
 
 class CommandService:
     """A service driven by start/stop/status commands; status exit 0 means active."""
 
-    def __init__(self, host: TargetHost, name: str, start: str, stop: str, status: str, timeout: float) -> None:
-        self.host, self.name, self.timeout = host, name, timeout
+    def __init__(self, host: TargetHost, name: str, start: str, stop: str, status: str) -> None:
+        self.host, self.name = host, name
         self.commands = {"start": start, "stop": stop, "status": status}
 
     def state(self) -> str:
         return "active" if self.host.run(self.commands["status"], 60).rc == 0 else "inactive"
 
-    def start(self) -> CommandResult:
-        return self.host.run(self.commands["start"], self.timeout, sudo=True)
+    def start(self, timeout: float) -> CommandResult:
+        return self.host.run(self.commands["start"], timeout, sudo=True)
 
-    def stop(self) -> CommandResult:
-        return self.host.run(self.commands["stop"], self.timeout, sudo=True)
+    def stop(self, timeout: float) -> CommandResult:
+        return self.host.run(self.commands["stop"], timeout, sudo=True)
 
 
 def node_service(cfg: DrillConfig, host: TargetHost) -> Service:
     s = cfg.service
     if s.backend == "systemd":
-        return SystemdService(host, s.unit, s.timeout)
-    return CommandService(
-        host, s.unit, cfg.path(s.start_command), cfg.path(s.stop_command), cfg.path(s.status_command), s.timeout
-    )
+        return SystemdService(host, s.unit)
+    return CommandService(host, s.unit, cfg.path(s.start_command), cfg.path(s.stop_command), cfg.path(s.status_command))
 
 
 def stackgraph_service(cfg: DrillConfig, host: TargetHost) -> Service:
     s = cfg.service
     if s.backend == "systemd":
-        return SystemdService(host, s.stackgraph_unit, s.timeout)
+        return SystemdService(host, s.stackgraph_unit)
     status = cfg.path(s.stackgraph_status_command)
-    return CommandService(host, s.stackgraph_unit, "false", "false", status, s.timeout)
+    return CommandService(host, s.stackgraph_unit, "false", "false", status)
 
 
 def wait_for_state(service: Service, wanted: str, timeout: float, say: Callable[[str], None] | None = None) -> None:
@@ -93,7 +91,7 @@ def change_state(
 ) -> CommandResult:
     """Start or stop the service and wait until it is `wanted` ("active" or "inactive").
     A command that failed and left the service in the wrong state fails at once, with its words."""
-    result = service.start() if wanted == "active" else service.stop()
+    result = service.start(timeout) if wanted == "active" else service.stop(timeout)
     if result.rc != 0 and service.state() != wanted:
         raise DrillError(f"{service.name} did not become {wanted}: {result.command!r} exited {result.rc}: "
                          f"{result.tail(3) or 'no output'}")  # fmt: skip

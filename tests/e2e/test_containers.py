@@ -102,7 +102,7 @@ def test_in_place_drill_through_ssh_with_sudo(
     assert result.returncode == 0, result.stdout[-3000:]
     evidence = runner.evidence()
     assert evidence["verdict"] == "pass" and evidence["target"].startswith("ssh://stackstate@127.0.0.1:")
-    assert evidence["target_host"] == lab_container.name
+    assert evidence["target_host"] == lab_container.container.exec("hostname").strip()
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
 
 
