@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := fixtures/elasticsearch/lib/.complete
 
-.PHONY: venv jars lab-up lab-down lab-status drill test lint format clean
+.PHONY: venv jars docker image lab-up lab-down lab-status drill drill-isolated test lint format clean
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
@@ -17,6 +17,14 @@ jars: $(JARS)
 $(JARS): fixtures/elasticsearch/pom.xml
 	mvn -q -B -f fixtures/elasticsearch/pom.xml dependency:copy-dependencies -DoutputDirectory=lib
 	touch $@
+
+# The Docker engine (started in the background when not answering) and the lab image (built
+# offline with debootstrap, tagged by a hash of its inputs, reused).
+docker:
+	fixtures/docker/start-dockerd.sh
+
+image: venv docker
+	$(BIN)/python -m fixtures.docker.image
 
 lab-up: venv jars
 	$(BIN)/python -m fixtures.lab up
@@ -36,7 +44,17 @@ LAB_SETS = --set stackstate.home="$$(cat .lab/stackstate.prefix)/stackstate" \
 drill: lab-up
 	$(BIN)/drtests run --config fixtures/drills/lab-local.toml $(LAB_SETS)
 
-test: venv jars
+# Isolated: back up the lab container, restore into a fresh disposable container, compare, remove both.
+ISO_SETS = --set elasticsearch.url="$$(cat .lab/es.url)" \
+	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
+	--set isolated.image="$$($(BIN)/python -m fixtures.docker.image)"
+
+drill-isolated: lab-up image
+	$(BIN)/python -m fixtures.lab docker-up
+	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS); rc=$$?; \
+	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
+
+test: venv jars image
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
