@@ -1,0 +1,79 @@
+"""The report as a reader sees it: a real headless Chromium (Debian's) opens the files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.e2e.conftest import DrillLab
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture
+def page():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield browser.new_page(viewport={"width": 1100, "height": 1400})
+        browser.close()
+
+
+def open_file(page: Page, path: Path) -> list[str]:
+    """Load a report; return every URL the page requested."""
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(path.resolve().as_uri())
+    page.wait_for_load_state("load")
+    return requests
+
+
+def fits_the_width(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def keep_for_readme(path: Path, name: str) -> None:
+    """DRTESTS_UPDATE_DOCS=1 refreshes the README's screenshots from this run."""
+    if os.environ.get("DRTESTS_UPDATE_DOCS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(path, DOCS / name)
+
+
+def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: DrillLab, page: Page, tmp_path: Path):
+    assert drill_lab.run().returncode == 0
+    passing = (drill_lab.reports / "latest").resolve()
+    drill_lab.fault("import_drop=0.2")
+    assert drill_lab.run().returncode == 1
+    drill_lab.fault()
+    failing = (drill_lab.reports / "latest").resolve()
+
+    for folder, verdict in ((passing, "PASS"), (failing, "FAIL")):
+        requests = open_file(page, folder / "report.html")
+        assert requests == [(folder / "report.html").as_uri()]  # nothing leaves the file
+        assert page.locator("h1").inner_text() == f"Disaster-recovery drill: {verdict}"
+        assert page.locator(".banner").is_visible()
+        page.screenshot(path=tmp_path / f"report-{verdict.lower()}.png", full_page=True)
+        pdf = page.pdf(path=tmp_path / f"report-{verdict.lower()}.pdf")
+        assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
+
+    first_check = page.locator("table.checks tr.bad").first  # the failing report is open
+    assert first_check.is_visible()
+    assert "topology Component" in first_check.inner_text()
+    assert "200 before, 160 after restore (-40)" in first_check.inner_text()
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    assert fits_the_width(page)
+    page.set_viewport_size({"width": 1100, "height": 1400})
+    page.screenshot(path=tmp_path / "report-fail-top.png")
+    keep_for_readme(tmp_path / "report-fail-top.png", "report-fail.png")
+
+    requests = open_file(page, drill_lab.reports / "index.html")
+    assert requests == [(drill_lab.reports / "index.html").resolve().as_uri()]
+    rows = page.locator("table tr").all_inner_texts()
+    assert len(rows) == 3 and "fail" in rows[1] and "pass" in rows[2]  # newest first
+    assert page.locator("svg circle").count() == 4  # RTO and RPO of both drills
+    page.screenshot(path=tmp_path / "history.png", full_page=True)
+    keep_for_readme(tmp_path / "history.png", "history.png")
