@@ -6,8 +6,10 @@
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
     drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
 
-Exit codes: 0 the drill passed / the evidence is intact, 1 it failed / was altered,
-2 a usage or config error (nothing was touched).
+Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
+problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
+infrastructure error before the drill could check anything (target, Elasticsearch or Docker
+unreachable).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import pytest
 from drtests import config as drill_config
 from drtests.errors import ConfigError
 from drtests.plan import plan
-from drtests.plugin import DRILLS_DIR
+from drtests.plugin import DRILL_KEY, DRILLS_DIR
 from drtests.report import history, manifest
 from drtests.report.manifest import KEY_ENV
 
 USAGE_ERROR = 2
+INFRASTRUCTURE_ERROR = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -95,8 +98,22 @@ def main(argv: list[str] | None = None) -> int:
         pytest_args.append("--dr-keep")
     if args.recover:
         pytest_args.append("--dr-recover")
-    code = pytest.main([*pytest_args, *args.pytest_args])
-    return USAGE_ERROR if code == pytest.ExitCode.USAGE_ERROR else int(code != 0)
+    outcome = Outcome()
+    code = pytest.main([*pytest_args, *args.pytest_args], plugins=[outcome])
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return USAGE_ERROR
+    if outcome.drill is not None and outcome.drill.facts.get("infrastructure_error"):
+        return INFRASTRUCTURE_ERROR
+    return int(code != 0)
+
+
+class Outcome:
+    """A pytest plugin object that keeps the drill record for the exit code."""
+
+    drill = None
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.drill = session.config.stash.get(DRILL_KEY, None)
 
 
 def rebuild_history(root: Path) -> int:

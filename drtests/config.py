@@ -110,6 +110,13 @@ class IsolatedSection:
 
 
 @dataclass(frozen=True)
+class AlertsSection:
+    stale_backup: str = "warn"  # warn | fail | off: newest backup file or snapshot older than the RPO objective
+    webhook_url_env: str = ""  # an environment variable holding a URL that gets each drill's JSON summary
+    webhook_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class ObjectivesSection:
     rto_seconds: float = 4 * 3600.0
     rpo_seconds: float = 24 * 3600.0
@@ -124,6 +131,7 @@ class DrillConfig:
     probe: ProbeSection = field(default_factory=ProbeSection)
     elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
     isolated: IsolatedSection = field(default_factory=IsolatedSection)
+    alerts: AlertsSection = field(default_factory=AlertsSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
     source: str = "<defaults>"
     sha256: str = ""
@@ -142,6 +150,7 @@ CHOICES = {
     ("service", "backend"): ("systemd", "command"),
     ("probe", "kind"): ("cli", "api", "command"),
     ("elasticsearch", "restore"): ("rename", "replace"),
+    ("alerts", "stale_backup"): ("warn", "fail", "off"),
 }
 PATTERNS = {("stackstate", k) for k in ("restore_start_pattern", "watermark_pattern", "error_pattern")} | {
     ("elasticsearch", "rename_pattern")
@@ -224,13 +233,16 @@ def _validate(cfg: DrillConfig) -> None:
         name = getattr(cfg.elasticsearch, key)
         if name and name not in os.environ:
             raise ConfigError(src, f"elasticsearch.{key}", f"names environment variable {name}, which is not set")
+    if cfg.alerts.webhook_url_env and cfg.alerts.webhook_url_env not in os.environ:
+        raise ConfigError(src, "alerts.webhook_url_env", f"names environment variable {cfg.alerts.webhook_url_env}, "
+                          "which is not set")  # fmt: skip
     if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
         raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
     for key in ("export_timeout", "import_timeout"):
         if getattr(cfg.stackstate, key) <= 0:
             raise ConfigError(src, f"stackstate.{key}", "must be > 0 seconds")
     positive = [("service", "timeout"), ("service", "restart_timeout"), ("elasticsearch", "timeout"),
-                ("isolated", "ready_timeout"), ("objectives", "rto_seconds"),
+                ("isolated", "ready_timeout"), ("alerts", "webhook_timeout"), ("objectives", "rto_seconds"),
                 ("objectives", "rpo_seconds")]  # fmt: skip
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:

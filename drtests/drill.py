@@ -69,6 +69,7 @@ class Drill:
     checks: list[Check] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     facts: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -114,6 +115,9 @@ class Drill:
         """A check the phase cannot go on without: record it, and fail the phase at once if it fails."""
         if not self.check(phase, name, expected, actual, ok, message):
             pytest.fail(message or f"{name}: expected {expected}, got {actual}", pytrace=False)
+
+    def checks_after_preflight(self) -> bool:
+        return any(c.phase != "preflight" for c in self.checks)
 
     def failed_checks(self, phase: str | None = None) -> list[Check]:
         return [c for c in self.checks if c.verdict == "fail" and (phase is None or c.phase == phase)]
@@ -169,6 +173,7 @@ class Drill:
             "phases": [{k: v for k, v in asdict(p).items() if not k.startswith("_")} for p in self.phases.values()],
             "checks": [asdict(c) for c in self.checks],
             "steps": [asdict(s) for s in self.steps],
+            "warnings": list(self.warnings),
             "rto": {"measured_s": self.rto_seconds, "objective_s": self.config.objectives.rto_seconds},
             "rpo": {"measured_s": self.rpo_seconds, "objective_s": self.config.objectives.rpo_seconds},
             **self.facts,

@@ -15,3 +15,8 @@ class ConfigError(DrillError):
 
 class WaitTimeout(DrillError):
     """A wait for a condition expired; the message says what was awaited."""
+
+
+class Unreachable(DrillError):
+    """The drill could not reach a part it needs (target host, Elasticsearch, Docker engine):
+    an infrastructure problem, not a finding about the backup (exit code 3)."""

@@ -7,6 +7,8 @@ writes the evidence at the end of the session, after the safety steps ran.
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 
 from drtests import config as drill_config
 from drtests.drill import PHASES, Drill
-from drtests.errors import ConfigError, DrillError
+from drtests.errors import ConfigError, DrillError, Unreachable
 from drtests.progress import Progress
 from drtests.safety import Safety
 from drtests.target.host import TargetHost
@@ -26,6 +28,7 @@ DRILLS_DIR = Path(__file__).resolve().parent / "drills"
 CONFIG_KEY = pytest.StashKey[drill_config.DrillConfig]()
 DRILL_KEY = pytest.StashKey[Drill]()
 REPORT_KEY = pytest.StashKey[Path]()
+WEBHOOK_PROBLEM_KEY = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -144,6 +147,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         return report
     if call.excinfo is not None and (message := user_message(call.excinfo.value, drill.config)):
         report.longrepr = message  # the user reads what went wrong, not our traceback
+        if call.excinfo.errisinstance(Unreachable) and not drill.checks_after_preflight():
+            drill.facts["infrastructure_error"] = message
     phase, builtin = placed
     if report.skipped:
         status, message = (
@@ -287,6 +292,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))), final=True)
     session.config.stash[REPORT_KEY] = folder
+    if drill.config.alerts.webhook_url_env:
+        from drtests import alerts
+        from drtests.report import history
+
+        evidence = json.loads((folder / "evidence.json").read_text())
+        summary = {**history.summary(evidence), "report": str((folder / "report.html").resolve()),
+                   "warnings": evidence["warnings"]}  # fmt: skip
+        url = os.environ[drill.config.alerts.webhook_url_env]
+        if problem := alerts.send_webhook(url, summary, drill.config.alerts.webhook_timeout):
+            session.config.stash[WEBHOOK_PROBLEM_KEY] = problem
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -309,5 +324,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(
             f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)"
         )
+    for warning in drill.warnings:
+        terminalreporter.write_line(f"  WARNING: {warning}")
+    if problem := config.stash.get(WEBHOOK_PROBLEM_KEY, None):
+        terminalreporter.write_line(f"  WARNING: {problem}")
     terminalreporter.write_line(f"  report: {folder / 'report.html'}")
     terminalreporter.write_line(f"  evidence: {folder / 'evidence.json'}")

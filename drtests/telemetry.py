@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_errors
 
 from drtests.config import DrillConfig
-from drtests.errors import DrillError, WaitTimeout
+from drtests.errors import DrillError, Unreachable, WaitTimeout
 
 
 def connect(cfg: DrillConfig) -> Elasticsearch:
@@ -41,7 +41,7 @@ def connect(cfg: DrillConfig) -> Elasticsearch:
                          "named by elasticsearch.username_env/password_env/api_key_env") from None  # fmt: skip
     except es_errors.ConnectionError as exc:
         cause = exc.args[1] if len(exc.args) > 1 else exc
-        raise DrillError(f"Elasticsearch at {es_cfg.url} is unreachable: {str(cause)[:300]}") from None
+        raise Unreachable(f"Elasticsearch at {es_cfg.url} is unreachable: {str(cause)[:300]}") from None
     except es_errors.TransportError as exc:
         raise DrillError(f"{es_cfg.url} is not Elasticsearch: GET / answered HTTP {exc.status_code}") from None
     if not str(info.get("version", {}).get("number", "")).startswith("7."):

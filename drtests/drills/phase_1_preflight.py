@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from drtests import recovery, telemetry
+from drtests import alerts, recovery, telemetry
 from drtests.target import disposable
 from drtests.target.service import change_state
 
@@ -76,6 +76,14 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             "health": health,
             "repository": repo,
         }
+
+    if cfg.alerts.stale_backup != "off":
+        findings = alerts.stale_backup_findings(cfg, host, es)
+        for finding in findings:
+            dr_say(f"WARNING: {finding}")
+        drill.warnings += findings
+        if cfg.alerts.stale_backup == "fail":
+            drill.expect(PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
 
     leftovers = recovery.find(cfg, host, dr_service.state(), es)
     if leftovers and leftovers.lock_holder and not leftovers.holder_gone and not dr_options["recover"]:

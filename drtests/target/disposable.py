@@ -105,7 +105,7 @@ def image_problem(image: str) -> str | None:
     except ImageNotFound:
         return f"image {image} not found on the Docker engine: build it (make image) or set isolated.image"
     except DockerException as exc:
-        return f"cannot reach the Docker engine for isolated restores: {exc}"
+        return f"cannot reach the Docker engine for isolated restores: {exc}"  # preflight fails on it
     return None
 
 

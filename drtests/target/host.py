@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from shlex import quote
 
-from drtests.errors import DrillError
+from drtests.errors import Unreachable
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command ran out of time
 
@@ -78,7 +78,7 @@ class TargetHost:
         except RuntimeError as exc:  # testinfra: the transport itself failed (ssh exit 255, ...)
             failed = exc.args[0] if exc.args else exc
             said = getattr(failed, "stderr", "") or str(failed)
-            raise DrillError(f"cannot run commands on {self.url}: {said.strip()}") from None
+            raise Unreachable(f"cannot run commands on {self.url}: {said.strip()}") from None
         return CommandResult(command, result.rc, result.stdout, result.stderr, time.monotonic() - started, timeout)
 
     def start(self, command: str, timeout: float, sudo: bool = False) -> RunningCommand:

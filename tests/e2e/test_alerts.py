@@ -1,0 +1,88 @@
+"""Alerts where drills run: stale backups found in preflight, a webhook summary, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.e2e.conftest import DrillLab
+from tests.e2e.test_drill import phase
+
+
+def old_backup(drill_lab: DrillLab, hours: float) -> str:
+    path = drill_lab.home / "backups" / "sts-backup-20260101-0000.graph"
+    path.write_bytes(b"an old backup")
+    stamp = time.time() - hours * 3600
+    os.utime(path, (stamp, stamp))
+    return str(path)
+
+
+def with_alerts(drill_lab: DrillLab, stale_backup: str, extra: str = "") -> None:
+    text = drill_lab.config.read_text()
+    drill_lab.config.write_text(f'{text}\n[alerts]\nstale_backup = "{stale_backup}"\n{extra}')
+
+
+def test_a_stale_backup_is_a_warning_by_default(drill_lab: DrillLab) -> None:
+    path = old_backup(drill_lab, hours=48)
+    drill_lab.configure(repository="alerts-fresh")  # a repository with no snapshot yet
+    result = drill_lab.run()
+    assert result.returncode == 0, result.stdout[-2000:]
+    warnings = drill_lab.evidence()["warnings"]
+    assert warnings == [
+        f"the newest backup file {path} is 48.0 h old, older than the RPO objective (1.0 h)",
+        "no successful snapshot in repository alerts-fresh",
+    ]
+    assert f"WARNING: {warnings[0]}" in result.stdout
+
+
+def test_a_stale_backup_fails_the_drill_when_configured(drill_lab: DrillLab) -> None:
+    path = old_backup(drill_lab, hours=30)
+    with_alerts(drill_lab, "fail")
+    result = drill_lab.run()
+    assert result.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message.startswith(f"the newest backup file {path} is 30.0 h old")
+    assert drill_lab.node_active()
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_webhook_gets_a_summary_of_every_drill_without_secrets(drill_lab: DrillLab) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.received = []
+    secret = "hooks-token-123"
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook?token={secret}"
+    try:
+        with_alerts(drill_lab, "off", 'webhook_url_env = "DRT_HOOK"\n')
+        env = dict(os.environ, DRT_HOOK=url)
+        assert drill_lab.run(env=env).returncode == 0
+        drill_lab.fault("import_error_log")
+        assert drill_lab.run(env=env).returncode == 1
+        drill_lab.fault()
+    finally:
+        server.shutdown()
+    assert [r["verdict"] for r in Receiver.received] == ["pass", "fail"]
+    assert Receiver.received[1]["failed_checks"] == 1 and Receiver.received[1]["report"].endswith("report.html")
+    assert all(secret not in json.dumps(r) for r in Receiver.received)
+    for path in drill_lab.reports.rglob("*"):
+        assert path.is_dir() or secret not in path.read_text(errors="replace")
+
+
+def test_exit_code_3_for_an_unreachable_target_and_2_for_a_bad_config(drill_lab: DrillLab) -> None:
+    assert drill_lab.run("--set", "target.url=ssh://nobody@127.0.0.1:1").returncode == 3
+    assert drill_lab.run("--set", "target.nope=1").returncode == 2
