@@ -2,6 +2,7 @@
 
     drtests run  --config drill.toml [--set section.key=value ...] [--report-dir DIR]
                  [--allow-destructive] [--keep] [-- extra pytest arguments]
+    drtests gate --config drill.toml ...          run's options; an isolated drill + version check
     drtests plan --config drill.toml [--set section.key=value ...]
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
     drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
@@ -39,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
     sub = main.add_subparsers(dest="command", required=True)
     for name, text in (
         ("run", "run a drill (a pytest run of the built-in drill)"),
+        ("gate", "pre-upgrade gate: an isolated drill that also checks versions and keeps the rollback point"),
         ("plan", "print every step, touch nothing"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
@@ -55,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
             action="store_true",
             help="undo what an interrupted drill left (stale lock, stopped node, restore indices)",
         )
-        if name == "run":
+        if name in ("run", "gate"):
             cmd.add_argument("--report-dir", metavar="DIR", help="evidence folder (default: reports/)")
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
@@ -68,6 +70,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "gate":
+        args.set.append("drill.mode=isolated")  # a gate never restores onto the install it protects
     if args.command == "report":
         return rebuild_history(Path(args.report_dir))
     if args.command == "verify-evidence":
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     pytest_args = [str(DRILLS_DIR), "--dr-config", args.config, "-v", "-p", "no:cacheprovider", "-o", "addopts="]
     pytest_args += ["--show-capture=no"]  # progress is shown live; client logs are noise here
     pytest_args += [f"--dr-set={s}" for s in args.set]
+    if args.command == "gate":
+        pytest_args.append("--dr-gate")
     if args.report_dir:
         pytest_args += ["--dr-report-dir", args.report_dir]
     if args.allow_destructive:

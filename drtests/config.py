@@ -53,6 +53,7 @@ class StackStateSection:
     restore_start_pattern: str = r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$"
     watermark_pattern: str = r"Contains changes till (?P<ns>\d+)"
     error_pattern: str = r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) "
+    version_command: str = ""  # prints the installed StackState version, e.g. "{home}/bin/sts version" (lab)
     export_timeout: float = 1800.0
     import_timeout: float = 3600.0
 

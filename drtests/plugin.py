@@ -60,11 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="let preflight undo what an interrupted drill left: stale lock, stopped node, restore indices",
     )
+    group.addoption(
+        "--dr-gate",
+        action="store_true",
+        default=None,
+        help="pre-upgrade gate: versions must be known and match; print the rollback point",
+    )
     parser.addini("dr_config", "drill config file (as --dr-config)")
     parser.addini("dr_report_dir", "evidence folder (as --dr-report-dir)", default="reports")
     parser.addini("dr_allow_destructive", "as --dr-allow-destructive", type="bool", default=False)
     parser.addini("dr_keep", "as --dr-keep", type="bool", default=False)
     parser.addini("dr_recover", "as --dr-recover", type="bool", default=False)
+    parser.addini("dr_gate", "as --dr-gate", type="bool", default=False)
 
 
 def option(config: pytest.Config, name: str) -> object:
@@ -215,7 +222,7 @@ def dr_say(pytestconfig: pytest.Config) -> Progress:
 
 @pytest.fixture(scope="session")
 def dr_options(pytestconfig: pytest.Config) -> dict[str, object]:
-    return {name: option(pytestconfig, name) for name in ("report_dir", "allow_destructive", "keep", "recover")}
+    return {name: option(pytestconfig, name) for name in ("report_dir", "allow_destructive", "keep", "recover", "gate")}
 
 
 @pytest.fixture(scope="session")
@@ -329,4 +336,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if problem := config.stash.get(WEBHOOK_PROBLEM_KEY, None):
         terminalreporter.write_line(f"  WARNING: {problem}")
     terminalreporter.write_line(f"  report: {folder / 'report.html'}")
+    if option(config, "gate"):
+        terminalreporter.write_line(gate_line(drill))
     terminalreporter.write_line(f"  evidence: {folder / 'evidence.json'}")
+
+
+def gate_line(drill: Drill) -> str:
+    """One line a release checklist can paste: verdict, RTO, the rollback point."""
+    artifact, snapshot = drill.facts.get("artifact", {}), drill.facts.get("snapshot", {})
+    versions = drill.facts.get("stackstate_version", {})
+    rto = f"{drill.rto_seconds:.1f}s" if drill.rto_seconds is not None else "n/a"
+    snap = f"{snapshot['repository']}/{snapshot['snapshot']}" if snapshot else "n/a"
+    return (f"GATE {drill.verdict.upper()} stackstate={versions.get('target') or 'unknown'} rto={rto} "
+            f"artifact={artifact.get('path', 'n/a')} sha256={artifact.get('sha256', 'n/a')} snapshot={snap} "
+            f"drill={drill.id}")  # fmt: skip

@@ -18,3 +18,11 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
         drill.check(phase, "node active again", "active", "active")
     except Exception as exc:
         drill.check(phase, "node active again", "active", service.state(), message=str(exc))
+
+
+def stackstate_version(cfg: DrillConfig, host) -> str | None:
+    """The installed version from stackstate.version_command, None when not configured or failing."""
+    if not cfg.stackstate.version_command:
+        return None
+    result = host.run(cfg.path(cfg.stackstate.version_command), 60)
+    return result.stdout.strip().splitlines()[-1] if result.rc == 0 and result.stdout.strip() else None

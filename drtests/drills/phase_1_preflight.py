@@ -6,6 +6,7 @@ import os
 import pytest
 
 from drtests import alerts, recovery, telemetry
+from drtests.drills.common import stackstate_version
 from drtests.target import disposable
 from drtests.target.service import change_state
 
@@ -25,6 +26,13 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         message=f"cannot run commands on {host.url}: {reached.tail(3) or 'exit ' + str(reached.rc)}",
     )
     drill.facts["target_host"] = host.name()
+
+    version = stackstate_version(cfg, host)
+    drill.facts["stackstate_version"] = {"target": version}
+    if dr_options["gate"]:
+        drill.expect(PHASE, "StackState version known (gate)", True, version is not None,
+                     message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
+                     f"(it failed or is empty on {host.url})")  # fmt: skip
 
     destructive = []
     if cfg.drill.mode == "in-place":

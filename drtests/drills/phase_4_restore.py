@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from drtests import restore_site, telemetry
-from drtests.drills.common import restart_node
+from drtests.drills.common import restart_node, stackstate_version
 from drtests.target.logtail import LogWindow
 from drtests.target.service import change_state
 from drtests.topology import import_graph
@@ -21,6 +21,12 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     site = request.getfixturevalue("dr_restore_site")
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
     artifact = drill.facts["artifact"]["path"]
+    versions = drill.facts["stackstate_version"]
+    versions["restore_host"] = stackstate_version(cfg, host) if site.disposable is not None else versions["target"]
+    if versions["target"] or versions["restore_host"]:
+        drill.expect(PHASE, "StackState versions match", versions["target"], versions["restore_host"],
+                     message=f"a backup restores only onto the StackState version it was taken from: target "
+                     f"{versions['target']}, restore host {versions['restore_host']}")  # fmt: skip
     if site.disposable is not None:
         dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
         artifact = restore_site.copy_artifact(dr_target, artifact, site)

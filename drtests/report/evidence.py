@@ -24,6 +24,8 @@ def versions(drill: Drill) -> dict[str, str]:
     found = {"drtests": metadata.version("drtests"), "python": platform.python_version()}
     for package in ("pytest", "pytest-testinfra", "elasticsearch"):
         found[package] = metadata.version(package)
+    if version := drill.facts.get("stackstate_version", {}).get("target"):
+        found["stackstate"] = version
     if es := drill.facts.get("elasticsearch"):
         found["elasticsearch-server"] = es["version"]
     return found

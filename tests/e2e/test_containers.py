@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 from pathlib import Path
 
 import docker
 import pytest
+from elasticsearch import Elasticsearch
 
 from drtests.target.disposable import LABEL
 from fixtures.data import generate
 from fixtures.docker.lab_host import LabContainer
 from fixtures.pytest_lab import LAB_COMPONENTS
-from tests.e2e.conftest import DrillRunner
+from tests.e2e.conftest import DRTESTS, DrillRunner
 
 _prefixes = itertools.count()
 
@@ -35,6 +37,7 @@ ssh_config = "{ssh_config}"
 min_free_mb = 10
 
 [stackstate]
+version_command = "{{home}}/bin/sts version"
 import_timeout = 60
 export_timeout = 60
 
@@ -178,3 +181,51 @@ def test_isolated_mode_without_the_image_is_refused_in_preflight(
         == "image drtests-lab:no-such-tag not found on the Docker engine: build it (make image) or set isolated.image"
     )
     assert drtests_containers() == []
+
+
+def test_the_pre_upgrade_gate_passes_and_prints_the_rollback_point(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, image=lab_image))
+    result = subprocess.run([DRTESTS, "gate", "--config", str(runner.config), "--report-dir", str(runner.reports)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = runner.evidence()
+    assert evidence["mode"] == "isolated"
+    assert evidence["stackstate_version"] == {"target": "4.6.5", "restore_host": "4.6.5"}
+    assert evidence["versions"]["stackstate"] == "4.6.5"
+    artifact, snapshot = evidence["artifact"], evidence["snapshot"]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("GATE "))
+    assert line.startswith("GATE PASS stackstate=4.6.5 rto=")
+    assert f"artifact={artifact['path']} sha256={artifact['sha256']}" in line
+    assert f"snapshot={snapshot['repository']}/{snapshot['snapshot']}" in line
+    # the rollback point stays: the backup file on the target and the snapshot in the repository
+    assert lab_container.container.exec(f"sha256sum {artifact['path']}").split()[0] == artifact["sha256"]
+    es = Elasticsearch(es_url)
+    assert es.snapshot.get(repository=snapshot["repository"], snapshot=snapshot["snapshot"])["snapshots"]
+    assert drtests_containers() == []
+
+
+def test_the_gate_fails_when_the_restore_host_runs_another_version(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    client = docker.from_env()
+    newer = f"{lab_image}-4.6.9"
+    context = tmp_path / "newer"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        f'FROM {lab_image}\nRUN sed -i \'s/"bind"/"version": "4.6.9", "bind"/\' /opt/stackstate/etc/lab.json\n'
+    )
+    client.images.build(path=str(context), tag=newer, rm=True)
+    try:
+        runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, image=newer))
+        result = subprocess.run([DRTESTS, "gate", "--config", str(runner.config), "--report-dir", str(runner.reports)],
+                                capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert result.returncode == 1
+        message = next(p for p in runner.evidence()["phases"] if p["name"] == "restore")["message"]
+        assert message == ("a backup restores only onto the StackState version it was taken from: "
+                           "target 4.6.5, restore host 4.6.9")  # fmt: skip
+        assert "GATE FAIL stackstate=4.6.5" in result.stdout
+        assert drtests_containers() == []
+    finally:
+        client.images.remove(newer, force=True)
