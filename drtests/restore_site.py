@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tarfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from drtests.config import DrillConfig, with_overrides
 from drtests.drill import Drill
@@ -49,14 +50,41 @@ def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> Rest
     return RestoreSite(host, node_service(site_cfg, host), site_cfg, True, disposable)
 
 
+CHUNK = 1 << 20
+
+
 def copy_artifact(source: TargetHost, path: str, site: RestoreSite) -> str:
-    """Bring the backup file onto the disposable host; returns its path there."""
+    """Bring the backup file onto the disposable host, streamed (memory stays flat whatever its
+    size) from a docker:// or local:// target; returns its path there."""
     if site.disposable is None:
         return path
+    folder = site.config.isolated.copy_to
+    dest = str(PurePosixPath(folder) / PurePosixPath(path).name)
     try:
-        content = source.host.file(path).content
-    except Exception as exc:  # testinfra raises plain exceptions for unreadable files
-        raise DrillError(f"cannot read the backup file {path} on {source.url}: {exc}") from None
-    dest = str(PurePosixPath(site.config.isolated.copy_to) / PurePosixPath(path).name)
-    site.disposable.put(dest, content)
+        if source.url.startswith("docker://"):
+            container = source.url.removeprefix("docker://").rsplit("@", 1)[-1]
+            chunks, _ = site.disposable.client.api.get_archive(container, path, chunk_size=CHUNK)
+        elif source.url.startswith("local://"):
+            chunks = tar_stream(Path(path))
+        else:  # ssh and others: through testinfra, which reads the whole file
+            site.disposable.put(dest, source.host.file(path).content)
+            return dest
+        site.disposable.put_tar_stream(folder, chunks)
+    except DrillError:
+        raise
+    except Exception as exc:  # docker/testinfra raise their own types for unreadable files
+        raise DrillError(f"cannot copy the backup file {path} from {source.url}: {exc}") from None
     return dest
+
+
+def tar_stream(path: Path) -> Iterator[bytes]:
+    """A one-member tar archive of `path`, produced chunk by chunk."""
+    info = tarfile.TarInfo(path.name)
+    stat = path.stat()
+    info.size, info.mode, info.mtime = stat.st_size, 0o644, int(stat.st_mtime)
+    yield info.tobuf(format=tarfile.PAX_FORMAT)
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+    padding = (-stat.st_size) % tarfile.BLOCKSIZE
+    yield b"\0" * padding + b"\0" * (2 * tarfile.BLOCKSIZE)

@@ -89,6 +89,11 @@ class DisposableHost:
         if owner != "root":
             self.exec(f"chown {owner}: {path}")
 
+    def put_tar_stream(self, folder: str, chunks) -> None:
+        """Unpack a tar stream (an iterable of bytes) into `folder`, without holding it in memory."""
+        if not self.client.api.put_archive(self.container.id, folder, chunks):
+            raise DrillError(f"cannot copy into {self.name}:{folder}")
+
     def remove(self) -> None:
         if self.container is not None:
             self.container.remove(force=True, v=True)

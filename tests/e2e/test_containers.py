@@ -229,3 +229,15 @@ def test_the_gate_fails_when_the_restore_host_runs_another_version(
         assert drtests_containers() == []
     finally:
         client.images.remove(newer, force=True)
+
+
+def test_isolated_drill_from_a_local_target_streams_the_backup_into_the_restore_host(drill_lab, lab_image: str) -> None:
+    result = drill_lab.run("--set", "drill.mode=isolated", "--set", f"isolated.image={lab_image}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["mode"] == "isolated" and evidence["target"] == "local://"
+    assert evidence["restore_host"]["artifact"]["sha256"] == evidence["artifact"]["sha256"]
+    assert evidence["restore_host"]["artifact"]["size"] == evidence["artifact"]["size"]
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+    assert "Restoring graph" not in drill_lab.log_text()  # the local install was not restored onto
+    assert drtests_containers() == []
