@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := fixtures/elasticsearch/lib/.complete
 
-.PHONY: venv jars docker image lab-up lab-down lab-status drill drill-isolated test lint format clean
+.PHONY: venv jars docker image lab-up lab-down lab-status drill drill-isolated bench test lint format clean
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
@@ -53,6 +53,10 @@ drill-isolated: lab-up image
 	$(BIN)/python -m fixtures.lab docker-up
 	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS); rc=$$?; \
 	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
+
+# Benchmarks at the scale of a real install (about 20-30 minutes); writes bench/RESULTS.md.
+bench: venv jars image
+	$(BIN)/python -m bench.run
 
 test: venv jars image
 	$(BIN)/ruff check .

@@ -10,6 +10,8 @@ import getpass
 import hashlib
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -138,6 +140,18 @@ class Drill:
             entry.duration_s, entry.output_tail = round(result.duration_s, 3), result.tail()
         self.steps.append(entry)
         return entry
+
+    @contextmanager
+    def timed_step(self, phase: str, name: str, command: str = "") -> Iterator[Step]:
+        """Record a step that is not a target command (an ES call), with its wall time."""
+        entry = Step(phase, name, command=command, outcome="failed")
+        self.steps.append(entry)
+        t0 = time.monotonic()
+        try:
+            yield entry
+            entry.outcome = "done"
+        finally:
+            entry.duration_s = round(time.monotonic() - t0, 3)
 
     # measures -----------------------------------------------------------------------------
     @property

@@ -64,7 +64,5 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     if es is not None and cfg.elasticsearch.restore == "rename":
         live = telemetry.index_names(es, cfg.elasticsearch.indices)
         targets = sorted(set(telemetry.renamed(cfg, live).values()) - set(live))
-        if targets:
-            existing = es.indices.get(index=",".join(targets), ignore_unavailable=True, expand_wildcards="all")
-            found.restore_indices = sorted(existing)
+        found.restore_indices = telemetry.existing_indices(es, targets)
     return found

@@ -12,7 +12,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
@@ -97,24 +97,55 @@ def reason(exc: es_errors.TransportError) -> str:
     return str(err or exc.error)
 
 
+URL_BUDGET = 3000  # ES refuses request lines over 4 KB (http.max_initial_line_length): lists go in parts
+
+
+def expressions(indices: str | Iterable[str]) -> list[str]:
+    """An index pattern as is; a list of names as comma-joined parts that fit in a request line."""
+    if isinstance(indices, str):
+        return [indices]
+    parts: list[str] = []
+    for name in indices:
+        if parts and len(parts[-1]) + len(name) + 1 <= URL_BUDGET:
+            parts[-1] += f",{name}"
+        else:
+            parts.append(name)
+    return parts
+
+
+def existing_indices(es: Elasticsearch, names: Iterable[str]) -> list[str]:
+    """Which of `names` exist, open or closed."""
+    found: set[str] = set()
+    for part in expressions(list(names)):
+        found |= set(es.indices.get(index=part, ignore_unavailable=True, expand_wildcards="all"))
+    return sorted(found)
+
+
 def index_names(es: Elasticsearch, pattern: str) -> list[str]:
     found = es.indices.get(index=pattern, allow_no_indices=True, ignore_unavailable=True, expand_wildcards="open")
     return sorted(found)
 
 
-def doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
-    """Live doc counts per index, in four requests whatever the number of indices:
-    list, health (no red index), _refresh, one size-0 search with a terms aggregation on _index."""
+def doc_counts(es: Elasticsearch, indices: str | list[str]) -> dict[str, int]:
+    """Live doc counts per index, in four requests whatever the number of indices (per part of a
+    long name list): list, health (no red index), _refresh, one size-0 search with a terms
+    aggregation on _index."""
+    counts: dict[str, int] = {}
+    for part in expressions(indices):
+        counts |= _doc_counts(es, part)
+    return counts
+
+
+def _doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
     names = index_names(es, pattern)
     if not names:
         return {}
     health = es.cluster.health(index=pattern, level="indices", expand_wildcards="open")["indices"]
     red = sorted(name for name, state in health.items() if state["status"] == "red")
     if red:  # a refresh would wait for the missing primaries; a snapshot would fail or be PARTIAL
-        raise DrillError(
-            f"index {red[0]} is red (a primary shard is unassigned){f' and {len(red) - 1} more' if red[1:] else ''}: "
-            "its docs cannot be counted or snapshotted; fix the cluster (GET _cluster/allocation/explain)"
-        )
+        more = f" and {len(red) - 1} more" if red[1:] else ""
+        raise DrillError(f"index {red[0]} is red (a primary shard is unassigned){more}: its docs cannot be counted "
+                         "or snapshotted; fix the cluster (GET _cluster/allocation/explain)")  # fmt: skip
     es.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
     per_index = {"terms": {"field": "_index", "size": len(names) + 10}}
     result = es.search(index=pattern, size=0, track_total_hits=True, aggs={"per_index": per_index})
@@ -132,7 +163,8 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
     body: list[dict] = []
     for name in names:
         for order in ("asc", "desc"):
-            body += [{"index": name}, {"size": sample, "sort": [{"_id": order}], "track_total_hits": True}]
+            sort = [{"_id": {"order": order, "unmapped_type": "keyword"}}]  # empty indices have no mapping
+            body += [{"index": name}, {"size": sample, "sort": sort, "track_total_hits": True}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ES 7.x warns that sorting on _id loads fielddata
         responses = es.msearch(body=body)["responses"]
@@ -227,7 +259,7 @@ def restore_snapshot(
     if es_cfg.restore == "rename":
         mapping = renamed(cfg, originals)
         body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
-        existing = es.indices.get(index=",".join(mapping.values()), ignore_unavailable=True, expand_wildcards="all")
+        existing = existing_indices(es, mapping.values())
         if existing:
             name = sorted(existing)[0]
             raise DrillError(
@@ -242,7 +274,7 @@ def restore_snapshot(
             say(f"replace mode: deleting index {name}")
             es.indices.delete(index=name, ignore_unavailable=True)
         wait_until(
-            lambda: not es.indices.exists(index=",".join(originals)),
+            lambda: not existing_indices(es, originals),
             es_cfg.timeout,
             f"indices {', '.join(originals)} to be gone (404)",
         )
@@ -255,24 +287,28 @@ def restore_snapshot(
         raise WaitTimeout(f"restore of snapshot {repo}/{snap} did not complete within {es_cfg.timeout:g}s") from None
     except es_errors.TransportError as exc:
         raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
-    targets = ",".join(mapping.values())
+    targets = list(mapping.values())
     if result["shards"]["failed"]:
         raise DrillError(f"restore of snapshot {repo}/{snap}: {result['shards']['failed']} of "
                          f"{result['shards']['total']} shards failed: {failed_shards(es, targets)}")  # fmt: skip
-    try:
-        health = es.cluster.health(index=targets, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
-                                   request_timeout=es_cfg.timeout + 10)  # fmt: skip
-    except es_errors.TransportError as exc:
-        if exc.status_code != 408:  # 408: the wait for yellow timed out
-            raise
-        raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within {es_cfg.timeout:g}s: "
-                          f"{failed_shards(es, targets)}") from None  # fmt: skip
-    return RestoreResult(mapping, result["shards"], health["status"])
+    statuses = []
+    for part in expressions(targets):
+        try:
+            statuses.append(es.cluster.health(index=part, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
+                                              request_timeout=es_cfg.timeout + 10)["status"])  # fmt: skip
+        except es_errors.TransportError as exc:
+            if exc.status_code != 408:  # 408: the wait for yellow timed out
+                raise
+            raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
+                              f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
+    health = "yellow" if "yellow" in statuses else "green"
+    return RestoreResult(mapping, result["shards"], health)
 
 
-def failed_shards(es: Elasticsearch, indices: str) -> str:
+def failed_shards(es: Elasticsearch, indices: list[str]) -> str:
     """Which primaries are unassigned, and why (ES's own words, shortened)."""
-    rows = es.cat.shards(index=indices, h="index,shard,prirep,state,unassigned.details", format="json")
+    columns = "index,shard,prirep,state,unassigned.details"
+    rows = [row for part in expressions(indices) for row in es.cat.shards(index=part, h=columns, format="json")]
     bad = [r for r in rows if r["prirep"] == "p" and r["state"] != "STARTED"]
     if not bad:
         return "no primary shard is unassigned"
@@ -290,5 +326,5 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 def delete_indices(es: Elasticsearch, names: list[str]) -> None:
-    if names:
-        es.indices.delete(index=",".join(names), ignore_unavailable=True)
+    for part in expressions(names):
+        es.indices.delete(index=part, ignore_unavailable=True)

@@ -59,7 +59,8 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
         )
         name = f"drtests-{drill.id}".lower()
         dr_say(f"snapshot {cfg.elasticsearch.repository}/{name} of {len(at_snapshot)} indices")
-        snap = telemetry.create_snapshot(es, cfg, name)
+        with drill.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
+            snap = telemetry.create_snapshot(es, cfg, name)
         drill.facts["snapshot"] = snap
         drill.check(
             PHASE,

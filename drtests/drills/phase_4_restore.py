@@ -100,7 +100,10 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
                 dr_safety.register(cleanup, lambda: telemetry.delete_indices(es, targets))
 
         dr_say(f"restoring snapshot {snapshot['snapshot']} ({cfg.elasticsearch.restore} mode)")
-        restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say, before_restore=remove_later)
+        with drill.timed_step(
+            PHASE, "restore snapshot", f"POST _snapshot/{snapshot['repository']}/{snapshot['snapshot']}/_restore"
+        ):
+            restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say, before_restore=remove_later)
         drill.facts["restore"] = {
             "mode": cfg.elasticsearch.restore,
             "indices": restored.mapping,

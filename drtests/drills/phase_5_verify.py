@@ -30,7 +30,7 @@ def test_verify(dr_config, dr_drill, dr_say, request):
         es = request.getfixturevalue("dr_es")
         mapping = drill.facts["restore"]["indices"]
         expected = drill.facts["telemetry"]["at_snapshot"]
-        restored_counts = telemetry.doc_counts(es, ",".join(mapping.values()))
+        restored_counts = telemetry.doc_counts(es, list(mapping.values()))
         restored_prints = telemetry.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
         drill.facts["telemetry"]["restored"] = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
         drill.facts["fingerprints"]["restored"] = {orig: restored_prints.get(new) for orig, new in mapping.items()}

@@ -6,6 +6,7 @@ there too, whatever the transport.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +109,16 @@ class TargetHost:
         out = self.run(f"df -Pk {quote(path)} | tail -n 1", 30).stdout.split()
         return int(out[3]) // 1024 if len(out) > 3 and out[3].isdigit() else 0
 
+    @property
+    def is_local(self) -> bool:
+        return self.url.startswith("local://") and not self.sudo
+
     def file_size(self, path: str) -> int:
+        if self.is_local:  # followed many times a second: no process per look
+            try:
+                return os.stat(path).st_size
+            except OSError:
+                return 0
         result = self.run(f"stat -c %s {quote(path)}", 30)
         return int(result.stdout.strip()) if result.rc == 0 else 0
 
@@ -123,6 +133,13 @@ class TargetHost:
 
     def read_from(self, path: str, offset: int) -> str:
         """The file's bytes from `offset` on (a log window)."""
+        if self.is_local:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    return f.read().decode(errors="replace")
+            except OSError:
+                return ""
         return self.run(f"tail -c +{offset + 1} {quote(path)}", 60).stdout
 
     def write_new(self, path: str, content: str) -> bool:

@@ -51,3 +51,13 @@ def test_java_rename_replacement_maps_like_elasticsearch(drill: Drill) -> None:
     assert java_replacement("restored-$1") == r"restored-\g<1>"
     cfg = with_overrides(drill.config, elasticsearch={"rename_pattern": "sts_(.+)", "rename_replacement": "r_$1"})
     assert renamed(cfg, ["sts_metrics-2026.01.01"]) == {"sts_metrics-2026.01.01": "r_metrics-2026.01.01"}
+
+
+def test_long_index_lists_are_split_to_fit_a_request_line() -> None:
+    from drtests.telemetry import URL_BUDGET, expressions
+
+    names = [f"drtests-restored-sts_multi_metrics-2026.01.{i:03d}" for i in range(200)]
+    parts = expressions(names)
+    assert len(parts) > 1 and all(len(p) <= URL_BUDGET for p in parts)
+    assert ",".join(parts).split(",") == names
+    assert expressions("sts_*") == ["sts_*"]

@@ -1,0 +1,296 @@
+"""drtests benchmarks: harness overhead, telemetry verification, hashing and copying, log
+following, memory. Seeds its own lab (under .bench-lab/), writes bench/RESULTS.md.
+
+    python -m bench.run                      # the issue's scale (make bench)
+    python -m bench.run --scale smoke        # seconds; what the test suite runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from drtests import telemetry
+from drtests.target.host import TargetHost
+from drtests.target.logtail import LogWindow
+from drtests.topology import run_to_end
+from fixtures.data import generate
+from fixtures.lab import Lab
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALES = {
+    #          components relations docs      days runs hash_mb idle_s
+    "full": dict(components=50_000, relations=50_000, docs=2_000_000, days=25, runs=3, hash_mb=1024, idle_s=60),
+    "medium": dict(components=50_000, relations=50_000, docs=200_000, days=25, runs=3, hash_mb=256, idle_s=20),
+    "smoke": dict(components=500, relations=500, docs=2_000, days=25, runs=1, hash_mb=8, idle_s=3),
+}
+CALLS = ("stop ", "start ", "export graph", "import graph", "snapshot", "restore snapshot")
+
+
+def spread(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
+
+
+def drill_config(lab: Lab, es_url: str, root: Path) -> Path:
+    home = lab.prefix / "stackstate"
+    text = (ROOT / "fixtures/drills/lab-local.toml").read_text()
+    path = root / "bench-drill.toml"
+    path.write_text(text.replace('[stackstate]\n', f'[stackstate]\nhome = "{home}"\n', 1)
+                    .replace('[elasticsearch]\n', f'[elasticsearch]\nurl = "{es_url}"\n'
+                             f'repository_location = "{lab.es_home / "repo" / "bench"}"\n', 1)
+                    .replace('[target]\n', f'[target]\nowner = "{os.environ.get("USER") or "root"}"\n', 1))  # fmt: skip
+    return path
+
+
+def bench_drills(lab: Lab, config: Path, runs: int, reports: Path) -> dict:
+    overheads, walls, rss = [], [], []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "drtests.cli", "run", "--config", str(config),
+                                 "--report-dir", str(reports)], capture_output=True, text=True)  # fmt: skip
+        wall = time.monotonic() - t0
+        if result.returncode != 0:
+            raise SystemExit(f"bench drill failed:\n{result.stdout[-3000:]}")
+        evidence = json.loads((reports / "latest" / "evidence.json").read_text())
+        inside = sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS))
+        walls.append(wall)
+        overheads.append(100 * (wall - inside) / wall)
+        rss.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    return {"wall_s": spread(walls), "overhead_pct": spread(overheads), "peak_rss_mb": round(max(rss), 1),
+            "nodes": sum(evidence["topology"]["before"].values()), "indices": len(evidence["telemetry"]["before"]),
+            "docs": sum(evidence["telemetry"]["before"].values())}  # fmt: skip
+
+
+class Counting:
+    """Counts the HTTP requests an Elasticsearch client makes (bench instrumentation only)."""
+
+    def __init__(self, es: Elasticsearch) -> None:
+        self.count = 0
+        original = es.transport.perform_request
+
+        def counted(*args, **kwargs):
+            self.count += 1
+            return original(*args, **kwargs)
+
+        es.transport.perform_request = counted
+
+
+def bench_telemetry(es_url: str, runs: int) -> dict:
+    es = Elasticsearch(es_url, timeout=300)
+    counter = Counting(es)
+    ours, naive, ours_req, naive_req = [], [], 0, 0
+    for _ in range(runs):
+        counter.count, t0 = 0, time.monotonic()
+        counts = telemetry.doc_counts(es, "sts_*")
+        telemetry.fingerprints(es, sorted(counts), 50)
+        ours.append(time.monotonic() - t0)
+        ours_req = counter.count
+        counter.count, t0 = 0, time.monotonic()
+        for name in sorted(counts):  # the naive way: one refresh, one count, two samples per index
+            es.indices.refresh(index=name)
+            es.count(index=name)
+            for order in ("asc", "desc"):
+                es.search(index=name, body={"size": 50, "sort": [{"_id": order}]})
+        naive.append(time.monotonic() - t0)
+        naive_req = counter.count
+    return {"indices": len(counts), "drtests_requests": ours_req, "naive_requests": naive_req,
+            "drtests_s": spread(ours), "naive_s": spread(naive)}  # fmt: skip
+
+
+def bench_hash_and_copy(size_mb: int, runs: int, image: str | None) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="drtests-bench-", dir="/var/tmp"))
+    big = work / "big.graph"
+    subprocess.run(["head", "-c", f"{size_mb}M", "/dev/urandom"], stdout=big.open("wb"), check=True)
+    host = TargetHost("local://")
+    ours, ref = [], []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        host.file_facts(str(big))
+        ours.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        subprocess.run(["sha256sum", str(big)], check=True, capture_output=True)
+        ref.append(time.monotonic() - t0)
+    result = {"size_mb": size_mb, "hash_drtests_s": spread(ours), "hash_sha256sum_s": spread(ref)}
+    if image:
+        result |= bench_copy(big, runs, image)
+    shutil.rmtree(work)
+    return result
+
+
+COPY_CHILD = """
+import resource, sys, time
+from drtests.restore_site import RestoreSite, copy_artifact
+from drtests.config import load, with_overrides
+from drtests.target.disposable import DisposableHost
+from drtests.target.host import TargetHost
+host = DisposableHost.__new__(DisposableHost)
+import docker
+host.client = docker.from_env(); host.container = host.client.containers.get(sys.argv[2]); host.name = sys.argv[2]
+site = RestoreSite(None, None, load(sys.argv[3]), True, host)
+t0 = time.monotonic()
+copy_artifact(TargetHost("local://"), sys.argv[1], site)
+print(time.monotonic() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_copy(big: Path, runs: int, image: str) -> dict:
+    from drtests.target.disposable import DisposableHost
+
+    box = DisposableHost(image, "drtests-bench-copy", ["stackstate.service"])
+    box.start(120)
+    empty = big.parent / "empty.toml"
+    empty.write_text("")
+    ours, ref, rss = [], [], []
+    try:
+        for _ in range(runs):
+            out = subprocess.run([sys.executable, "-c", COPY_CHILD, str(big), box.name, str(empty)],
+                                 capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()  # fmt: skip
+            ours.append(float(out[0]))
+            rss.append(float(out[1]))
+            box.exec("rm -f /tmp/big.graph")
+            t0 = time.monotonic()
+            subprocess.run(["docker", "cp", str(big), f"{box.name}:/tmp/big.graph"], check=True)
+            ref.append(time.monotonic() - t0)
+            box.exec("rm -f /tmp/big.graph")
+    finally:
+        box.remove()
+    return {"copy_drtests_s": spread(ours), "copy_docker_cp_s": spread(ref), "copy_peak_rss_mb": round(max(rss), 1)}
+
+
+def bench_log(idle_s: float, samples: int = 10) -> dict:
+    """Latency from a line written to the follower seeing it, in the import loop's own cadence;
+    CPU while the loop waits on a quiet log."""
+    log = Path(tempfile.mkstemp(prefix="drtests-bench-log-")[1])
+    host = TargetHost("local://")
+    window = LogWindow.open_at_end(host, str(log))
+    seen: dict[str, float] = {}
+    written: dict[str, float] = {}
+
+    def writer() -> None:
+        for i in range(samples):
+            time.sleep(0.37)
+            with log.open("a") as f:
+                written[f"line {i}"] = time.monotonic()
+                f.write(f"line {i}\n")
+
+    def check() -> None:
+        for line in window.poll():
+            seen.setdefault(line, time.monotonic())
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    run_to_end(host.start(f"sleep {samples * 0.37 + 1.5:.2f}", 60), check)
+    thread.join()
+    check()
+    latencies = [seen[line] - written[line] for line in written if line in seen]
+    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    run_to_end(host.start(f"sleep {idle_s}", idle_s + 30), check)
+    wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True))
+    log.unlink()
+    return {"latency_ms": spread([1000 * x for x in latencies]), "seen": len(latencies), "idle_s": idle_s,
+            "idle_cpu_pct_of_a_core": round(100 * cpu / wall, 2)}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=SCALES, default="full")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--image", help="lab image for the copy benchmark (default: build it; 'none' skips)")
+    parser.add_argument("--root", type=Path, help="lab folder (default: .bench-lab-<scale>)")
+    args = parser.parse_args()
+    scale = SCALES[args.scale]
+    root = args.root or ROOT / f".bench-lab-{args.scale}"
+    lab = Lab(root)
+    t0 = time.monotonic()
+    lab.install()
+    lab.start_stackstate()
+    es_url = lab.start_es()
+    try:
+        print(f"seeding {scale['components'] + scale['relations']} nodes, {scale['docs']} docs in "
+              f"{8 * scale['days']} indices ...", flush=True)  # fmt: skip
+        if not lab.graph_types():
+            lab.seed_graph(scale["components"], scale["relations"])
+        es = Elasticsearch(es_url, timeout=600)
+        if not es.indices.get(index="sts_*", allow_no_indices=True):
+            generate.seed_telemetry(es_url, scale["docs"], scale["days"])
+        seeded = time.monotonic() - t0
+        print("drills ...", flush=True)
+        drills = bench_drills(lab, drill_config(lab, es_url, root), scale["runs"], root / "reports")
+        print("telemetry verification ...", flush=True)
+        tele = bench_telemetry(es_url, scale["runs"])
+        image = None if args.image == "none" else args.image
+        if image is None and args.image != "none" and shutil.which("docker"):
+            from fixtures.docker import image as lab_image
+
+            image = lab_image.build()
+        print("hashing and copying ...", flush=True)
+        files = bench_hash_and_copy(scale["hash_mb"], scale["runs"], image)
+        print("log following ...", flush=True)
+        logs = bench_log(scale["idle_s"])
+    finally:
+        lab.down()
+    results = {"scale": args.scale, "seed_s": round(seeded, 1), "drill": drills, "telemetry": tele, "files": files,
+               "log": logs}  # fmt: skip
+    write_results(args.out, results, " ".join(["python", "-m", "bench.run", *sys.argv[1:]]))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def write_results(path: Path, r: dict, command: str) -> None:
+    d, t, f, lg = r["drill"], r["telemetry"], r["files"], r["log"]
+    rows = [
+        ("harness overhead (% of drill wall time)", f"{d['overhead_pct']}", "<= 3 %", d["overhead_pct"]["median"] <= 3),
+        ("peak RSS of the drill process (MB)", d["peak_rss_mb"], "< 300 MB", d["peak_rss_mb"] < 300),
+        ("ES requests for counts + fingerprints", f"{t['drtests_requests']} vs naive {t['naive_requests']}",
+         ">= 10x fewer", t["naive_requests"] >= 10 * t["drtests_requests"]),
+        ("counts + fingerprints wall time (s)", f"{t['drtests_s']} vs naive {t['naive_s']}", "faster",
+         t["drtests_s"]["median"] < t["naive_s"]["median"]),
+        ("sha256 of the backup (s)", f"{f['hash_drtests_s']} vs sha256sum {f['hash_sha256sum_s']}", "within 10 %",
+         f["hash_drtests_s"]["median"] <= 1.1 * f["hash_sha256sum_s"]["median"]),
+        ("log follower latency (ms)", f"{lg['latency_ms']}", "< 200 ms", lg["latency_ms"]["median"] < 200),
+        ("log follower CPU while idle (% of a core)", lg["idle_cpu_pct_of_a_core"], "< 2 %",
+         lg["idle_cpu_pct_of_a_core"] < 2),
+    ]  # fmt: skip
+    if "copy_drtests_s" in f:
+        copy_ok = f["copy_drtests_s"]["median"] <= 1.1 * f["copy_docker_cp_s"]["median"]
+        rows.append(("copy into the disposable host (s)", f"{f['copy_drtests_s']} vs docker cp {f['copy_docker_cp_s']}",
+                     "within 10 %", copy_ok))  # fmt: skip
+        rows.append(
+            ("peak RSS while copying (MB)", f["copy_peak_rss_mb"], "flat (< 300 MB)", f["copy_peak_rss_mb"] < 300)
+        )
+    lines = [
+        "# drtests benchmark results", "",
+        f"Command: `{command}` (scale `{r['scale']}`), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}",
+        f"Data: {d['nodes']} topology nodes, {d['docs']} telemetry docs in {d['indices']} indices "
+        f"(seeding took {r['seed_s']} s); figures are median/min/max over the runs.", "",
+        "| measure | result | target | verdict |", "|---|---|---|---|",
+        *[f"| {name} | {value} | {target} | {verdict(ok)} |" for name, value, target, ok in rows], "",
+        "Drill wall time (s): " + json.dumps(d["wall_s"]), "",
+        "Raw figures:", "", "```json", json.dumps(r, indent=2), "```", "",
+    ]  # fmt: skip
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

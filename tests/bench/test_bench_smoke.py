@@ -1,0 +1,25 @@
+"""The benchmark script runs end to end (at a tiny scale) and writes its results table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> None:
+    out = tmp_path / "RESULTS.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--scale", "smoke", "--out", str(out), "--root", str(tmp_path / "lab"),
+         "--image", lab_image],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = out.read_text()
+    for measure in ("harness overhead", "peak RSS of the drill process", "ES requests for counts + fingerprints",
+                    "sha256 of the backup", "log follower latency", "log follower CPU while idle",
+                    "copy into the disposable host", "peak RSS while copying"):  # fmt: skip
+        assert f"| {measure}" in table, measure
+    assert "200 indices" in table and "Command: `python -m bench.run --scale smoke" in table
