@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -84,3 +85,25 @@ def test_secrets_from_the_environment_never_reach_reports_logs_or_output(drill_l
             assert SECRET not in path.read_text(errors="replace"), path
     assert SECRET not in drill_lab.log_text()
     assert SECRET not in drill_lab.config.read_text()
+
+
+def test_credentials_reach_a_secured_cluster_and_wrong_ones_are_named(drill_lab: DrillLab, tmp_path) -> None:
+    from fixtures import auth_proxy
+
+    folder = tmp_path / "nginx"
+    url = auth_proxy.start(folder, drill_lab.es_url, "drill", "right-password")
+    try:
+        drill_lab.config.write_text(
+            drill_lab.config.read_text().replace(f'url = "{drill_lab.es_url}"', f'url = "{url}"')
+            .replace("[elasticsearch]\n", '[elasticsearch]\nusername_env = "DRT_USER"\npassword_env = "DRT_PASSWORD"\n')
+        )  # fmt: skip
+        right = drill_lab.run(env=dict(os.environ, DRT_USER="drill", DRT_PASSWORD="right-password"))
+        assert right.returncode == 0, right.stdout[-2000:]
+        wrong = drill_lab.run(env=dict(os.environ, DRT_USER="drill", DRT_PASSWORD="wrong-password"))
+        assert wrong.returncode == 1
+        message = phase(drill_lab.evidence(), "preflight")["message"]
+        assert message == (f"Elasticsearch at {url} refused the credentials (HTTP 401): check the variables named by "
+                           "elasticsearch.username_env/password_env/api_key_env")  # fmt: skip
+        assert "wrong-password" not in wrong.stdout + json.dumps(drill_lab.evidence())
+    finally:
+        auth_proxy.stop(folder)
