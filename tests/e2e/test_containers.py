@@ -75,6 +75,16 @@ def drill(tmp_path: Path, text: str) -> DrillRunner:
     return DrillRunner(tmp_path / "drill.toml", tmp_path / "reports")
 
 
+def derived_image(base: str, suffix: str, run: str, tmp_path: Path) -> str:
+    """An image FROM the lab image with one RUN line: a restore host that differs on purpose."""
+    tag = f"{base}-{suffix}"
+    context = tmp_path / f"image-{suffix}"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {base}\nRUN {run}\n")
+    docker.from_env().images.build(path=str(context), tag=tag, rm=True)
+    return tag
+
+
 def drtests_containers() -> list[str]:
     found = docker.from_env().containers.list(all=True, filters={"label": LABEL})
     return sorted(c.name for c in found if c.labels.get("drtests.lab") != "target")
@@ -135,12 +145,7 @@ def test_isolated_drill_restores_into_a_disposable_host_and_removes_it(
 def test_a_restore_that_fails_inside_the_disposable_host_fails_the_drill_and_removes_it(
     lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
 ) -> None:
-    client = docker.from_env()
-    faulty = f"{lab_image}-faulty"
-    context = tmp_path / "faulty"
-    context.mkdir()
-    (context / "Dockerfile").write_text(f"FROM {lab_image}\nRUN echo import_drop=0.2 > /opt/stackstate/etc/faults\n")
-    client.images.build(path=str(context), tag=faulty, rm=True)
+    faulty = derived_image(lab_image, "faulty", "echo import_drop=0.2 > /opt/stackstate/etc/faults", tmp_path)
     try:
         runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated",
                                         image=faulty))  # fmt: skip
@@ -153,7 +158,7 @@ def test_a_restore_that_fails_inside_the_disposable_host_fails_the_drill_and_rem
         assert any(s["name"].startswith("disposable host") and s["outcome"] == "done" for s in evidence["steps"])
         assert drtests_containers() == []
     finally:
-        client.images.remove(faulty, force=True)
+        docker.from_env().images.remove(faulty, force=True)
 
 
 def test_systemd_stop_timeout_fails_the_backup_and_the_node_comes_back(
@@ -209,14 +214,8 @@ def test_the_pre_upgrade_gate_passes_and_prints_the_rollback_point(
 def test_the_gate_fails_when_the_restore_host_runs_another_version(
     lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
 ) -> None:
-    client = docker.from_env()
-    newer = f"{lab_image}-4.6.9"
-    context = tmp_path / "newer"
-    context.mkdir()
-    (context / "Dockerfile").write_text(
-        f'FROM {lab_image}\nRUN sed -i \'s/"bind"/"version": "4.6.9", "bind"/\' /opt/stackstate/etc/lab.json\n'
-    )
-    client.images.build(path=str(context), tag=newer, rm=True)
+    set_version = """sed -i 's/"bind"/"version": "4.6.9", "bind"/' /opt/stackstate/etc/lab.json"""
+    newer = derived_image(lab_image, "4.6.9", set_version, tmp_path)
     try:
         runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, image=newer))
         result = subprocess.run([DRTESTS, "gate", "--config", str(runner.config), "--report-dir", str(runner.reports)],
@@ -228,7 +227,7 @@ def test_the_gate_fails_when_the_restore_host_runs_another_version(
         assert "GATE FAIL stackstate=4.6.5" in result.stdout
         assert drtests_containers() == []
     finally:
-        client.images.remove(newer, force=True)
+        docker.from_env().images.remove(newer, force=True)
 
 
 def test_isolated_drill_from_a_local_target_streams_the_backup_into_the_restore_host(drill_lab, lab_image: str) -> None:
