@@ -220,7 +220,7 @@ def main() -> int:
     t0 = time.monotonic()
     lab.install()
     lab.start_stackstate()
-    es_url = lab.start_es()
+    es_url = lab.start_es(heap="2g" if args.scale == "full" else "512m")  # 200 indices x 10,000 docs need room
     try:
         print(f"seeding {scale['components'] + scale['relations']} nodes, {scale['docs']} docs in "
               f"{8 * scale['days']} indices ...", flush=True)  # fmt: skip
