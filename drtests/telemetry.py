@@ -156,18 +156,18 @@ def _doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
 
 
 def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, str]:
-    """Per index, sha256 over the first and last `sample` docs by _id (id + canonical source)
-    plus the count: one _msearch request for all indices."""
+    """Per index, sha256 over the first and last `sample` docs in write order (id + canonical
+    source) plus the count: one _msearch request for all indices."""
     if not names:
         return {}
     body: list[dict] = []
     for name in names:
         for order in ("asc", "desc"):
-            sort = [{"_id": {"order": order, "unmapped_type": "keyword"}}]  # empty indices have no mapping
+            # by _seq_no (write order): doc values, no fielddata on _id (which trips the memory
+            # breaker at scale); a restored copy keeps the seq_nos. unmapped_type: empty indices.
+            sort = [{"_seq_no": {"order": order, "unmapped_type": "long"}}]
             body += [{"index": name}, {"size": sample, "sort": sort, "track_total_hits": True}]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ES 7.x warns that sorting on _id loads fielddata
-        responses = es.msearch(body=body)["responses"]
+    responses = es.msearch(body=body)["responses"]
     result = {}
     for i, name in enumerate(names):
         digest = hashlib.sha256()

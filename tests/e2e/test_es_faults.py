@@ -160,3 +160,26 @@ def test_elasticsearch_lost_mid_drill_fails_the_restore_clearly(drill_lab: Drill
         assert es.indices.get(index="*restored*", allow_no_indices=True) == {}
     finally:
         es_node.stop(home)
+
+
+TAMPER = """
+import pytest
+
+@pytest.mark.dr_check("restore")
+def test_change_one_restored_doc(dr_es, dr_drill):
+    original, restored = sorted(dr_drill.facts["restore"]["indices"].items())[0]
+    hit = dr_es.search(index=restored, size=1, sort=[{"_seq_no": "desc"}])["hits"]["hits"][0]
+    dr_es.index(index=restored, id=hit["_id"], document={**hit["_source"], "value": -1}, refresh=True)
+"""
+
+
+def test_a_changed_document_fails_the_fingerprint_with_equal_counts(drill_lab: DrillLab) -> None:
+    result = drill_lab.run("--", drill_lab.add_checks(TAMPER))
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    failed = {c["name"]: c["message"] for c in evidence["checks"] if c["verdict"] == "fail"}
+    original, restored = sorted(evidence["restore"]["indices"].items())[0]
+    assert failed == {
+        f"fingerprint {original}": f"index {original}: content fingerprint differs in restored {restored}"
+    }
+    assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"]  # the counts could not tell
