@@ -52,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="override one config key (repeatable); VALUE is read as TOML, else as a string",
+        help="override one config key (repeatable); VALUE takes the type of the key",
     )
     group.addoption(
         "--dr-recover",

@@ -23,10 +23,10 @@ class Safety:
         while self.actions:
             name, action = self.actions.pop()
             try:
-                action()
+                with self.drill.timed_step("safety", name) as step:
+                    action()
             except Exception as exc:  # a safety step must not stop the others
-                self.drill.step("safety", name, outcome="failed").output_tail = str(exc)
+                step.output_tail = str(exc)
                 self.say(f"SAFETY STEP FAILED: {name}: {exc}")
             else:
-                self.drill.step("safety", name)
                 self.say(f"safety: {name}")
