@@ -112,9 +112,3 @@ def image_problem(image: str) -> str | None:
     except DockerException as exc:
         return f"cannot reach the Docker engine for isolated restores: {exc}"  # preflight fails on it
     return None
-
-
-def leftover_containers() -> list[str]:
-    import docker
-
-    return sorted(c.name for c in docker.from_env().containers.list(all=True, filters={"label": LABEL}))

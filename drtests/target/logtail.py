@@ -17,6 +17,7 @@ class LogWindow:
     offset: int
     lines: list[str] = field(default_factory=list)
     _partial: str = ""
+    _read: int = 0  # bytes read past `offset` so far
 
     @classmethod
     def open_at_end(cls, host: TargetHost, path: str) -> LogWindow:
@@ -24,9 +25,9 @@ class LogWindow:
 
     def poll(self) -> list[str]:
         """Read what was appended since the last poll; return the new complete lines."""
-        read_at = self.offset + sum(len(line.encode()) + 1 for line in self.lines) + len(self._partial.encode())
-        chunk = self._partial + self.host.read_from(self.path, read_at)
-        *complete, self._partial = chunk.split("\n")
+        new = self.host.read_from(self.path, self.offset + self._read)
+        self._read += len(new.encode())
+        *complete, self._partial = (self._partial + new).split("\n")
         self.lines.extend(complete)
         return complete
 
