@@ -2,6 +2,8 @@
 
     drtests run  --config drill.toml [--set section.key=value ...] [--report-dir DIR]
                  [--allow-destructive] [--keep] [-- extra pytest arguments]
+    drtests run  --config fleet/ -- -n 4          a fleet: every *.toml in fleet/ (or a config
+                                                 with [[fleet]] entries), 4 drills at a time
     drtests gate --config drill.toml ...          run's options; an isolated drill + version check
     drtests plan --config drill.toml [--set section.key=value ...]
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
@@ -10,7 +12,7 @@
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
 problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
 infrastructure error before the drill could check anything (target, Elasticsearch or Docker
-unreachable).
+unreachable). A fleet exits 1 when any drill failed, else 3 when any could not start.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import pytest
 from drtests import config as drill_config
 from drtests.errors import ConfigError
 from drtests.plan import plan
-from drtests.plugin import DRILL_KEY, DRILLS_DIR
+from drtests.plugin import DRILLS_DIR, RESULTS_KEY
 from drtests.report import history, manifest
 from drtests.report.manifest import KEY_ENV
 
@@ -44,7 +46,8 @@ def parser() -> argparse.ArgumentParser:
         ("plan", "print every step, touch nothing"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("--config", required=True, metavar="TOML", help="the drill config file")
+        fleet = "or a fleet: a folder of them, or a config with [[fleet]] entries"
+        cmd.add_argument("--config", required=True, metavar="TOML|DIR", help=f"the drill config file, {fleet}")
         cmd.add_argument(
             "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config key (repeatable)"
         )
@@ -77,19 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify-evidence":
         return verify_evidence(args.folder)
     try:
-        cfg = drill_config.load(args.config, drill_config.parse_overrides(args.set))
+        configs = drill_config.load_fleet(args.config, drill_config.parse_overrides(args.set))
     except ConfigError as exc:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     if args.command == "plan":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
-        print(f"Drill {cfg.drill.name!r} ({cfg.drill.mode}) on {cfg.target.url}, config {cfg.source}")
-        current = ""
-        for number, (phase, step) in enumerate(plan(cfg, args.allow_destructive, args.keep), 1):
-            if phase != current:
-                print(f"\n{phase}")
-                current = phase
-            print(f"  {number:2d}. {step}")
+        for index, cfg in enumerate(configs):
+            print(f"{chr(10) if index else ''}Drill {cfg.drill.name!r} ({cfg.drill.mode}) of {cfg.target_name} "
+                  f"on {cfg.target.url}, config {cfg.source}")  # fmt: skip
+            current = ""
+            for number, (phase, step) in enumerate(plan(cfg, args.allow_destructive, args.keep), 1):
+                if phase != current:
+                    print(f"\n{phase}")
+                    current = phase
+                print(f"  {number:2d}. {step}")
         return 0
     pytest_args = [str(DRILLS_DIR), "--dr-config", args.config, "-v", "-p", "no:cacheprovider", "-o", "addopts="]
     pytest_args += ["--show-capture=no"]  # progress is shown live; client logs are noise here
@@ -108,18 +113,27 @@ def main(argv: list[str] | None = None) -> int:
     code = pytest.main([*pytest_args, *args.pytest_args], plugins=[outcome])
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
-    if outcome.drill is not None and outcome.drill.facts.get("infrastructure_error"):
+    return exit_code(code, outcome.results)
+
+
+def exit_code(pytest_code: int, results: list[dict]) -> int:
+    """1 when any drill failed or did not finish; 3 when those are all drills that could not start."""
+    failed = [r for r in results if r["verdict"] != "pass"]
+    if pytest_code == 0 and not failed:
+        return 0
+    if failed and all(r["infrastructure_error"] for r in failed):
         return INFRASTRUCTURE_ERROR
-    return int(code != 0)
+    return 1
 
 
 class Outcome:
-    """A pytest plugin object that keeps the drill record for the exit code."""
+    """A pytest plugin object that keeps the drills' outcomes (also those of xdist workers)."""
 
-    drill = None
+    def __init__(self) -> None:
+        self.results: list[dict] = []
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        self.drill = session.config.stash.get(DRILL_KEY, None)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.results = list(config.stash.get(RESULTS_KEY, None) or [])
 
 
 def rebuild_history(root: Path) -> int:

@@ -32,6 +32,7 @@ class DrillSection:
 
 @dataclass(frozen=True)
 class TargetSection:
+    name: str = ""  # how evidence and history name this install (default: the URL's host and stackstate.home)
     url: str = "local://"  # testinfra host spec: local://, ssh://user@host:port, docker://name
     owner: str = "stackstate"  # user that must be able to write the backup folder
     disposable: bool = False  # true: the graph may be overwritten by an in-place restore
@@ -137,6 +138,11 @@ class DrillConfig:
     source: str = "<defaults>"
     sha256: str = ""
 
+    @property
+    def target_name(self) -> str:
+        """The install's name in evidence, history and fleets: target.name, else host:home."""
+        return self.target.name or f"{urlparse(self.target.url).hostname or 'localhost'}:{self.stackstate.home}"
+
     def path(self, template: str, **extra: str) -> str:
         """Expand a path or command template: {home}, {graph} and any extra placeholders."""
         return template.format(home=self.stackstate.home, graph=self.stackstate.graph, **extra)
@@ -207,6 +213,9 @@ def _validate(cfg: DrillConfig) -> None:
                         name = f"{type(section).__name__.removesuffix('Section').lower()}.{f.name}"
                         allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
                         raise ConfigError(src, name, f"unknown placeholder {{{placeholder}}} (allowed: {allowed})")
+    if cfg.target.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", cfg.target.name):
+        raise ConfigError(src, "target.name", "letters, digits, '.', '_' and '-' only, up to 63 (it names evidence "
+                          f"folders and snapshots), got {cfg.target.name!r}")  # fmt: skip
     scheme = urlparse(cfg.target.url).scheme
     if scheme not in ("local", "ssh", "paramiko", "docker", "podman", "kubectl", "ansible"):
         raise ConfigError(
@@ -255,19 +264,25 @@ def _validate(cfg: DrillConfig) -> None:
 SECTIONS = {f.name: f.type for f in fields(DrillConfig) if f.name not in ("source", "sha256")}
 
 
-def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillConfig:
-    """Read, merge CLI overrides ("section.key": value), validate. Raises ConfigError."""
+def _read(path: str | Path) -> tuple[dict, str]:
+    """The TOML document of a config file and the file's sha256. Raises ConfigError."""
     source = str(path)
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
         raise ConfigError(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(source, "", "is a folder (a fleet of configs: drtests run --config DIR)") from None
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
     try:
-        raw = tomllib.loads(data.decode())
+        return tomllib.loads(data.decode()), hashlib.sha256(data).hexdigest()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+
+
+def _build(raw: dict, source: str, sha256: str, overrides: dict[str, object] | None) -> DrillConfig:
+    """A validated DrillConfig from a TOML document with the CLI overrides applied last."""
     hints = typing.get_type_hints(DrillConfig)
     for dotted, value in (overrides or {}).items():
         section, _, key = dotted.partition(".")
@@ -281,9 +296,61 @@ def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillC
         if name not in SECTIONS:
             raise ConfigError(source, name, f"unknown section (known: {', '.join(SECTIONS)})")
         sections[name] = _section(source, name, hints[name], raw_section)
-    cfg = DrillConfig(**sections, source=source, sha256=hashlib.sha256(data).hexdigest())
+    cfg = DrillConfig(**sections, source=source, sha256=sha256)
     _validate(cfg)
     return cfg
+
+
+def load(path: str | Path, overrides: dict[str, object] | None = None) -> DrillConfig:
+    """Read, merge CLI overrides ("section.key": value), validate. Raises ConfigError."""
+    raw, sha256 = _read(path)
+    if "fleet" in raw:
+        raise ConfigError(str(path), "fleet", "this config drills several targets: load it with load_fleet")
+    return _build(raw, str(path), sha256, overrides)
+
+
+def load_fleet(path: str | Path, overrides: dict[str, object] | None = None) -> list[DrillConfig]:
+    """Every install one run drills: a folder of configs (one drill per *.toml, named by its file
+    unless target.name is set), a config with [[fleet]] entries (each entry's sections override the
+    shared ones), or a plain config (a fleet of one). CLI overrides apply to every member."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.toml"))
+        if not files:
+            raise ConfigError(str(path), "", "folder holds no *.toml drill configs")
+        configs = []
+        for file in files:
+            cfg = load(file, overrides)
+            configs.append(cfg if cfg.target.name else with_overrides(cfg, target={"name": file.stem}))
+    else:
+        raw, sha256 = _read(path)
+        members = raw.pop("fleet", None)
+        if members is None:
+            return [_build(raw, str(path), sha256, overrides)]
+        if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+            raise ConfigError(str(path), "fleet", "must be one or more [[fleet]] tables, one per target")
+        configs = [_fleet_member(raw, member, f"{path} [[fleet]] #{number}", sha256, overrides)
+                   for number, member in enumerate(members, 1)]  # fmt: skip
+    seen: dict[str, str] = {}
+    for cfg in configs:
+        if cfg.target_name in seen:
+            raise ConfigError(cfg.source, "target.name", f"{cfg.target_name!r} names two targets of the fleet "
+                              f"(also {seen[cfg.target_name]}): each needs its own name")  # fmt: skip
+        seen[cfg.target_name] = cfg.source
+    return configs
+
+
+def _fleet_member(shared: dict, member: dict, source: str, sha256: str, overrides: dict | None) -> DrillConfig:
+    merged = {name: dict(table) if isinstance(table, dict) else table for name, table in shared.items()}
+    for name, table in member.items():
+        if not isinstance(table, dict):
+            raise ConfigError(source, name, f"must be a table of keys (e.g. {name}.key = ...), got {table!r}")
+        base = merged.setdefault(name, {})
+        if isinstance(base, dict):
+            base.update(table)
+    if not isinstance(member.get("target"), dict) or not member["target"].get("name"):
+        raise ConfigError(source, "target.name", "is required in every [[fleet]] entry: it names the target")
+    return _build(merged, source, sha256, overrides)
 
 
 def parse_overrides(assignments: list[str], source: str = "--set") -> dict[str, str]:

@@ -77,7 +77,8 @@ class Drill:
         if not self.id:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             salt = hashlib.sha256(f"{self.started_epoch_ns}{self.target}".encode()).hexdigest()[:6]
-            self.id = f"{stamp}-{self.config.drill.name}-{salt}"
+            name = "-".join(filter(None, (self.config.drill.name, self.config.target.name)))
+            self.id = f"{stamp}-{name}-{salt}"
         if not self.operator:
             self.operator = f"{getpass.getuser()}@{socket.gethostname()}"
 
@@ -180,6 +181,7 @@ class Drill:
             "config": {"file": self.config.source, "sha256": self.config.sha256},
             "operator": self.operator,
             "target": self.target,
+            "target_name": self.config.target_name,
             "mode": self.config.drill.mode,
             "started": self.started,
             "ended": self.ended or utc_now(),

@@ -3,6 +3,11 @@
 With a drill config (``--dr-config`` or the ``dr_config`` ini key) it collects the built-in drill
 (drtests/drills/phase_*.py) as ordered tests, offers the drill's fixtures to user checks, and
 writes the evidence at the end of the session, after the safety steps ran.
+
+A fleet (a folder of configs, or [[fleet]] entries) drills several installs in one run: the
+session fixtures are parametrized per target, so each target has its own Drill, lock, safety
+steps and evidence folder; with pytest-xdist (``-n N``) each target's phases stay together on one
+worker (drtests.fleet_scheduling) and the targets are drilled in parallel.
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ from drtests.target.logtail import LogWindow
 from drtests.target.service import Service, node_service, stackgraph_service
 
 DRILLS_DIR = Path(__file__).resolve().parent / "drills"
-CONFIG_KEY = pytest.StashKey[drill_config.DrillConfig]()
-DRILL_KEY = pytest.StashKey[Drill]()
-REPORT_KEY = pytest.StashKey[Path]()
-WEBHOOK_PROBLEM_KEY = pytest.StashKey[str]()
+CONFIGS_KEY = pytest.StashKey[list[drill_config.DrillConfig]]()
+DRILLS_KEY = pytest.StashKey[dict[str, Drill]]()  # by target name, created when its drill starts
+RESULTS_KEY = pytest.StashKey[list[dict]]()  # one per finished drill, from this process or xdist workers
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("drtests", "disaster-recovery drills (drtests)")
-    group.addoption("--dr-config", metavar="TOML", help="drill config file; given, the built-in drill runs")
+    group.addoption(
+        "--dr-config",
+        metavar="TOML|DIR",
+        help="drill config file (or a folder of them: a fleet); given, the built-in drill runs",
+    )
     group.addoption("--dr-report-dir", metavar="DIR", help="where evidence goes (default: reports/)")
     group.addoption(
         "--dr-allow-destructive",
@@ -90,9 +98,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         overrides = drill_config.parse_overrides(config.getoption("dr_set"))
-        config.stash[CONFIG_KEY] = drill_config.load(source, overrides)
+        config.stash[CONFIGS_KEY] = drill_config.load_fleet(source, overrides)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    config.stash[DRILLS_KEY] = {}
+    config.stash[RESULTS_KEY] = []
     if str(DRILLS_DIR) not in config.args:
         config.args.append(str(DRILLS_DIR))
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the safety steps run.
@@ -117,39 +127,79 @@ def _phase_of(item: pytest.Item) -> tuple[str, bool] | None:
     return None
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drill phases in order; a user's dr_check runs right after the built-in phase it names."""
+def _config_of(item: pytest.Item) -> drill_config.DrillConfig | None:
+    """The fleet member an item drills: its dr_config parameter, or the only config."""
+    configs = item.config.stash.get(CONFIGS_KEY, None)
+    if not configs:
+        return None
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "dr_config" in callspec.params:
+        return callspec.params["dr_config"]
+    return configs[0] if len(configs) == 1 else None
 
-    def key(item: pytest.Item) -> tuple[int, int]:
-        placed = _phase_of(item)
+
+def drill_of(config: pytest.Config, cfg: drill_config.DrillConfig) -> Drill:
+    """The Drill record of one target, created when its drill starts (its clock starts then)."""
+    drills = config.stash[DRILLS_KEY]
+    if cfg.target_name not in drills:
+        drills[cfg.target_name] = Drill(cfg, target=cfg.target.url)
+    return drills[cfg.target_name]
+
+
+def _item_drill(item: pytest.Item) -> Drill | None:
+    cfg = _config_of(item)
+    return drill_of(item.config, cfg) if cfg is not None else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A fleet: every test that uses the drill's fixtures runs once per target."""
+    configs = metafunc.config.stash.get(CONFIGS_KEY, None)
+    if configs and len(configs) > 1 and "dr_config" in metafunc.fixturenames:
+        metafunc.parametrize("dr_config", configs, indirect=True, scope="session",
+                             ids=[cfg.target_name for cfg in configs])  # fmt: skip
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist (-n N): one worker per target at a time, each target's phases in order."""
+    configs = config.stash.get(CONFIGS_KEY, None)
+    if not configs or config.getoption("dist") == "each":
+        return None
+    from drtests.fleet_scheduling import TargetScheduling
+
+    return TargetScheduling(config, log, [cfg.target_name for cfg in configs])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Target by target; drill phases in order; a user's dr_check runs right after the built-in
+    phase it names."""
+    configs = config.stash.get(CONFIGS_KEY, None) or []
+    names = [cfg.target_name for cfg in configs]
+
+    def key(item: pytest.Item) -> tuple[int, int, int]:
+        placed, cfg = _phase_of(item), _config_of(item)
         if placed is None:
-            return len(PHASES), 0
+            return len(names) + 1, len(PHASES), 0
         phase, builtin = placed
         if phase not in PHASES:
             raise pytest.UsageError(f"{item.nodeid}: dr_check phase {phase!r} is not one of {', '.join(PHASES)}")
-        return PHASES.index(phase), 0 if builtin else 1
+        return names.index(cfg.target_name) if cfg else len(names), PHASES.index(phase), 0 if builtin else 1
 
     items.sort(key=key)
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    cfg = session.config.stash.get(CONFIG_KEY, None)
-    if cfg is not None:
-        session.config.stash[DRILL_KEY] = Drill(cfg, target=cfg.target.url)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     placed = _phase_of(item)
-    drill = item.config.stash.get(DRILL_KEY, None)
-    if placed and placed[1] and drill:
+    if placed and placed[1] and (drill := _item_drill(item)):
         drill.phase_started(placed[0])
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     report = yield
-    placed, drill = _phase_of(item), item.config.stash.get(DRILL_KEY, None)
+    placed, drill = _phase_of(item), _item_drill(item)
     if not placed or drill is None or (report.when != "call" and not (report.failed or report.skipped)):
         return report
     if call.excinfo is not None and (message := user_message(call.excinfo.value, drill.config)):
@@ -200,24 +250,27 @@ def _first_line(report: pytest.TestReport) -> str:
 
 # fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def dr_config(pytestconfig: pytest.Config) -> drill_config.DrillConfig:
-    """The drill's validated config."""
-    cfg = pytestconfig.stash.get(CONFIG_KEY, None)
-    if cfg is None:
+def dr_config(request: pytest.FixtureRequest) -> drill_config.DrillConfig:
+    """The drill's validated config (in a fleet: this target's)."""
+    if hasattr(request, "param"):
+        return request.param
+    configs = request.config.stash.get(CONFIGS_KEY, None)
+    if not configs:
         pytest.skip("no drill config: pass --dr-config")
-    return cfg
+    return configs[0]
 
 
 @pytest.fixture(scope="session")
 def dr_drill(pytestconfig: pytest.Config, dr_config: drill_config.DrillConfig) -> Drill:
     """The Drill record: phases, checks, facts. User checks may add checks and facts."""
-    return pytestconfig.stash[DRILL_KEY]
+    return drill_of(pytestconfig, dr_config)
 
 
 @pytest.fixture(scope="session")
-def dr_say(pytestconfig: pytest.Config) -> Progress:
-    """Write a progress line to the terminal."""
-    return Progress(pytestconfig)
+def dr_say(pytestconfig: pytest.Config, dr_config: drill_config.DrillConfig) -> Progress:
+    """Write a progress line to the terminal (in a fleet, prefixed with the target's name)."""
+    fleet = len(pytestconfig.stash.get(CONFIGS_KEY, None) or []) > 1
+    return Progress(pytestconfig, dr_config.target_name if fleet else "")
 
 
 @pytest.fixture(scope="session")
@@ -289,16 +342,25 @@ def dr_safety(dr_drill: Drill, dr_say: Progress) -> Iterator[Safety]:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Runs after session fixtures were torn down, so the evidence includes the safety steps."""
-    drill = session.config.stash.get(DRILL_KEY, None)
-    if drill is None or drill.phases["preflight"].status == "pending":
-        return
+    config = session.config
+    for drill in (config.stash.get(DRILLS_KEY, None) or {}).values():
+        if drill.phases["preflight"].status == "pending":
+            continue
+        result = finish_drill(drill, config)
+        config.stash[RESULTS_KEY].append(result)
+        if hasattr(config, "workeroutput"):  # an xdist worker: the controller prints the summary
+            config.workeroutput.setdefault("drtests", []).append(result)
+
+
+def finish_drill(drill: Drill, config: pytest.Config) -> dict:
+    """Write one drill's final evidence, send its webhook; its outcome and summary lines."""
     for record in drill.phases.values():
         if record.status == "running":  # Ctrl-C or SIGTERM ended it
             drill.phase_ended(record.name, "fail", "interrupted: the drill was stopped (SIGINT/SIGTERM)")
     from drtests.report.evidence import write_evidence
 
-    folder = write_evidence(drill, Path(str(option(session.config, "report_dir"))), final=True)
-    session.config.stash[REPORT_KEY] = folder
+    folder = write_evidence(drill, Path(str(option(config, "report_dir"))), final=True)
+    problem = None
     if drill.config.alerts.webhook_url_env:
         from drtests import alerts
         from drtests.report import history
@@ -307,38 +369,54 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         summary = {**history.summary(evidence), "report": str((folder / "report.html").resolve()),
                    "warnings": evidence["warnings"]}  # fmt: skip
         url = os.environ[drill.config.alerts.webhook_url_env]
-        if problem := alerts.send_webhook(url, summary, drill.config.alerts.webhook_timeout):
-            session.config.stash[WEBHOOK_PROBLEM_KEY] = problem
+        problem = alerts.send_webhook(url, summary, drill.config.alerts.webhook_timeout)
+    return {
+        "target": drill.config.target_name,
+        "drill_id": drill.id,
+        "verdict": drill.verdict,
+        "infrastructure_error": drill.facts.get("infrastructure_error"),
+        "evidence": str(folder),
+        "lines": summary_lines(drill, folder, bool(option(config, "gate")), problem),
+    }
+
+
+def summary_lines(drill: Drill, folder: Path, gate: bool, webhook_problem: str | None) -> list[str]:
+    lines = [f"drill {drill.id} ({drill.config.target_name}): verdict {drill.verdict.upper()}"]
+    lines += [f"  FAILED {c.phase}/{c.name}: {c.message}" for c in drill.failed_checks()]
+    lines += [f"  phase {r.name} failed: {r.message}" for r in drill.phases.values() if r.status == "fail"]
+    if drill.rto_seconds is not None:
+        lines.append(f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)")
+    if drill.rpo_seconds is not None:
+        lines.append(f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)")
+    lines += [f"  WARNING: {warning}" for warning in drill.warnings]
+    if webhook_problem:
+        lines.append(f"  WARNING: {webhook_problem}")
+    lines.append(f"  report: {folder / 'report.html'}")
+    if gate:
+        lines.append(gate_line(drill))
+    lines.append(f"  evidence: {folder / 'evidence.json'}")
+    return lines
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist controller: keep the drills a worker finished, for the summary and the exit code."""
+    config = node.config
+    if RESULTS_KEY in config.stash:
+        config.stash[RESULTS_KEY].extend(getattr(node, "workeroutput", {}).get("drtests", []))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    drill = config.stash.get(DRILL_KEY, None)
-    folder = config.stash.get(REPORT_KEY, None)
-    if drill is None or folder is None:
+    results = config.stash.get(RESULTS_KEY, None)
+    if not results or hasattr(config, "workeroutput"):
         return
     terminalreporter.section("drtests")
-    terminalreporter.write_line(f"drill {drill.id}: verdict {drill.verdict.upper()}")
-    for check in drill.failed_checks():
-        terminalreporter.write_line(f"  FAILED {check.phase}/{check.name}: {check.message}")
-    for record in drill.phases.values():
-        if record.status == "fail":
-            terminalreporter.write_line(f"  phase {record.name} failed: {record.message}")
-    if drill.rto_seconds is not None:
-        terminalreporter.write_line(
-            f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)"
-        )
-    if drill.rpo_seconds is not None:
-        terminalreporter.write_line(
-            f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)"
-        )
-    for warning in drill.warnings:
-        terminalreporter.write_line(f"  WARNING: {warning}")
-    if problem := config.stash.get(WEBHOOK_PROBLEM_KEY, None):
-        terminalreporter.write_line(f"  WARNING: {problem}")
-    terminalreporter.write_line(f"  report: {folder / 'report.html'}")
-    if option(config, "gate"):
-        terminalreporter.write_line(gate_line(drill))
-    terminalreporter.write_line(f"  evidence: {folder / 'evidence.json'}")
+    results = sorted(results, key=lambda r: r["target"])
+    for result in results:
+        for line in result["lines"]:
+            terminalreporter.write_line(line)
+    if len(results) > 1:
+        terminalreporter.write_line("fleet: " + ", ".join(f"{r['target']} {r['verdict'].upper()}" for r in results))
 
 
 def gate_line(drill: Drill) -> str:
@@ -349,4 +427,4 @@ def gate_line(drill: Drill) -> str:
     snap = f"{snapshot['repository']}/{snapshot['snapshot']}" if snapshot else "n/a"
     return (f"GATE {drill.verdict.upper()} stackstate={versions.get('target') or 'unknown'} rto={rto} "
             f"artifact={artifact.get('path', 'n/a')} sha256={artifact.get('sha256', 'n/a')} snapshot={snap} "
-            f"drill={drill.id}")  # fmt: skip
+            f"target={drill.config.target_name} drill={drill.id}")  # fmt: skip

@@ -9,13 +9,16 @@ import pytest
 
 
 class Progress:
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, target: str = "") -> None:
         self.reporter = config.pluginmanager.get_plugin("terminalreporter")
         self.capture = config.pluginmanager.get_plugin("capturemanager")
+        if hasattr(config, "workeroutput"):  # an xdist worker: its terminal output goes nowhere; stderr does
+            self.reporter = None
+        self.prefix = f"{target}: " if target else ""
         self.t0 = time.monotonic()
 
     def __call__(self, message: str) -> None:
-        line = f"[drtests +{time.monotonic() - self.t0:6.1f}s] {message}"
+        line = f"[drtests +{time.monotonic() - self.t0:6.1f}s] {self.prefix}{message}"
         if self.reporter is not None and self.capture is not None:
             with self.capture.global_and_fixture_disabled():  # shown live, not as captured output
                 self.reporter.ensure_newline()

@@ -58,6 +58,7 @@ def write_evidence(drill: Drill, report_root: Path, final: bool = False) -> Path
     tmp.symlink_to(drill.id)
     tmp.replace(latest)
     if final:
-        history.append(report_root, evidence)
-        history.write_index(report_root, history.read(report_root))
+        with history.locked(report_root):
+            history.append(report_root, evidence)
+            history.write_index(report_root, history.read(report_root))
     return folder

@@ -3,7 +3,11 @@ index.html (every drill, newest first, with an RTO/RPO trend chart against the o
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import jinja2
@@ -15,6 +19,7 @@ def summary(evidence: dict) -> dict:
     return {
         "drill_id": evidence["drill_id"], "name": evidence["name"], "started": evidence["started"],
         "verdict": evidence["verdict"], "mode": evidence["mode"], "target": evidence["target"],
+        "target_name": evidence.get("target_name") or evidence["target"],
         "rto_s": evidence["rto"]["measured_s"], "rto_objective_s": evidence["rto"]["objective_s"],
         "rpo_s": evidence["rpo"]["measured_s"], "rpo_objective_s": evidence["rpo"]["objective_s"],
         "failed_checks": sum(1 for c in evidence["checks"] if c["verdict"] == "fail"),
@@ -28,9 +33,29 @@ def read(root: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """One writer at a time: the drills of a fleet finish in parallel processes."""
+    with (root / ".history.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def append(root: Path, evidence: dict) -> None:
     with (root / HISTORY).open("a") as f:
         f.write(json.dumps(summary(evidence), sort_keys=True) + "\n")
+
+
+def target_of(entry: dict) -> str:
+    return entry.get("target_name") or entry["target"]
+
+
+def by_target(entries: list[dict]) -> list[tuple[str, list[dict]]]:
+    """(target, its drills oldest first) for each target, by name."""
+    groups: dict[str, list[dict]] = {}
+    for entry in entries:
+        groups.setdefault(target_of(entry), []).append(entry)
+    return sorted(groups.items())
 
 
 def rebuild(root: Path) -> list[dict]:
@@ -43,13 +68,17 @@ def rebuild(root: Path) -> list[dict]:
         except (ValueError, KeyError):
             continue
     entries = sorted(by_id.values(), key=lambda e: e["started"])
-    (root / HISTORY).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    with locked(root):
+        (root / HISTORY).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     return entries
 
 
 def write_index(root: Path, entries: list[dict]) -> Path:
     env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"), autoescape=True)
     html = env.get_template("index.html.j2").render(entries=entries, newest_first=list(reversed(entries)),
+                                                    groups=by_target(entries),
                                                     present={p.name for p in root.iterdir() if p.is_dir()})  # fmt: skip
-    (root / "index.html").write_text(html)
+    tmp = root / f".index-{os.getpid()}.html"
+    tmp.write_text(html)
+    tmp.replace(root / "index.html")
     return root / "index.html"
