@@ -23,5 +23,8 @@ class Progress:
             with self.capture.global_and_fixture_disabled():  # shown live, not as captured output
                 self.reporter.ensure_newline()
                 self.reporter.write_line(line)
+        elif self.capture is not None:
+            with self.capture.global_and_fixture_disabled():  # an xdist worker's stderr is the user's
+                print(line, file=sys.stderr, flush=True)
         else:
             print(line, file=sys.stderr, flush=True)

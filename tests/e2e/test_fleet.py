@@ -90,6 +90,8 @@ def test_three_targets_drilled_in_parallel_each_with_its_own_evidence(fleet, es:
     result = run_fleet(config, "-n", "3")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "fleet: alpha PASS, beta PASS, gamma PASS" in result.stdout
+    for name in NAMES:  # workers' progress reaches the user, on stderr, named by install
+        assert f"] {name}: preflight passed" in result.stderr, result.stderr[-2000:]
     evidence = evidence_by_target(config.parent / "reports")
     assert sorted(evidence) == list(NAMES)
     for member in members:
@@ -102,9 +104,9 @@ def test_three_targets_drilled_in_parallel_each_with_its_own_evidence(fleet, es:
                 assert str(other.home) not in text and other.index_prefix not in text
                 assert other.name not in own["drill_id"]
         assert own["topology"]["before"]["Component"] == own["topology"]["after"]["Component"] == member.components
-        assert set(own["telemetry"]["at_snapshot"]) == {
-            i for i in es.indices.get(index=f"{member.index_prefix}*")
-        }, "the drill counted exactly its own indices"
+        assert set(own["telemetry"]["at_snapshot"]) == {i for i in es.indices.get(index=f"{member.index_prefix}*")}, (
+            "the drill counted exactly its own indices"
+        )
         assert_left_healthy(member)
     # the drills overlapped in time: they ran in parallel, not one after the other
     spans = [(datetime.fromisoformat(e["started"]), datetime.fromisoformat(e["ended"])) for e in evidence.values()]
