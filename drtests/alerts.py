@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from fnmatch import fnmatch
 
 from drtests.config import DrillConfig
 from drtests.target.host import TargetHost, quote
@@ -23,12 +24,17 @@ def newest_backup_age(cfg: DrillConfig, host: TargetHost) -> tuple[str, float] |
     return found, float(int(now) - int(mtime))
 
 
-def newest_snapshot_age(es, repository: str) -> tuple[str, float] | None:
-    rows = es.cat.snapshots(repository=repository, format="json", s="end_epoch:desc")
-    done = [r for r in rows if r.get("status") == "SUCCESS"]
-    if not done:
-        return None
-    return done[0]["id"], time.time() - int(done[0]["end_epoch"])
+def newest_snapshot_age(es, repository: str, indices: str) -> tuple[str, float] | None:
+    """(name, age in seconds) of the newest successful snapshot holding any of the install's
+    indices (a repository shared by a fleet also holds the other installs' snapshots), or None.
+    Looks at the 500 newest snapshots of the repository."""
+    patterns = [p.strip() for p in indices.split(",") if p.strip() and not p.strip().startswith("-")]
+    found = es.snapshot.get(repository=repository, snapshot="_all",
+                            params={"sort": "start_time", "order": "desc", "size": 500})  # fmt: skip
+    for snap in found["snapshots"]:
+        if snap["state"] == "SUCCESS" and any(fnmatch(i, p) for i in snap["indices"] for p in patterns):
+            return snap["snapshot"], time.time() - snap["end_time_in_millis"] / 1000
+    return None
 
 
 def stale_backup_findings(cfg: DrillConfig, host: TargetHost, es) -> list[str]:
@@ -42,9 +48,10 @@ def stale_backup_findings(cfg: DrillConfig, host: TargetHost, es) -> list[str]:
         findings.append(f"the newest backup file {backup[0]} is {backup[1] / 3600:.1f} h old, older than the RPO "
                         f"objective ({limit / 3600:.1f} h)")  # fmt: skip
     if es is not None:
-        snapshot = newest_snapshot_age(es, cfg.elasticsearch.repository)
+        snapshot = newest_snapshot_age(es, cfg.elasticsearch.repository, cfg.elasticsearch.indices)
         if snapshot is None:
-            findings.append(f"no successful snapshot in repository {cfg.elasticsearch.repository}")
+            findings.append(f"no successful snapshot of {cfg.elasticsearch.indices} in repository "
+                            f"{cfg.elasticsearch.repository}")  # fmt: skip
         elif snapshot[1] > limit:
             findings.append(f"the newest snapshot {snapshot[0]} is {snapshot[1] / 3600:.1f} h old, older than the RPO "
                             f"objective ({limit / 3600:.1f} h)")  # fmt: skip

@@ -33,9 +33,33 @@ def test_a_stale_backup_is_a_warning_by_default(drill_lab: DrillLab) -> None:
     warnings = drill_lab.evidence()["warnings"]
     assert warnings == [
         f"the newest backup file {path} is 48.0 h old, older than the RPO objective (1.0 h)",
-        "no successful snapshot in repository alerts-fresh",
+        f"no successful snapshot of {drill_lab.index_prefix}* in repository alerts-fresh",
     ]
     assert f"WARNING: {warnings[0]}" in result.stdout
+
+
+def test_a_fresh_snapshot_of_other_indices_does_not_hide_a_missing_one(drill_lab: DrillLab) -> None:
+    """A repository shared by a fleet: another install's fresh snapshot is not this install's."""
+    drill_lab.configure(repository="alerts-shared")
+    location = str(drill_lab.repo_root / "alerts-shared")
+    drill_lab.es.snapshot.create_repository(
+        repository="alerts-shared", body={"type": "fs", "settings": {"location": location}}
+    )
+    other = f"other-{drill_lab.index_prefix}".replace("_", "-").strip("-")
+    drill_lab.es.index(index=other, document={"n": 1}, refresh=True)
+    try:
+        drill_lab.es.snapshot.create(repository="alerts-shared", snapshot="someone-else", wait_for_completion=True,
+                                     body={"indices": other, "include_global_state": False})  # fmt: skip
+        result = drill_lab.run()
+        assert result.returncode == 0, result.stdout[-2000:]
+        assert (
+            f"no successful snapshot of {drill_lab.index_prefix}* in repository alerts-shared"
+            in (drill_lab.evidence()["warnings"])
+        )
+        assert drill_lab.run().returncode == 0  # now the drill's own snapshot is there, and fresh
+        assert not [w for w in drill_lab.evidence()["warnings"] if "snapshot" in w]
+    finally:
+        drill_lab.es.indices.delete(index=other, ignore_unavailable=True)
 
 
 def test_a_stale_backup_fails_the_drill_when_configured(drill_lab: DrillLab) -> None:

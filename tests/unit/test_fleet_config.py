@@ -115,3 +115,22 @@ def test_load_refuses_a_fleet_config(tmp_path: Path) -> None:
 )
 def test_the_scheduler_finds_the_target_in_the_parameter_id(nodeid: str, target: str | None) -> None:
     assert target_in(nodeid, ["eu", "eu-1", "us"]) == target
+
+
+@pytest.mark.parametrize(
+    ("pytest_code", "verdicts", "expected"),
+    [
+        (0, ["pass", "pass"], 0),
+        (0, ["pass", "incomplete"], 1),  # a drill that did not finish is not a pass, even if pytest is content
+        (1, ["pass", "fail"], 1),
+        (1, ["infra", "pass"], 3),
+        (1, ["infra", "fail"], 1),  # one drill could not start, another failed a check: the check wins
+        (1, [], 1),
+    ],
+)
+def test_exit_code_of_a_fleet(pytest_code: int, verdicts: list[str], expected: int) -> None:
+    from drtests.cli import exit_code
+
+    infra = {"verdict": "fail", "infrastructure_error": "target unreachable"}
+    results = [infra if v == "infra" else {"verdict": v, "infrastructure_error": None} for v in verdicts]
+    assert exit_code(pytest_code, results) == expected
