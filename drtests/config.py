@@ -80,6 +80,7 @@ class ProbeSection:
     api_url: str = "http://127.0.0.1:7070"  # kind = "api": GET api_url + api_path, a JSON list per type
     api_path: str = "/api/node/{type}"
     command: str = ""  # kind = "command": prints {"Type": count} JSON
+    concurrency: int = 4  # cli/api: how many types are counted at once (1: one after the other)
 
 
 @dataclass(frozen=True)
@@ -257,6 +258,8 @@ def _validate(cfg: DrillConfig) -> None:
     for section, key in positive:
         if getattr(getattr(cfg, section), key) <= 0:
             raise ConfigError(src, f"{section}.{key}", "must be > 0 seconds")
+    if cfg.probe.concurrency < 1:
+        raise ConfigError(src, "probe.concurrency", "must be >= 1")
     if cfg.elasticsearch.fingerprint_sample < 1:
         raise ConfigError(src, "elasticsearch.fingerprint_sample", "must be >= 1")
 

@@ -10,6 +10,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote as url_quote
 
 from drtests.config import DrillConfig
@@ -61,6 +62,13 @@ class Probe:
         self.cfg, self.host = cfg, host
 
     def counts(self) -> dict[str, int]:
+        """Every type's count, probe.concurrency types at a time (each look is a CLI start or an
+        API call that waits on the server, not on us)."""
+        types = self.cfg.probe.types
+        with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.probe.concurrency, len(types)))) as pool:
+            return dict(zip(types, pool.map(self.count, types), strict=True))
+
+    def count(self, node_type: str) -> int:
         raise NotImplementedError
 
 
@@ -69,14 +77,11 @@ class CliProbe(Probe):
 
     kind = "cli"
 
-    def counts(self) -> dict[str, int]:
-        counts = {}
-        for node_type in self.cfg.probe.types:
-            result = self.host.run(self.cfg.path(self.cfg.probe.cli_command, type=quote(node_type)), 300)
-            if result.rc != 0:
-                raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
-            counts[node_type] = sum(1 for line in result.stdout.splitlines() if line.strip())
-        return counts
+    def count(self, node_type: str) -> int:
+        result = self.host.run(self.cfg.path(self.cfg.probe.cli_command, type=quote(node_type)), 300)
+        if result.rc != 0:
+            raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
+        return sum(1 for line in result.stdout.splitlines() if line.strip())
 
 
 class ApiProbe(Probe):
@@ -84,19 +89,16 @@ class ApiProbe(Probe):
 
     kind = "api"
 
-    def counts(self) -> dict[str, int]:
-        counts = {}
-        for node_type in self.cfg.probe.types:
-            url = self.cfg.probe.api_url.rstrip("/") + self.cfg.probe.api_path.format(type=url_quote(node_type))
-            try:
-                with urllib.request.urlopen(url, timeout=300) as resp:
-                    nodes = json.loads(resp.read())
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                raise DrillError(f"topology probe GET {url} failed: {exc}") from None
-            if not isinstance(nodes, list):
-                raise DrillError(f"topology probe GET {url} did not return a JSON list")
-            counts[node_type] = len(nodes)
-        return counts
+    def count(self, node_type: str) -> int:
+        url = self.cfg.probe.api_url.rstrip("/") + self.cfg.probe.api_path.format(type=url_quote(node_type))
+        try:
+            with urllib.request.urlopen(url, timeout=300) as resp:
+                nodes = json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise DrillError(f"topology probe GET {url} failed: {exc}") from None
+        if not isinstance(nodes, list):
+            raise DrillError(f"topology probe GET {url} did not return a JSON list")
+        return len(nodes)
 
 
 class CommandProbe(Probe):
