@@ -71,7 +71,34 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path) -> dict:
         rss.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     return {"wall_s": spread(walls), "overhead_pct": spread(overheads), "peak_rss_mb": round(max(rss), 1),
             "nodes": sum(evidence["topology"]["before"].values()), "indices": len(evidence["telemetry"]["before"]),
-            "docs": sum(evidence["telemetry"]["before"].values())}  # fmt: skip
+            "docs": sum(evidence["telemetry"]["before"].values()), "breakdown": breakdown(evidence, walls[-1]),
+            "profile": profile_drill(config, reports)}  # fmt: skip
+
+
+def breakdown(evidence: dict, wall: float) -> dict:
+    """Where one drill's wall time went: phases, the time outside them, the longest steps."""
+    phases = {p["name"]: p["duration_s"] for p in evidence["phases"]}
+    steps = sorted(evidence["steps"], key=lambda s: -s["duration_s"])[:12]
+    return {"wall_s": round(wall, 3), "phases_s": phases, "outside_phases_s": round(wall - sum(phases.values()), 3),
+            "work_s": round(sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS)), 3),
+            "longest_steps": [(s["phase"], s["name"], s["duration_s"]) for s in steps]}  # fmt: skip
+
+
+def profile_drill(config: Path, reports: Path) -> str:
+    """One more drill under cProfile: the functions with the most cumulative time, and those
+    with the most time of their own (the CPU drtests itself spends vs waits on the target/ES)."""
+    import io
+    import pstats
+
+    out = reports.parent / "drill.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "drtests.cli", "run", "--config",
+                    str(config), "--report-dir", str(reports)], capture_output=True, text=True, check=True)  # fmt: skip
+    text = io.StringIO()
+    stats = pstats.Stats(str(out), stream=text).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(25)
+    stats.sort_stats("tottime").print_stats(15)
+    lines = [line for line in text.getvalue().splitlines() if line.strip()]
+    return "\n".join(line for line in lines if not line.startswith(("Ordered by", "   List reduced")))
 
 
 class Counting:
@@ -141,7 +168,7 @@ import docker
 host.client = docker.from_env(); host.container = host.client.containers.get(sys.argv[2]); host.name = sys.argv[2]
 site = RestoreSite(None, None, load(sys.argv[3]), True, host)
 t0 = time.monotonic()
-copy_artifact(TargetHost("local://"), sys.argv[1], site)
+copy_artifact(TargetHost("local://"), sys.argv[1], site)  # (path, how)
 print(time.monotonic() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -287,7 +314,16 @@ def write_results(path: Path, r: dict, command: str) -> None:
         "| measure | result | target | verdict |", "|---|---|---|---|",
         *[f"| {name} | {value} | {target} | {verdict(ok)} |" for name, value, target, ok in rows], "",
         "Drill wall time (s): " + json.dumps(d["wall_s"]), "",
-        "Raw figures:", "", "```json", json.dumps(r, indent=2), "```", "",
+        "## Where one drill's time goes", "",
+        f"Wall {d['breakdown']['wall_s']} s; inside export, import, stop/start, snapshot and restore "
+        f"{d['breakdown']['work_s']} s; outside every phase (start-up, safety steps, final evidence) "
+        f"{d['breakdown']['outside_phases_s']} s.", "",
+        "| phase | s |", "|---|---|", *[f"| {k} | {v} |" for k, v in d["breakdown"]["phases_s"].items()], "",
+        "| longest steps (phase, step) | s |", "|---|---|",
+        *[f"| {ph} / {name[:90]} | {sec} |" for ph, name, sec in d["breakdown"]["longest_steps"]], "",
+        "## Profile of one drill (cProfile of the `drtests run` process)", "", "```", d["profile"], "```", "",
+        "Raw figures:", "", "```json", json.dumps({**r, "drill": {k: v for k, v in d.items() if k != "profile"}},
+                                                   indent=2), "```", "",
     ]  # fmt: skip
     path.write_text("\n".join(lines))
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from drtests.config import DrillConfig, with_overrides
 from drtests.drill import Drill
@@ -50,41 +54,66 @@ def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> Rest
     return RestoreSite(host, node_service(site_cfg, host), site_cfg, True, disposable)
 
 
-CHUNK = 1 << 20
+CHUNK = 4 << 20  # fewer, larger writes into the Docker API (bench/RESULTS.md)
 
 
-def copy_artifact(source: TargetHost, path: str, site: RestoreSite) -> str:
+def copy_artifact(source: TargetHost, path: str, site: RestoreSite) -> tuple[str, str]:
     """Bring the backup file onto the disposable host, streamed (memory stays flat whatever its
-    size) from a docker:// or local:// target; returns its path there."""
+    size) from a docker://, local:// or ssh:// target; returns its path there and how it came."""
     if site.disposable is None:
-        return path
+        return path, "in place"
     folder = site.config.isolated.copy_to
     dest = str(PurePosixPath(folder) / PurePosixPath(path).name)
     try:
         if source.url.startswith("docker://"):
             container = source.url.removeprefix("docker://").rsplit("@", 1)[-1]
             chunks, _ = site.disposable.client.api.get_archive(container, path, chunk_size=CHUNK)
+            site.disposable.put_tar_stream(folder, chunks)
+            how = "docker archive stream"
         elif source.url.startswith("local://"):
-            chunks = tar_stream(Path(path))
-        else:  # ssh and others: through testinfra, which reads the whole file
+            with open(path, "rb") as f:
+                site.disposable.put_tar_stream(
+                    folder, tar_stream(PurePosixPath(path).name, os.fstat(f.fileno()).st_size, f)
+                )
+            how = "local tar stream"
+        elif source.url.startswith("ssh://"):
+            copy_over_ssh(source, path, site, folder)
+            how = "ssh cat stream"
+        else:  # other transports: through testinfra, which reads the whole file
             site.disposable.put(dest, source.host.file(path).content)
-            return dest
-        site.disposable.put_tar_stream(folder, chunks)
+            how = "read whole through testinfra"
     except DrillError:
         raise
     except Exception as exc:  # docker/testinfra raise their own types for unreadable files
         raise DrillError(f"cannot copy the backup file {path} from {source.url}: {exc}") from None
-    return dest
+    return dest, how
 
 
-def tar_stream(path: Path) -> Iterator[bytes]:
-    """A one-member tar archive of `path`, produced chunk by chunk."""
-    info = tarfile.TarInfo(path.name)
-    stat = path.stat()
-    info.size, info.mode, info.mtime = stat.st_size, 0o644, int(stat.st_mtime)
+def copy_over_ssh(source: TargetHost, path: str, site: RestoreSite, folder: str) -> None:
+    """`ssh target cat file` piped, chunk by chunk, into the disposable host's tar upload."""
+    size = source.file_size(path)
+    with subprocess.Popen(source.ssh_cat_argv(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cat:
+        try:
+            site.disposable.put_tar_stream(folder, tar_stream(PurePosixPath(path).name, size, cat.stdout))
+        except BaseException:
+            cat.kill()
+            raise
+        finally:
+            said = cat.stderr.read().decode(errors="replace").strip()
+            rc = cat.wait()
+    if rc != 0:
+        raise DrillError(f"cannot copy the backup file {path} from {source.url}: ssh cat exited {rc}: {said[-300:]}")
+
+
+def tar_stream(name: str, size: int, reader: BinaryIO) -> Iterator[bytes]:
+    """A one-member tar archive of `size` bytes read from `reader`, produced chunk by chunk."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
     yield info.tobuf(format=tarfile.PAX_FORMAT)
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
-    padding = (-stat.st_size) % tarfile.BLOCKSIZE
-    yield b"\0" * padding + b"\0" * (2 * tarfile.BLOCKSIZE)
+    left = size
+    while left and (chunk := reader.read(min(CHUNK, left))):
+        left -= len(chunk)
+        yield chunk
+    if left:
+        raise DrillError(f"the backup file {name} ended after {size - left} of {size} bytes while it was copied")
+    yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)

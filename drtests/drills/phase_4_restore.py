@@ -29,9 +29,9 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
                      f"{versions['target']}, restore host {versions['restore_host']}")  # fmt: skip
     if site.disposable is not None:
         dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
-        artifact = restore_site.copy_artifact(dr_target, artifact, site)
+        artifact, copied_by = restore_site.copy_artifact(dr_target, artifact, site)
         copied = host.file_facts(artifact)
-        drill.facts["restore_host"]["artifact"] = dataclasses.asdict(copied)
+        drill.facts["restore_host"]["artifact"] = {**dataclasses.asdict(copied), "copied_by": copied_by}
         drill.expect(PHASE, "backup file intact after the copy (sha256)", drill.facts["artifact"]["sha256"],
                      copied.sha256, message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
                      f"the original {drill.facts['artifact']['sha256']}")  # fmt: skip

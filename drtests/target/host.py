@@ -14,6 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from shlex import quote
+from urllib.parse import urlparse
 
 from drtests.errors import Unreachable
 
@@ -60,6 +61,7 @@ class TargetHost:
     def __init__(self, url: str, sudo: bool = False, ssh_config: str = "", ssh_identity_file: str = "") -> None:
         self.url = url
         self.sudo = sudo
+        self.ssh_config, self.ssh_identity_file = ssh_config, ssh_identity_file
         import testinfra  # late: pytest registers testinfra's own plugin first, then rewrites it
 
         ssh = {"ssh_config": ssh_config, "ssh_identity_file": ssh_identity_file} if url.startswith("ssh") else {}
@@ -85,6 +87,17 @@ class TargetHost:
     def start(self, command: str, timeout: float, sudo: bool = False) -> RunningCommand:
         """Run a long command in the background of this process; see RunningCommand."""
         return RunningCommand(self, command, timeout, sudo)
+
+    def ssh_cat_argv(self, path: str) -> list[str]:
+        """ssh:// targets: the local command that writes the file's bytes to its stdout, so a
+        large file is streamed instead of read whole through testinfra."""
+        url = urlparse(self.url)
+        argv = ["ssh", "-o", "BatchMode=yes"]
+        argv += ["-F", self.ssh_config] if self.ssh_config else []
+        argv += ["-i", self.ssh_identity_file] if self.ssh_identity_file else []
+        argv += ["-p", str(url.port)] if url.port else []
+        remote = f"{'sudo -n ' if self.sudo else ''}cat -- {quote(path)}"
+        return [*argv, f"{url.username}@{url.hostname}" if url.username else str(url.hostname), remote]
 
     def name(self) -> str:
         return self.run("hostname", 30).stdout.strip() or self.url

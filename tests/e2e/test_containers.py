@@ -119,6 +119,22 @@ def test_in_place_drill_through_ssh_with_sudo(
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
 
 
+def test_isolated_drill_from_an_ssh_target_streams_the_backup_over_ssh(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    ssh_config = str(lab_container.ssh_dir / "config")
+    runner = drill(tmp_path, config(lab_container.ssh_url(), es_url, es_repo_root, telemetry, mode="isolated",
+                                    image=lab_image, sudo=True, ssh_config=ssh_config))  # fmt: skip
+    result = runner.run()
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = runner.evidence()
+    copied = evidence["restore_host"]["artifact"]
+    assert copied["copied_by"] == "ssh cat stream"  # not read whole into memory through testinfra
+    assert copied["sha256"] == evidence["artifact"]["sha256"] and copied["size"] == evidence["artifact"]["size"]
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+    assert drtests_containers() == []
+
+
 def test_isolated_drill_restores_into_a_disposable_host_and_removes_it(
     lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
 ) -> None:
@@ -132,6 +148,7 @@ def test_isolated_drill_restores_into_a_disposable_host_and_removes_it(
     restore_host = evidence["restore_host"]
     assert restore_host["url"].startswith("docker://drtests-") and restore_host["image"] == lab_image
     assert restore_host["artifact"]["sha256"] == evidence["artifact"]["sha256"]
+    assert restore_host["artifact"]["copied_by"] == "docker archive stream"
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
     assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"]
     assert not any(s["name"].startswith("stop") and s["phase"] == "restore" and lab_container.name in s["command"]
@@ -237,6 +254,7 @@ def test_isolated_drill_from_a_local_target_streams_the_backup_into_the_restore_
     assert evidence["mode"] == "isolated" and evidence["target"] == "local://"
     assert evidence["restore_host"]["artifact"]["sha256"] == evidence["artifact"]["sha256"]
     assert evidence["restore_host"]["artifact"]["size"] == evidence["artifact"]["size"]
+    assert evidence["restore_host"]["artifact"]["copied_by"] == "local tar stream"
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
     assert "Restoring graph" not in drill_lab.log_text()  # the local install was not restored onto
     assert drtests_containers() == []
