@@ -5,12 +5,17 @@ labelled as drtests-owned, removed at the end of the drill unless kept.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
+import os
 import re
+import socket
 import tarfile
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
+from urllib.parse import quote as url_quote
 
 from drtests.errors import DrillError, WaitTimeout
 
@@ -93,6 +98,55 @@ class DisposableHost:
         """Unpack a tar stream (an iterable of bytes) into `folder`, without holding it in memory."""
         if not self.client.api.put_archive(self.container.id, folder, chunks):
             raise DrillError(f"cannot copy into {self.name}:{folder}")
+
+    def put_file_sendfile(self, folder: str, path: str) -> bool:
+        """Copy a local file into `folder` with the kernel moving its bytes (os.sendfile into the
+        engine's unix socket, one PUT of a one-member tar archive). docker-py's put_archive
+        streams through chunked encoding that copies every chunk twice: 2-3x slower than
+        `docker cp` for a 1 GiB backup (bench/RESULTS.md); this is faster than `docker cp`.
+        Returns False when the engine is not reached over a unix socket (the caller streams)."""
+        socket_path = getattr(self.client.api.get_adapter(self.client.api.base_url), "socket_path", None)
+        if not socket_path:
+            return False
+        api = f"/v{self.client.api.api_version}/containers/{self.container.id}/archive"
+        request = (f"PUT {api}?path={url_quote(folder, safe='')} HTTP/1.1\r\nHost: docker\r\n"
+                   "Content-Type: application/x-tar\r\n")  # fmt: skip
+        with open(path, "rb") as f, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            size = os.fstat(f.fileno()).st_size
+            info = tarfile.TarInfo(PurePosixPath(path).name)
+            info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+            head = info.tobuf(format=tarfile.PAX_FORMAT)
+            tail = b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+            sock.connect(socket_path)
+            length = len(head) + size + len(tail)
+            sock.sendall(f"{request}Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + head)
+            try:
+                offset = 0
+                while offset < size:
+                    sent = os.sendfile(sock.fileno(), f.fileno(), offset, size - offset)
+                    if sent == 0:
+                        raise DrillError(f"{path} ended after {offset} of {size} bytes while it was copied")
+                    offset += sent
+                sock.sendall(tail)
+            except OSError:  # the engine refused early (e.g. no such folder) and hung up: say what it said
+                pass
+            answer = b""
+            try:
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            except OSError:
+                pass
+        status_line, _, rest = answer.partition(b"\r\n")
+        if not answer:
+            raise DrillError(f"cannot copy {path} into {self.name}:{folder}: the Docker engine closed the connection")
+        if status_line.split(b" ")[1:2] != [b"200"]:
+            body = rest.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
+            with contextlib.suppress(ValueError, AttributeError):
+                body = json.loads(body).get("message", body)
+            status = status_line.decode(errors="replace").partition(" ")[2]
+            raise DrillError(f"cannot copy {path} into {self.name}:{folder}: the Docker engine answered {status}: "
+                             f"{body[:300]}")  # fmt: skip
+        return True
 
     def remove(self) -> None:
         if self.container is not None:

@@ -254,7 +254,22 @@ def test_isolated_drill_from_a_local_target_streams_the_backup_into_the_restore_
     assert evidence["mode"] == "isolated" and evidence["target"] == "local://"
     assert evidence["restore_host"]["artifact"]["sha256"] == evidence["artifact"]["sha256"]
     assert evidence["restore_host"]["artifact"]["size"] == evidence["artifact"]["size"]
-    assert evidence["restore_host"]["artifact"]["copied_by"] == "local tar stream"
+    assert evidence["restore_host"]["artifact"]["copied_by"] == "local sendfile"
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
     assert "Restoring graph" not in drill_lab.log_text()  # the local install was not restored onto
     assert drtests_containers() == []
+
+
+def test_a_copy_into_a_missing_folder_of_the_restore_host_fails_the_restore_and_removes_it(
+    drill_lab, lab_image: str
+) -> None:
+    result = drill_lab.run("--set", "drill.mode=isolated", "--set", f"isolated.image={lab_image}",
+                           "--set", "isolated.copy_to=/no/such/folder")  # fmt: skip
+    assert result.returncode == 1
+    message = next(p for p in drill_lab.evidence()["phases"] if p["name"] == "restore")["message"]
+    assert message.startswith("cannot copy ") and message.endswith(
+        ":/no/such/folder: the Docker engine answered 404 Not Found: Could not find the file /no/such/folder in "
+        f"container {message.rsplit(' ', 1)[1]}"
+    ), message
+    assert drtests_containers() == []
+    assert drill_lab.node_active()
