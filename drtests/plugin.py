@@ -12,6 +12,7 @@ worker (drtests.fleet_scheduling) and the targets are drilled in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -107,10 +108,42 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args.append(str(DRILLS_DIR))
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the safety steps run.
     signal.signal(signal.SIGTERM, _interrupt)
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        global _XDIST_CONTROLLER
+        _XDIST_CONTROLLER = True
+        _wait_for_workers_safety(config)
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    for worker in _xdist_workers():  # CI signals the controller only: the workers hold the drills
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGINT)
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+_XDIST_CONTROLLER = False  # set in pytest_configure: this process hands drills to xdist workers
+
+
+def _xdist_workers() -> list[int]:
+    """Child processes of an xdist controller (its workers); none elsewhere."""
+    if not _XDIST_CONTROLLER:
+        return []
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+    try:
+        return [int(pid) for pid in children.read_text().split()]
+    except OSError:
+        return []
+
+
+def _wait_for_workers_safety(config: pytest.Config) -> None:
+    """An interrupted fleet: xdist gives its workers 10 s to end before killing them; a worker may
+    be restarting a node or ending an export, so it gets as long as its safety steps may take."""
+    try:
+        from xdist.workermanage import NodeManager
+    except ImportError:
+        return
+    patience = max(cfg.service.restart_timeout + cfg.service.timeout for cfg in config.stash[CONFIGS_KEY]) + 60
+    NodeManager.EXIT_TIMEOUT = max(NodeManager.EXIT_TIMEOUT, patience)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:
@@ -331,11 +364,13 @@ def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_op
 
 
 @pytest.fixture(scope="session")
-def dr_safety(dr_drill: Drill, dr_say: Progress) -> Iterator[Safety]:
+def dr_safety(dr_drill: Drill, dr_say: Progress, request: pytest.FixtureRequest) -> Iterator[Safety]:
     """Undo actions that run at the end whatever happens: node started, lock released, ..."""
     safety = Safety(dr_drill, dr_say)
     yield safety
-    safety.run_all()
+    if signal_name := safety.run_all():
+        dr_drill.warnings.append(f"{signal_name} came during the safety steps; they finished, the run stops")
+        request.session.shouldstop = f"{signal_name} during the safety steps"
 
 
 # evidence -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the end of the session whatever happened (failure, Ctrl-C, SIGTERM). Each outcom
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 from drtests.drill import Drill
@@ -19,7 +20,28 @@ class Safety:
     def discard(self, name: str) -> None:
         self.actions = [(n, a) for n, a in self.actions if n != name]
 
-    def run_all(self) -> None:
+    def run_all(self) -> str | None:
+        """Every step, even when Ctrl-C or SIGTERM comes again meanwhile (an impatient user; xdist
+        signalling a worker it wants gone): the signal is noted and returned, for the caller to
+        stop the run once the target is safe."""
+        received: list[int] = []
+
+        def defer(signum: int, frame: object) -> None:
+            received.append(signum)
+            self.say(f"{signal.Signals(signum).name} received: the safety steps finish first (each has a timeout)")
+
+        try:
+            previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not the main thread: signals cannot reach these steps anyway
+            previous = {}
+        try:
+            self._run_steps()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return signal.Signals(received[0]).name if received else None
+
+    def _run_steps(self) -> None:
         while self.actions:
             name, action = self.actions.pop()
             try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,10 +67,25 @@ elasticsearch.indices = "{m.index_prefix}*"
         es.indices.delete(index=f"*{member.index_prefix}*", ignore_unavailable=True)
 
 
+def fleet_command(config: Path, *pytest_args: str) -> list[str]:
+    return [DRTESTS, "run", "--config", str(config), "--report-dir", str(config.parent / "reports"), "--",
+            *pytest_args]  # fmt: skip
+
+
 def run_fleet(config: Path, *pytest_args: str) -> subprocess.CompletedProcess:
-    command = [DRTESTS, "run", "--config", str(config), "--report-dir", str(config.parent / "reports"), "--",
-               *pytest_args]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=config.parent)
+    return subprocess.run(fleet_command(config, *pytest_args), capture_output=True, text=True, timeout=600,
+                          cwd=config.parent)  # fmt: skip
+
+
+def exports_running(member: Member) -> bool:
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "stslab.standalone" in cmdline and str(member.lab.prefix) in cmdline:
+            return True
+    return False
 
 
 def evidence_by_target(reports: Path) -> dict[str, dict]:
@@ -132,3 +149,28 @@ def test_a_fault_in_one_target_fails_only_its_drill(fleet) -> None:
     assert "export exited 1" in failed[0]["message"], failed[0]["message"]
     for member in members:
         assert_left_healthy(member)
+
+
+def test_sigterm_to_a_parallel_fleet_runs_every_installs_safety_steps(fleet) -> None:
+    """CI cancels the job: SIGTERM reaches the xdist controller only. Every install's export is
+    ended on the target, every node is active again, every lock released, every drill recorded,
+    though the nodes take 8 s to come up (xdist alone gives a worker 10 s, after 5 s of waiting)."""
+    config, members = fleet
+    for member in members:
+        (member.home / "etc" / "faults").write_text("export_slow=120\nstart_slow=8\n")
+    run = subprocess.Popen(fleet_command(config, "-n", "3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, cwd=config.parent)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not all(exports_running(m) for m in members):
+        assert run.poll() is None and time.monotonic() < deadline, "the three exports did not start"
+        time.sleep(0.2)
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode != 0
+    evidence = evidence_by_target(config.parent / "reports")
+    assert sorted(evidence) == list(NAMES), out[-2000:] + err[-2000:]
+    for member in members:
+        assert not exports_running(member), f"{member.name}: the export still runs on the target"
+        assert_left_healthy(member)
+        backup = next(p for p in evidence[member.name]["phases"] if p["name"] == "backup")
+        assert backup["status"] == "fail" and backup["message"].startswith("interrupted"), backup

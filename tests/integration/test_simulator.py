@@ -186,6 +186,15 @@ def test_fault_start_fail_keeps_the_node_down(sts_lab: Lab) -> None:
     assert "Failed to start StackState" in (sts_lab.prefix / "stackstate/var/log/stackstate.log").read_text()
 
 
+def test_fault_start_slow_delays_the_node_answering(sts_lab: Lab) -> None:
+    sts_lab.ctl("stop", "stackstate")
+    inject(sts_lab, "start_slow=2")
+    t0 = time.monotonic()
+    sts_lab.ctl("start", "stackstate")
+    assert time.monotonic() - t0 >= 2
+    assert sts_lab.ctl("status", "stackstate").returncode == 0
+
+
 def test_fault_stackgraph_down_stops_stackgraph_and_export(sts_lab: Lab, tmp_path: Path) -> None:
     inject(sts_lab, "stackgraph_down")
     sts_lab.ctl("stop", "stackstate")
