@@ -72,16 +72,7 @@ class DrillLab(DrillRunner):
         return str(path)
 
     def target_commands(self) -> list[str]:
-        """Export/import processes of this lab still running on the target."""
-        found = []
-        for proc in Path("/proc").iterdir():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "stslab.standalone" in cmdline and str(self.lab.prefix) in cmdline:
-                found.append(cmdline)
-        return found
+        return lab_commands(self.lab)
 
     def log_text(self) -> str:
         return (self.home / "var/log/stackstate.log").read_text()
@@ -104,6 +95,19 @@ class DrillLab(DrillRunner):
 
     def node_active(self) -> bool:
         return self.lab.ctl("status", "stackstate", check=False).returncode == 0
+
+
+def lab_commands(lab: Lab) -> list[str]:
+    """Export/import processes of a lab still running on the target (this machine)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "stslab.standalone" in cmdline and str(lab.prefix) in cmdline:
+            found.append(cmdline)
+    return found
 
 
 def lab_config(lab: Lab, es_url: str, repo: Path, index_prefix: str, **extra: str) -> str:

@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 from drtests.report.evidence import validate
 from fixtures.data import generate
 from fixtures.lab import Lab
-from tests.e2e.conftest import DRTESTS, lab_config
+from tests.e2e.conftest import DRTESTS, lab_commands, lab_config
 
 NAMES = ("alpha", "beta", "gamma")
 
@@ -78,14 +78,7 @@ def run_fleet(config: Path, *pytest_args: str) -> subprocess.CompletedProcess:
 
 
 def exports_running(member: Member) -> bool:
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if "stslab.standalone" in cmdline and str(member.lab.prefix) in cmdline:
-            return True
-    return False
+    return bool(lab_commands(member.lab))
 
 
 def evidence_by_target(reports: Path) -> dict[str, dict]:
