@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tarfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -14,7 +12,7 @@ from typing import BinaryIO
 from drtests.config import DrillConfig, with_overrides
 from drtests.drill import Drill
 from drtests.errors import DrillError
-from drtests.target.disposable import DisposableHost
+from drtests.target.disposable import DisposableHost, tar_frame
 from drtests.target.host import TargetHost
 from drtests.target.service import Service, node_service
 
@@ -109,13 +107,12 @@ def copy_over_ssh(source: TargetHost, path: str, site: RestoreSite, folder: str)
 
 def tar_stream(name: str, size: int, reader: BinaryIO) -> Iterator[bytes]:
     """A one-member tar archive of `size` bytes read from `reader`, produced chunk by chunk."""
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
-    yield info.tobuf(format=tarfile.PAX_FORMAT)
+    head, tail = tar_frame(name, size)
+    yield head
     left = size
     while left and (chunk := reader.read(min(CHUNK, left))):
         left -= len(chunk)
         yield chunk
     if left:
         raise DrillError(f"the backup file {name} ended after {size - left} of {size} bytes while it was copied")
-    yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+    yield tail

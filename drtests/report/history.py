@@ -19,7 +19,7 @@ def summary(evidence: dict) -> dict:
     return {
         "drill_id": evidence["drill_id"], "name": evidence["name"], "started": evidence["started"],
         "verdict": evidence["verdict"], "mode": evidence["mode"], "target": evidence["target"],
-        "target_name": evidence.get("target_name") or evidence["target"],
+        "target_name": target_of(evidence),
         "rto_s": evidence["rto"]["measured_s"], "rto_objective_s": evidence["rto"]["objective_s"],
         "rpo_s": evidence["rpo"]["measured_s"], "rpo_objective_s": evidence["rpo"]["objective_s"],
         "failed_checks": sum(1 for c in evidence["checks"] if c["verdict"] == "fail"),
@@ -47,6 +47,7 @@ def append(root: Path, evidence: dict) -> None:
 
 
 def target_of(entry: dict) -> str:
+    """An evidence's or history line's install name (lines written before fleets: its URL)."""
     return entry.get("target_name") or entry["target"]
 
 

@@ -22,6 +22,14 @@ from drtests.errors import DrillError, WaitTimeout
 LABEL = "drtests"  # every container drtests starts carries it, so leftovers can be found
 
 
+def tar_frame(name: str, size: int) -> tuple[bytes, bytes]:
+    """The header and the trailer (padding + end blocks) around `size` bytes of file `name`: a
+    one-member tar archive whose body can be streamed, never held whole."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
+    return info.tobuf(format=tarfile.PAX_FORMAT), b"\0" * ((-size) % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE)
+
+
 class DisposableHost:
     def __init__(self, image: str, name: str, units: list[str], labels: dict[str, str] | None = None,
                  ports: list[int] | None = None) -> None:  # fmt: skip
@@ -113,10 +121,7 @@ class DisposableHost:
                    "Content-Type: application/x-tar\r\n")  # fmt: skip
         with open(path, "rb") as f, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             size = os.fstat(f.fileno()).st_size
-            info = tarfile.TarInfo(PurePosixPath(path).name)
-            info.size, info.mode, info.mtime = size, 0o644, int(time.time())
-            head = info.tobuf(format=tarfile.PAX_FORMAT)
-            tail = b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)
+            head, tail = tar_frame(PurePosixPath(path).name, size)
             sock.connect(socket_path)
             length = len(head) + size + len(tail)
             sock.sendall(f"{request}Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + head)
