@@ -24,8 +24,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 
 from drtests import telemetry
-from drtests.target.host import TargetHost
-from drtests.target.logtail import LogWindow
+from drtests.hosts.host import TargetHost
+from drtests.hosts.logtail import LogWindow
 from drtests.topology import run_to_end
 from fixtures.data import generate
 from fixtures.lab import Lab
@@ -161,8 +161,8 @@ COPY_CHILD = """
 import resource, sys, time
 from drtests.restore_site import RestoreSite, copy_artifact
 from drtests.config import load, with_overrides
-from drtests.target.disposable import DisposableHost
-from drtests.target.host import TargetHost
+from drtests.hosts.disposable import DisposableHost
+from drtests.hosts.host import TargetHost
 host = DisposableHost.__new__(DisposableHost)
 import docker
 host.client = docker.from_env(); host.container = host.client.containers.get(sys.argv[2]); host.name = sys.argv[2]
@@ -174,7 +174,7 @@ print(time.monotonic() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 
 
 def bench_copy(big: Path, runs: int, image: str) -> dict:
-    from drtests.target.disposable import DisposableHost
+    from drtests.hosts.disposable import DisposableHost
 
     box = DisposableHost(image, "drtests-bench-copy", ["stackstate.service"])
     box.start(120)

@@ -10,7 +10,7 @@ import urllib.request
 from fnmatch import fnmatch
 
 from drtests.config import DrillConfig
-from drtests.target.host import TargetHost, quote
+from drtests.hosts.host import TargetHost, quote
 
 
 def newest_backup_age(cfg: DrillConfig, host: TargetHost) -> tuple[str, float] | None:

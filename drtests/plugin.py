@@ -24,11 +24,11 @@ import pytest
 from drtests import config as drill_config
 from drtests.drill import PHASES, Drill
 from drtests.errors import ConfigError, DrillError, Unreachable
+from drtests.hosts.host import TargetHost
+from drtests.hosts.logtail import LogWindow
+from drtests.hosts.service import Service, node_service, stackgraph_service
 from drtests.progress import Progress
 from drtests.safety import Safety
-from drtests.target.host import TargetHost
-from drtests.target.logtail import LogWindow
-from drtests.target.service import Service, node_service, stackgraph_service
 
 DRILLS_DIR = Path(__file__).resolve().parent / "drills"
 CONFIGS_KEY = pytest.StashKey[list[drill_config.DrillConfig]]()
@@ -263,16 +263,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 def user_message(exc: BaseException, cfg: drill_config.DrillConfig) -> str | None:
     """One line for the failures a drill expects to meet; None for bugs (they keep their traceback)."""
-    from elasticsearch import exceptions as es_errors
+    from drtests.es_errors import describe
 
-    if isinstance(exc, DrillError):
-        return str(exc)
-    if isinstance(exc, es_errors.ConnectionError):
-        cause = exc.args[1] if len(exc.args) > 1 else exc
-        return f"Elasticsearch at {cfg.elasticsearch.url} became unreachable: {str(cause)[:300]}"
-    if isinstance(exc, es_errors.TransportError):
-        return f"Elasticsearch at {cfg.elasticsearch.url} answered HTTP {exc.status_code}: {exc.error}"
-    return None
+    return str(exc) if isinstance(exc, DrillError) else describe(exc, cfg.elasticsearch.url)
 
 
 def _first_line(report: pytest.TestReport) -> str:

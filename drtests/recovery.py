@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from drtests import telemetry
 from drtests.config import DrillConfig
-from drtests.target.host import TargetHost
+from drtests.hosts.host import TargetHost
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
 

@@ -12,9 +12,10 @@ from typing import BinaryIO
 from drtests.config import DrillConfig, with_overrides
 from drtests.drill import Drill
 from drtests.errors import DrillError
-from drtests.target.disposable import DisposableHost, tar_frame
-from drtests.target.host import TargetHost
-from drtests.target.service import Service, node_service
+from drtests.hosts.disposable import DisposableHost
+from drtests.hosts.docker_upload import tar_frame
+from drtests.hosts.host import TargetHost
+from drtests.hosts.service import Service, node_service
 
 
 @dataclass

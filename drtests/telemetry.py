@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ from elasticsearch import exceptions as es_errors
 
 from drtests.config import DrillConfig
 from drtests.errors import DrillError, Unreachable, WaitTimeout
+from drtests.es_errors import cause, reason
+from drtests.waiting import wait_until
 
 
 def connect(cfg: DrillConfig) -> Elasticsearch:
@@ -40,8 +41,7 @@ def connect(cfg: DrillConfig) -> Elasticsearch:
         raise DrillError(f"Elasticsearch at {es_cfg.url} refused the credentials (HTTP 401): check the variables "
                          "named by elasticsearch.username_env/password_env/api_key_env") from None  # fmt: skip
     except es_errors.ConnectionError as exc:
-        cause = exc.args[1] if len(exc.args) > 1 else exc
-        raise Unreachable(f"Elasticsearch at {es_cfg.url} is unreachable: {str(cause)[:300]}") from None
+        raise Unreachable(f"Elasticsearch at {es_cfg.url} is unreachable: {cause(exc)}") from None
     except es_errors.TransportError as exc:
         raise DrillError(f"{es_cfg.url} is not Elasticsearch: GET / answered HTTP {exc.status_code}") from None
     if not str(info.get("version", {}).get("number", "")).startswith("7."):
@@ -87,14 +87,6 @@ def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
         "settings": settings.get("settings", {}),
         "verified_nodes": sorted(n["name"] for n in nodes.values()),
     }
-
-
-def reason(exc: es_errors.TransportError) -> str:
-    info = exc.info if isinstance(exc.info, dict) else {}
-    err = info.get("error", {})
-    if isinstance(err, dict):
-        return err.get("reason") or err.get("type") or str(exc.error)
-    return str(err or exc.error)
 
 
 URL_BUDGET = 3000  # ES refuses request lines over 4 KB (http.max_initial_line_length): lists go in parts
@@ -276,7 +268,8 @@ def restore_snapshot(
         wait_until(
             lambda: not existing_indices(es, originals),
             es_cfg.timeout,
-            f"indices {', '.join(originals)} to be gone (404)",
+            f"timed out after {es_cfg.timeout:g}s waiting for indices {', '.join(originals)} to be gone (404)",
+            interval=0.2,
         )
     repo, snap = snapshot["repository"], snapshot["snapshot"]
     try:
@@ -315,14 +308,6 @@ def failed_shards(es: Elasticsearch, indices: list[str]) -> str:
     first = bad[0]
     cause = (first.get("unassigned.details") or "").split("nested: ")[-1].strip(" ;")
     return f"{len(bad)} primaries not started, e.g. {first['index']}[{first['shard']}] {first['state']}: {cause[:300]}"
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.2)
 
 
 def delete_indices(es: Elasticsearch, names: list[str]) -> None:

@@ -7,6 +7,7 @@ judges a restore by exit code, log window and counts, never by reading the file.
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from urllib.parse import quote as url_quote
 
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
-from drtests.target.host import CommandResult, RunningCommand, TargetHost, quote
-from drtests.target.logtail import LogWindow
+from drtests.hosts.host import CommandResult, RunningCommand, TargetHost, quote
+from drtests.hosts.logtail import LogWindow
+from drtests.waiting import wait_until
 
 
 def export_graph(cfg: DrillConfig, host: TargetHost, file: str) -> CommandResult:
@@ -44,13 +46,11 @@ def run_to_end(running: RunningCommand, every_slice: Callable[[], None]) -> Comm
     target, where a look costs no process; once a second elsewhere); an interruption (Ctrl-C,
     SIGTERM) cancels the command on the target before it propagates."""
     interval = 0.1 if running.host.is_local else 1.0
-    try:
-        while (result := running.wait(interval)) is None:
-            every_slice()
+    try:  # no deadline here: the command's own timeout ends it on the target
+        return wait_until(lambda: running.wait(interval), math.inf, "", interval=0, on_wait=every_slice)
     except BaseException:
         running.cancel()
         raise
-    return result
 
 
 class Probe:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from drtests.config import DrillConfig
 from drtests.drill import Drill
-from drtests.target.service import Service, change_state
+from drtests.hosts.service import Service, change_state
 
 
 def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, say: Callable[[str], None],

@@ -7,8 +7,8 @@ import pytest
 
 from drtests import alerts, recovery, telemetry
 from drtests.drills.common import stackstate_version
-from drtests.target import disposable
-from drtests.target.service import change_state
+from drtests.hosts import disposable
+from drtests.hosts.service import change_state
 
 pytestmark = pytest.mark.dr_phase("preflight")
 PHASE = "preflight"

@@ -6,7 +6,7 @@ import pytest
 
 from drtests import telemetry
 from drtests.drills.common import restart_node
-from drtests.target.service import change_state
+from drtests.hosts.service import change_state
 from drtests.topology import export_graph
 
 pytestmark = pytest.mark.dr_phase("backup")

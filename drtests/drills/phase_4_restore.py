@@ -7,8 +7,8 @@ import pytest
 
 from drtests import restore_site, telemetry
 from drtests.drills.common import restart_node, stackstate_version
-from drtests.target.logtail import LogWindow
-from drtests.target.service import change_state
+from drtests.hosts.logtail import LogWindow
+from drtests.hosts.service import change_state
 from drtests.topology import import_graph
 
 pytestmark = pytest.mark.dr_phase("restore")

@@ -12,7 +12,7 @@ import docker
 import pytest
 from elasticsearch import Elasticsearch
 
-from drtests.target.disposable import LABEL
+from drtests.hosts.disposable import LABEL
 from fixtures.data import generate
 from fixtures.docker.lab_host import LabContainer
 from fixtures.pytest_lab import LAB_COMPONENTS

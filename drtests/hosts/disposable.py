@@ -5,29 +5,18 @@ labelled as drtests-owned, removed at the end of the drill unless kept.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
-import os
 import re
-import socket
 import tarfile
 import time
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from urllib.parse import quote as url_quote
 
-from drtests.errors import DrillError, WaitTimeout
+from drtests.errors import DrillError
+from drtests.hosts import docker_upload
+from drtests.waiting import wait_until
 
 LABEL = "drtests"  # every container drtests starts carries it, so leftovers can be found
-
-
-def tar_frame(name: str, size: int) -> tuple[bytes, bytes]:
-    """The header and the trailer (padding + end blocks) around `size` bytes of file `name`: a
-    one-member tar archive whose body can be streamed, never held whole."""
-    info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = size, 0o644, int(time.time())
-    return info.tobuf(format=tarfile.PAX_FORMAT), b"\0" * ((-size) % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE)
 
 
 class DisposableHost:
@@ -65,21 +54,21 @@ class DisposableHost:
         except DockerException as exc:
             raise DrillError(f"cannot start a disposable host from {self.image}: {exc}") from None
         say(f"disposable host {self.name} started from {self.image}; waiting for systemd")
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.exec("systemctl is-system-running").strip()
-            units = {u: self.exec(f"systemctl is-active {u}").strip() for u in self.units}
-            if state in ("running", "degraded") and all(s == "active" for s in units.values()):
-                return time.monotonic() - t0
+        seen: dict[str, object] = {}
+
+        def ready() -> bool:
+            seen["state"] = self.exec("systemctl is-system-running").strip()
+            units = seen["units"] = {u: self.exec(f"systemctl is-active {u}").strip() for u in self.units}
             failed = [u for u, s in units.items() if s == "failed"]
             if failed:
                 journal = self.exec(f"journalctl -b --no-pager -n 5 -u {failed[0]}").strip().splitlines()
                 raise DrillError(f"disposable host {self.name}: {failed[0]} failed to start: "
                                  f"{journal[-1] if journal else 'see journalctl'}")  # fmt: skip
-            if time.monotonic() > deadline:
-                raise WaitTimeout(f"disposable host {self.name} not ready within {timeout:g}s "
-                                  f"(system {state or 'unknown'}, units {units})")  # fmt: skip
-            time.sleep(0.5)
+            return seen["state"] in ("running", "degraded") and all(s == "active" for s in units.values())
+
+        wait_until(ready, timeout, lambda: f"disposable host {self.name} not ready within {timeout:g}s "
+                   f"(system {seen['state'] or 'unknown'}, units {seen['units']})")  # fmt: skip
+        return time.monotonic() - t0
 
     def exec(self, command: str) -> str:
         result = self.container.exec_run(["sh", "-c", command])
@@ -108,49 +97,13 @@ class DisposableHost:
             raise DrillError(f"cannot copy into {self.name}:{folder}")
 
     def put_file_sendfile(self, folder: str, path: str) -> bool:
-        """Copy a local file into `folder` with the kernel moving its bytes (os.sendfile into the
-        engine's unix socket, one PUT of a one-member tar archive). docker-py's put_archive
-        streams through chunked encoding that copies every chunk twice: 2-3x slower than
-        `docker cp` for a 1 GiB backup (bench/RESULTS.md); this is faster than `docker cp`.
+        """Copy a local file into `folder` with the kernel moving its bytes (docker_upload).
         Returns False when the engine is not reached over a unix socket (the caller streams)."""
         socket_path = getattr(self.client.api.get_adapter(self.client.api.base_url), "socket_path", None)
         if not socket_path:
             return False
         api = f"/v{self.client.api.api_version}/containers/{self.container.id}/archive"
-        request = (f"PUT {api}?path={url_quote(folder, safe='')} HTTP/1.1\r\nHost: docker\r\n"
-                   "Content-Type: application/x-tar\r\n")  # fmt: skip
-        with open(path, "rb") as f, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            size = os.fstat(f.fileno()).st_size
-            head, tail = tar_frame(PurePosixPath(path).name, size)
-            sock.connect(socket_path)
-            length = len(head) + size + len(tail)
-            sock.sendall(f"{request}Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + head)
-            try:
-                offset = 0
-                while offset < size:
-                    sent = os.sendfile(sock.fileno(), f.fileno(), offset, size - offset)
-                    if sent == 0:
-                        raise DrillError(f"{path} ended after {offset} of {size} bytes while it was copied")
-                    offset += sent
-                sock.sendall(tail)
-            except OSError:  # the engine refused early (e.g. no such folder) and hung up: say what it said
-                pass
-            answer = b""
-            try:
-                while chunk := sock.recv(65536):
-                    answer += chunk
-            except OSError:
-                pass
-        status_line, _, rest = answer.partition(b"\r\n")
-        if not answer:
-            raise DrillError(f"cannot copy {path} into {self.name}:{folder}: the Docker engine closed the connection")
-        if status_line.split(b" ")[1:2] != [b"200"]:
-            body = rest.partition(b"\r\n\r\n")[2].decode(errors="replace").strip()
-            with contextlib.suppress(ValueError, AttributeError):
-                body = json.loads(body).get("message", body)
-            status = status_line.decode(errors="replace").partition(" ")[2]
-            raise DrillError(f"cannot copy {path} into {self.name}:{folder}: the Docker engine answered {status}: "
-                             f"{body[:300]}")  # fmt: skip
+        docker_upload.send_file(socket_path, api, folder, path, f"{self.name}:{folder}")
         return True
 
     def remove(self) -> None:

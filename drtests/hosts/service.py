@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Protocol
 
 from drtests.config import DrillConfig
-from drtests.errors import DrillError, WaitTimeout
-from drtests.target.host import CommandResult, TargetHost, quote
+from drtests.errors import DrillError
+from drtests.hosts.host import CommandResult, TargetHost, quote
+from drtests.waiting import Every, wait_until
 
 POLL_S = 0.5
 
@@ -69,21 +69,23 @@ def stackgraph_service(cfg: DrillConfig, host: TargetHost) -> Service:
 
 def wait_for_state(service: Service, wanted: str, timeout: float, say: Callable[[str], None] | None = None) -> None:
     """Poll the service's state until it is `wanted`; WaitTimeout names what was awaited."""
-    deadline = time.monotonic() + timeout
-    next_note = time.monotonic() + 10
-    state = service.state()
-    while state != wanted:
+    state = ""
+
+    def reached() -> bool:
+        nonlocal state
+        state = service.state()
         if wanted == "active" and state == "failed":
             raise DrillError(
                 f"{service.name} failed to start (state failed): see its log or journalctl -u {service.name}"
             )
-        if time.monotonic() >= deadline:
-            raise WaitTimeout(f"{service.name} did not become {wanted} within {timeout:g}s (state: {state})")
-        if say and time.monotonic() >= next_note:
+        return state == wanted
+
+    def note() -> None:
+        if say:
             say(f"waiting for {service.name} to become {wanted} (state: {state})")
-            next_note += 10
-        time.sleep(POLL_S)
-        state = service.state()
+
+    wait_until(reached, timeout, lambda: f"{service.name} did not become {wanted} within {timeout:g}s (state: {state})",
+               interval=POLL_S, on_wait=Every(10, note))  # fmt: skip
 
 
 def change_state(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from drtests.target.host import TargetHost
+from drtests.hosts.host import TargetHost
 
 
 @dataclass

@@ -1,1 +1,0 @@
-"""Where a drill's commands run: a testinfra host, its services and its log files."""
