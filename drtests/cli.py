@@ -26,10 +26,13 @@ import pytest
 
 from drtests import config as drill_config
 from drtests.errors import ConfigError
-from drtests.plan import plan
-from drtests.plugin import DRILLS_DIR, RESULTS_KEY
+from drtests.options import OPTIONS, SET_HELP, DrillOptions
+from drtests.plan import render
+from drtests.plugin import DRILLS_DIR
 from drtests.report import history, manifest
 from drtests.report.manifest import KEY_ENV
+from drtests.session import DrillSession
+from drtests.summary import DrillOutcome
 
 USAGE_ERROR = 2
 INFRASTRUCTURE_ERROR = 3
@@ -40,28 +43,23 @@ def parser() -> argparse.ArgumentParser:
         prog="drtests", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = main.add_subparsers(dest="command", required=True)
+    config_help = next(o.help for o in OPTIONS if o.name == "config").removesuffix("; given, the built-in drill runs")
     for name, text in (
         ("run", "run a drill (a pytest run of the built-in drill)"),
         ("gate", "pre-upgrade gate: an isolated drill that also checks versions and keeps the rollback point"),
         ("plan", "print every step, touch nothing"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
-        fleet = "or a fleet: a folder of them, or a config with [[fleet]] entries"
-        cmd.add_argument("--config", required=True, metavar="TOML|DIR", help=f"the drill config file, {fleet}")
-        cmd.add_argument(
-            "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config key (repeatable)"
-        )
-        cmd.add_argument(
-            "--allow-destructive", action="store_true", help="allow an in-place restore to overwrite the target's graph"
-        )
-        cmd.add_argument("--keep", action="store_true", help="keep restored indices for inspection")
-        cmd.add_argument(
-            "--recover",
-            action="store_true",
-            help="undo what an interrupted drill left (stale lock, stopped node, restore indices)",
-        )
+        cmd.add_argument("--config", required=True, metavar="TOML|DIR", help=config_help)
+        cmd.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
+        for option in OPTIONS:
+            if not option.cli or (option.name == "report-dir" and name == "plan"):
+                continue
+            if option.is_switch:
+                cmd.add_argument(f"--{option.name}", action="store_true", help=option.help)
+            else:
+                cmd.add_argument(f"--{option.name}", metavar=option.metavar, help=option.help)
         if name in ("run", "gate"):
-            cmd.add_argument("--report-dir", metavar="DIR", help="evidence folder (default: reports/)")
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
@@ -86,42 +84,34 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     if args.command == "plan":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
+        options = DrillOptions(allow_destructive=args.allow_destructive, keep=args.keep, recover=args.recover)
         for index, cfg in enumerate(configs):
-            print(f"{chr(10) if index else ''}Drill {cfg.drill.name!r} ({cfg.drill.mode}) of {cfg.target_name} "
-                  f"on {cfg.target.url}, config {cfg.source}")  # fmt: skip
-            current = ""
-            for number, (phase, step) in enumerate(plan(cfg, args.allow_destructive, args.keep), 1):
-                if phase != current:
-                    print(f"\n{phase}")
-                    current = phase
-                print(f"  {number:2d}. {step}")
+            print("\n".join(([""] if index else []) + render(cfg, options)))
         return 0
     pytest_args = [str(DRILLS_DIR), "--dr-config", args.config, "-v", "-p", "no:cacheprovider", "-o", "addopts="]
     pytest_args += ["--show-capture=no"]  # progress is shown live; client logs are noise here
     pytest_args += [f"--dr-set={s}" for s in args.set]
     if args.command == "gate":
         pytest_args.append("--dr-gate")
-    if args.report_dir:
-        pytest_args += ["--dr-report-dir", args.report_dir]
-    if args.allow_destructive:
-        pytest_args.append("--dr-allow-destructive")
-    if args.keep:
-        pytest_args.append("--dr-keep")
-    if args.recover:
-        pytest_args.append("--dr-recover")
+    for option in OPTIONS:
+        value = getattr(args, option.dest.removeprefix("dr_"), None) if option.cli else None
+        if value and option.is_switch:
+            pytest_args.append(f"--dr-{option.name}")
+        elif value:
+            pytest_args += [f"--dr-{option.name}", value]
     outcome = Outcome()
     code = pytest.main([*pytest_args, *args.pytest_args], plugins=[outcome])
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
-    return exit_code(code, outcome.results)
+    return exit_code(code, outcome.outcomes)
 
 
-def exit_code(pytest_code: int, results: list[dict]) -> int:
+def exit_code(pytest_code: int, outcomes: list[DrillOutcome]) -> int:
     """1 when any drill failed or did not finish; 3 when those are all drills that could not start."""
-    failed = [r for r in results if r["verdict"] != "pass"]
+    failed = [o for o in outcomes if o.verdict != "pass"]
     if pytest_code == 0 and not failed:
         return 0
-    if failed and all(r["infrastructure_error"] for r in failed):
+    if failed and all(o.infrastructure_error for o in failed):
         return INFRASTRUCTURE_ERROR
     return 1
 
@@ -130,10 +120,11 @@ class Outcome:
     """A pytest plugin object that keeps the drills' outcomes (also those of xdist workers)."""
 
     def __init__(self) -> None:
-        self.results: list[dict] = []
+        self.outcomes: list[DrillOutcome] = []
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.results = list(config.stash.get(RESULTS_KEY, None) or [])
+        session = DrillSession.find(config)
+        self.outcomes = list(session.outcomes) if session else []
 
 
 def rebuild_history(root: Path) -> int:

@@ -1,7 +1,9 @@
 """The Drill record: what one drill did, checked and measured, phase by phase.
 
 Phases record themselves (the plugin's report hook); checks are recorded by the phase code
-with expected and actual values, so the evidence shows every comparison, not only failures.
+with expected and actual values, so the evidence shows every comparison, not only failures;
+what each phase found is a typed result (drtests.results). The record only records: the phase
+tests decide to skip or fail (drtests.drills.common).
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import getpass
 import hashlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import pytest
+from types import MappingProxyType
 
 from drtests.config import DrillConfig
+from drtests.results import Backup, Baseline, Preflight, Restore, Verify
 
 PHASES = ("preflight", "baseline", "backup", "restore", "verify", "report")
 
@@ -70,8 +72,13 @@ class Drill:
     phases: dict[str, PhaseRecord] = field(default_factory=lambda: {p: PhaseRecord(p) for p in PHASES})
     checks: list[Check] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
-    facts: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    preflight: Preflight = field(default_factory=Preflight)
+    baseline: Baseline = field(default_factory=Baseline)
+    backup: Backup = field(default_factory=Backup)
+    restore: Restore = field(default_factory=Restore)
+    verify: Verify = field(default_factory=Verify)
+    infrastructure_error: str | None = None  # why the drill could not start (exit code 3)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -94,16 +101,6 @@ class Drill:
             record.ended = utc_now()
         record.status, record.message = status, message
 
-    def require(self, *needed: str) -> None:
-        """Skip the calling phase when a phase it builds on did not pass."""
-        for phase in needed:
-            record = self.phases[phase]
-            if record.status != "pass":
-                reason = record.message or record.status
-                if record.status == "skipped" and reason.startswith("blocked by "):
-                    pytest.skip(reason)
-                pytest.skip(f"blocked by {phase}: {reason}")
-
     # checks and steps ---------------------------------------------------------------------
     def check(self, phase: str, name: str, expected: object, actual: object, ok: bool | None = None,
               message: str = "") -> bool:  # fmt: skip
@@ -113,26 +110,11 @@ class Drill:
         )
         return passed
 
-    def expect(self, phase: str, name: str, expected: object, actual: object, ok: bool | None = None,
-               message: str = "") -> None:  # fmt: skip
-        """A check the phase cannot go on without: record it, and fail the phase at once if it fails."""
-        if not self.check(phase, name, expected, actual, ok, message):
-            pytest.fail(message or f"{name}: expected {expected}, got {actual}", pytrace=False)
-
     def checks_after_preflight(self) -> bool:
         return any(c.phase != "preflight" for c in self.checks)
 
     def failed_checks(self, phase: str | None = None) -> list[Check]:
         return [c for c in self.checks if c.verdict == "fail" and (phase is None or c.phase == phase)]
-
-    def assert_checks(self, phase: str) -> None:
-        """Fail the phase with every failed check's message, one per line."""
-        failed = self.failed_checks(phase)
-        if failed:
-            pytest.fail(
-                "\n".join(c.message or f"{c.name}: expected {c.expected}, got {c.actual}" for c in failed),
-                pytrace=False,
-            )
 
     def step(self, phase: str, name: str, result=None, outcome: str = "done") -> Step:
         entry = Step(phase, name, outcome=outcome)
@@ -164,7 +146,7 @@ class Drill:
     def rpo_seconds(self) -> float | None:
         """Drill start minus the backup's newest change; 0 when the backup holds changes made after
         the drill started (the node kept writing until it was stopped for the export)."""
-        watermark = self.facts.get("watermark_ns")
+        watermark = self.restore.watermark_ns
         return round(max(0, self.started_epoch_ns - watermark) / 1e9, 3) if watermark else None
 
     @property
@@ -174,23 +156,10 @@ class Drill:
             return "fail"
         return "pass" if all(p.status == "pass" for p in core) else "incomplete"
 
-    def to_dict(self) -> dict:
-        return {
-            "drill_id": self.id,
-            "name": self.config.drill.name,
-            "config": {"file": self.config.source, "sha256": self.config.sha256},
-            "operator": self.operator,
-            "target": self.target,
-            "target_name": self.config.target_name,
-            "mode": self.config.drill.mode,
-            "started": self.started,
-            "ended": self.ended or utc_now(),
-            "verdict": self.verdict,
-            "phases": [{k: v for k, v in asdict(p).items() if not k.startswith("_")} for p in self.phases.values()],
-            "checks": [asdict(c) for c in self.checks],
-            "steps": [asdict(s) for s in self.steps],
-            "warnings": list(self.warnings),
-            "rto": {"measured_s": self.rto_seconds, "objective_s": self.config.objectives.rto_seconds},
-            "rpo": {"measured_s": self.rpo_seconds, "objective_s": self.config.objectives.rpo_seconds},
-            **self.facts,
-        }
+    @property
+    def facts(self) -> Mapping[str, object]:
+        """What the phases found, as evidence.json holds it (read-only): for user checks that
+        prefer the evidence's names to the typed results (dr_drill.verify.topology)."""
+        from drtests.report.evidence import facts_of
+
+        return MappingProxyType(facts_of(self))

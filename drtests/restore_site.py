@@ -16,6 +16,7 @@ from drtests.hosts.disposable import DisposableHost
 from drtests.hosts.docker_upload import tar_frame
 from drtests.hosts.host import TargetHost
 from drtests.hosts.service import Service, node_service
+from drtests.results import RestoreHost
 
 
 @dataclass
@@ -28,27 +29,34 @@ class RestoreSite:
 
 
 def in_place(cfg: DrillConfig, host: TargetHost, service: Service, drill: Drill) -> RestoreSite:
-    return RestoreSite(host, service, cfg, drill.facts.get("node_state_at_start") == "active")
+    return RestoreSite(host, service, cfg, drill.preflight.node_was_active)
 
 
-def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> RestoreSite:
-    """Start a disposable host from isolated.image; the caller removes it (see plugin)."""
+def isolated_config(cfg: DrillConfig) -> DrillConfig:
+    """The drill's config as it applies on the disposable host: its home, systemd units, probe."""
     iso = cfg.isolated
-    site_cfg = with_overrides(
+    return with_overrides(
         cfg,
         stackstate={"home": iso.home},
         service={"backend": "systemd", "unit": iso.unit, "stackgraph_unit": iso.stackgraph_unit},
         probe={"kind": "cli" if cfg.probe.kind == "api" else cfg.probe.kind},
         target={"sudo": False},
     )
+
+
+def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> RestoreSite:
+    """Start a disposable host from isolated.image; the caller removes it (see plugin)."""
+    iso = cfg.isolated
+    site_cfg = isolated_config(cfg)
     disposable = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
                                 labels={"drtests.drill": drill.id})  # fmt: skip
     try:
-        ready_s = disposable.start(iso.ready_timeout, say)
+        with drill.timed_step("restore", "start restore host", f"docker run {iso.image}"):
+            ready_s = disposable.start(iso.ready_timeout, say)
     except BaseException:
         disposable.remove()  # a host that never came up is no use to inspect: its error says why
         raise
-    drill.facts["restore_host"] = {"url": disposable.url, "image": iso.image, "ready_s": round(ready_s, 2)}
+    drill.restore.host = RestoreHost(disposable.url, iso.image, round(ready_s, 2))
     host = TargetHost(disposable.url)
     return RestoreSite(host, node_service(site_cfg, host), site_cfg, True, disposable)
 

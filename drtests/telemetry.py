@@ -12,7 +12,6 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_errors
@@ -20,6 +19,7 @@ from elasticsearch import exceptions as es_errors
 from drtests.config import DrillConfig
 from drtests.errors import DrillError, Unreachable, WaitTimeout
 from drtests.es_errors import cause, reason
+from drtests.results import RestoredTelemetry, Snapshot
 from drtests.waiting import wait_until
 
 
@@ -175,7 +175,7 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
     return result
 
 
-def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> dict:
+def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
     """Snapshot the configured indices and require SUCCESS with no failed shard."""
     repo = cfg.elasticsearch.repository
     try:
@@ -195,19 +195,19 @@ def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> dict:
         raise WaitTimeout(f"snapshot {repo}/{name} did not complete within {cfg.elasticsearch.timeout:g}s") from None
     except es_errors.TransportError as exc:
         raise DrillError(f"snapshot {repo}/{name} failed: {reason(exc)}") from None
-    return {
-        "repository": repo,
-        "snapshot": snap["snapshot"],
-        "uuid": snap.get("uuid"),
-        "state": snap["state"],
-        "indices": sorted(snap["indices"]),
-        "include_global_state": snap["include_global_state"],
-        "shards": snap["shards"],
-        "failures": snap.get("failures", []),
-        "start_time": snap.get("start_time"),
-        "end_time": snap.get("end_time"),
-        "duration_ms": snap.get("duration_in_millis"),
-    }
+    return Snapshot(
+        repository=repo,
+        snapshot=snap["snapshot"],
+        uuid=snap.get("uuid"),
+        state=snap["state"],
+        indices=sorted(snap["indices"]),
+        include_global_state=snap["include_global_state"],
+        shards=snap["shards"],
+        failures=snap.get("failures", []),
+        start_time=snap.get("start_time"),
+        end_time=snap.get("end_time"),
+        duration_ms=snap.get("duration_in_millis"),
+    )
 
 
 def java_replacement(replacement: str) -> str:
@@ -222,26 +222,19 @@ def renamed(cfg: DrillConfig, names: list[str]) -> dict[str, str]:
     return {name: pattern.sub(replacement, name) for name in names}
 
 
-@dataclass
-class RestoreResult:
-    mapping: dict[str, str]  # original index -> restored index
-    shards: dict
-    health: str
-
-
 def restore_snapshot(
     es: Elasticsearch,
     cfg: DrillConfig,
-    snapshot: dict,
+    snapshot: Snapshot,
     say: Callable[[str], None],
     before_restore: Callable[[list[str]], None] = lambda names: None,
-) -> RestoreResult:
+) -> RestoredTelemetry:
     """Restore every index of the snapshot, renamed (default) or over deleted originals
     (replace). Never partial, never the global state; then wait for yellow.
     `before_restore` gets the names the restore will create, once it is sure none exists yet
     (the caller registers their removal there: never of an index the drill did not create)."""
     es_cfg = cfg.elasticsearch
-    originals = snapshot["indices"]
+    originals = snapshot.indices
     body: dict = {
         "indices": ",".join(originals),
         "include_global_state": False,
@@ -271,7 +264,7 @@ def restore_snapshot(
             f"timed out after {es_cfg.timeout:g}s waiting for indices {', '.join(originals)} to be gone (404)",
             interval=0.2,
         )
-    repo, snap = snapshot["repository"], snapshot["snapshot"]
+    repo, snap = snapshot.repository, snapshot.snapshot
     try:
         result = es.snapshot.restore(
             repository=repo, snapshot=snap, body=body, wait_for_completion=True, request_timeout=es_cfg.timeout
@@ -295,7 +288,7 @@ def restore_snapshot(
             raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
                               f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
     health = "yellow" if "yellow" in statuses else "green"
-    return RestoreResult(mapping, result["shards"], health)
+    return RestoredTelemetry(es_cfg.restore, mapping, result["shards"], health)
 
 
 def failed_shards(es: Elasticsearch, indices: list[str]) -> str:

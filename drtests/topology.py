@@ -122,5 +122,15 @@ class CommandProbe(Probe):
 PROBES: dict[str, type[Probe]] = {p.kind: p for p in (CliProbe, ApiProbe, CommandProbe)}
 
 
+def probe_description(cfg: DrillConfig) -> str:
+    """How the probe counts, in words for a plan."""
+    probe = cfg.probe
+    if probe.kind == "cli":
+        return f"`{cfg.path(probe.cli_command, type='<Type>')}` for {', '.join(probe.types)}"
+    if probe.kind == "api":
+        return f"GET {probe.api_url}{probe.api_path} for {', '.join(probe.types)}"
+    return f"`{cfg.path(probe.command)}`"
+
+
 def make_probe(cfg: DrillConfig, host: TargetHost) -> Probe:
     return PROBES[cfg.probe.kind](cfg, host)

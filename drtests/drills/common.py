@@ -1,16 +1,83 @@
-"""Steps more than one phase takes."""
+"""What the phase modules share: how a phase declares its plan, decides to skip or fail, and
+restarts the node.
+
+Each phase module declares `plan(cfg, options)`: the steps and checks it will take, in order,
+with the names it records them under. `drtests plan` prints exactly those, and a test compares
+them with a real drill's record, so the plan cannot drift from the drill.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
 
 from drtests.config import DrillConfig
 from drtests.drill import Drill
 from drtests.hosts.service import Service, change_state
 
 
+@dataclass(frozen=True)
+class Planned:
+    phase: str
+    kind: str  # "step": an action, recorded in the evidence's steps; "check": in its checks; "output": a file
+    name: str  # the name it is recorded under ("<each ...>" at the end: one per type or index)
+    detail: str = ""  # what exactly: the command, the wait, the rule
+
+    @property
+    def each(self) -> bool:
+        return self.name.endswith(">") and "<each " in self.name
+
+
+def step(phase: str, name: str, detail: str = "") -> Planned:
+    return Planned(phase, "step", name, detail)
+
+
+def check(phase: str, name: str, detail: str = "") -> Planned:
+    return Planned(phase, "check", name, detail)
+
+
+def require(drill: Drill, *needed: str) -> None:
+    """Skip the calling phase when a phase it builds on did not pass."""
+    for phase in needed:
+        record = drill.phases[phase]
+        if record.status != "pass":
+            reason = record.message or record.status
+            if record.status == "skipped" and reason.startswith("blocked by "):
+                pytest.skip(reason)
+            pytest.skip(f"blocked by {phase}: {reason}")
+
+
+def expect(drill: Drill, phase: str, name: str, expected: object, actual: object, ok: bool | None = None,
+           message: str = "") -> None:  # fmt: skip
+    """A check the phase cannot go on without: record it, and fail the phase at once if it fails."""
+    if not drill.check(phase, name, expected, actual, ok, message):
+        pytest.fail(message or f"{name}: expected {expected}, got {actual}", pytrace=False)
+
+
+def assert_checks(drill: Drill, phase: str) -> None:
+    """Fail the phase with every failed check's message, one per line."""
+    failed = drill.failed_checks(phase)
+    if failed:
+        pytest.fail(
+            "\n".join(c.message or f"{c.name}: expected {c.expected}, got {c.actual}" for c in failed), pytrace=False
+        )
+
+
+def node_commands(cfg: DrillConfig) -> tuple[str, str]:
+    """How the node is stopped and started, in words for a plan."""
+    svc = cfg.service
+    if svc.backend == "systemd":
+        return f"systemctl stop {svc.unit}", f"systemctl start {svc.unit}"
+    return cfg.path(svc.stop_command), cfg.path(svc.start_command)
+
+
 def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, say: Callable[[str], None],
                  was_active: bool) -> None:  # fmt: skip
     """Start the node again if it ran before; the outcome is a check of its own."""
     if not was_active:
+        drill.step(phase, f"start {service.name}", outcome="skipped")  # it was not running: left as found
         return
     say(f"starting {service.name}")
     try:

@@ -6,42 +6,91 @@ import os
 import pytest
 
 from drtests import alerts, recovery, telemetry
-from drtests.drills.common import stackstate_version
+from drtests.config import DrillConfig
+from drtests.drills.common import Planned, check, expect, stackstate_version, step
 from drtests.hosts import disposable
 from drtests.hosts.service import change_state
+from drtests.options import DrillOptions
+from drtests.results import ElasticsearchFacts
 
 pytestmark = pytest.mark.dr_phase("preflight")
 PHASE = "preflight"
+
+
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    es, svc, owner = cfg.elasticsearch, cfg.service, cfg.target.owner
+    graph_status = (f"systemctl is-active {svc.stackgraph_unit}" if svc.backend == "systemd"
+                    else cfg.path(svc.stackgraph_status_command))  # fmt: skip
+    backup_dir = cfg.path(cfg.stackstate.backup_dir)
+    planned = [check(PHASE, "target reachable", f"connect to {cfg.target.url} and run a command")]
+    if options.gate:
+        planned.append(check(PHASE, "StackState version known (gate)", f"`{cfg.stackstate.version_command}`"))
+    if destructive_steps(cfg):
+        allowed = cfg.target.disposable or options.allow_destructive
+        planned.append(check(PHASE, "destructive steps allowed", "refuse unless the target is disposable or "
+                             "--dr-allow-destructive is given" + ("" if allowed else
+                             " (it is neither: the drill would stop here)")))  # fmt: skip
+    if cfg.drill.mode == "isolated":
+        planned.append(check(PHASE, "restore host image available", f"image {cfg.isolated.image} on the Docker engine"))
+    planned.append(check(PHASE, "StackGraph running", f"`{graph_status}`"))
+    if es.enabled:
+        register = (
+            f"register fs repository {es.repository} at {es.repository_location}, " if es.repository_location else ""
+        )
+        planned += [
+            check(PHASE, "Elasticsearch health not red", f"Elasticsearch {es.url}"),
+            step(PHASE, f"snapshot repository {es.repository}", f"{register}POST _snapshot/{es.repository}/_verify"),
+            check(PHASE, "snapshot repository verified"),
+        ]
+    if cfg.alerts.stale_backup == "fail":
+        planned.append(check(PHASE, "backups within the RPO objective", "newest backup file and snapshot"))
+    planned += [
+        check(PHASE, "node state known", f"record the state of {svc.unit}"),
+        check(PHASE, "backup folder exists", backup_dir),
+        check(PHASE, f"backup folder writable by {owner}", f"{backup_dir}, asked as {owner}"),
+        check(PHASE, "free space (MB)", f">= {cfg.target.min_free_mb} MB in {backup_dir}"),
+        check(PHASE, "StackState log readable", cfg.path(cfg.stackstate.log_file)),
+        step(PHASE, "take the drill lock", cfg.path(cfg.target.lock_file)),
+        check(PHASE, "drill lock taken"),
+    ]
+    return planned
+
+
+def destructive_steps(cfg: DrillConfig) -> list[str]:
+    """What this drill would overwrite on the target, in words (empty: nothing)."""
+    destructive = []
+    if cfg.drill.mode == "in-place":
+        destructive.append(f"overwrite the graph on {cfg.target.url} with the backup")
+    if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace":
+        destructive.append(f"delete the live indices {cfg.elasticsearch.indices} before restoring them")
+    return destructive
 
 
 def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say):
     cfg, drill, host = dr_config, dr_drill, dr_target
     dr_say(f"drill {drill.id} on {host.url} ({cfg.drill.mode})")
     reached = host.run("true", 60)
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "target reachable",
         0,
         reached.rc,
         message=f"cannot run commands on {host.url}: {reached.tail(3) or 'exit ' + str(reached.rc)}",
     )
-    drill.facts["target_host"] = host.name()
+    drill.preflight.target_host = host.name()
 
-    version = stackstate_version(cfg, host)
-    drill.facts["stackstate_version"] = {"target": version}
-    if dr_options["gate"]:
-        drill.expect(PHASE, "StackState version known (gate)", True, version is not None,
+    version = drill.preflight.stackstate_version = stackstate_version(cfg, host)
+    if dr_options.gate:
+        expect(drill, PHASE, "StackState version known (gate)", True, version is not None,
                      message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
                      f"(it failed or is empty on {host.url})")  # fmt: skip
 
-    destructive = []
-    if cfg.drill.mode == "in-place":
-        destructive.append(f"overwrite the graph on {host.url} with the backup")
-    if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace":
-        destructive.append(f"delete the live indices {cfg.elasticsearch.indices} before restoring them")
-    allowed = cfg.target.disposable or bool(dr_options["allow_destructive"])
+    destructive = destructive_steps(cfg)
+    allowed = cfg.target.disposable or dr_options.allow_destructive
     if destructive:
-        drill.expect(
+        expect(
+            drill,
             PHASE,
             "destructive steps allowed",
             True,
@@ -52,10 +101,11 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
 
     if cfg.drill.mode == "isolated":
         problem = disposable.image_problem(cfg.isolated.image)
-        drill.expect(PHASE, "restore host image available", None, problem, message=problem or "")
+        expect(drill, PHASE, "restore host image available", None, problem, message=problem or "")
 
     graph_state = dr_stackgraph.state()
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "StackGraph running",
         "active",
@@ -68,7 +118,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     if cfg.elasticsearch.enabled:
         es = telemetry.connect(cfg)
         version, health = telemetry.server_version(es), telemetry.health_status(es)
-        drill.expect(
+        expect(
+            drill,
             PHASE,
             "Elasticsearch health not red",
             "green|yellow",
@@ -76,14 +127,11 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             ok=health != "red",
             message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
         )
-        repo = telemetry.ensure_repository(es, cfg)
+        repository = cfg.elasticsearch.repository
+        with drill.timed_step(PHASE, f"snapshot repository {repository}", f"POST _snapshot/{repository}/_verify"):
+            repo = telemetry.ensure_repository(es, cfg)
         drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
-        drill.facts["elasticsearch"] = {
-            "url": cfg.elasticsearch.url,
-            "version": version,
-            "health": health,
-            "repository": repo,
-        }
+        drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
 
     if cfg.alerts.stale_backup != "off":
         findings = alerts.stale_backup_findings(cfg, host, es)
@@ -91,11 +139,12 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             dr_say(f"WARNING: {finding}")
         drill.warnings += findings
         if cfg.alerts.stale_backup == "fail":
-            drill.expect(PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
+            expect(drill, PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
 
     leftovers = recovery.find(cfg, host, dr_service.state(), es)
-    if leftovers and leftovers.lock_holder and not leftovers.holder_gone and not dr_options["recover"]:
-        drill.expect(
+    if leftovers and leftovers.lock_holder and not leftovers.holder_gone and not dr_options.recover:
+        expect(
+            drill,
             PHASE,
             "drill lock free",
             "",
@@ -104,21 +153,23 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             f"— another drill is running; if it died, run with --dr-recover (or remove {leftovers.lock})",
         )
     if leftovers:
-        drill.facts["leftovers"] = leftovers.describe()
-        drill.expect(
+        drill.preflight.leftovers = leftovers.describe()
+        expect(
+            drill,
             PHASE,
             "no leftovers of an interrupted drill",
             "",
             leftovers.describe(),
-            ok=bool(dr_options["recover"]),
+            ok=dr_options.recover,
             message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
             "--dr-recover to remove the lock and the restore indices and start the node",
         )
         recover(leftovers, drill, host, dr_service, es, cfg, dr_say)
 
     node_state = dr_service.state()
-    drill.facts["node_state_at_start"] = node_state
-    drill.expect(
+    drill.preflight.node_state_at_start = node_state
+    expect(
+        drill,
         PHASE,
         "node state known",
         True,
@@ -135,14 +186,16 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         )
 
     backup_dir = cfg.path(cfg.stackstate.backup_dir)
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "backup folder exists",
         True,
         host.is_dir(backup_dir),
         message=f"backup folder {backup_dir} does not exist on {host.url}: create it, owned by {cfg.target.owner}",
     )
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         f"backup folder writable by {cfg.target.owner}",
         True,
@@ -151,7 +204,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         f"chown {cfg.target.owner} {backup_dir}",
     )
     free = host.free_mb(backup_dir)
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "free space (MB)",
         f">= {cfg.target.min_free_mb}",
@@ -161,7 +215,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         "free space or lower target.min_free_mb",
     )
     log_file = cfg.path(cfg.stackstate.log_file)
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "StackState log readable",
         True,
@@ -171,8 +226,10 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
 
     lock = cfg.path(cfg.target.lock_file)
     holder = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
-    taken = host.write_new(lock, holder)
-    drill.expect(
+    with drill.timed_step(PHASE, "take the drill lock", lock):
+        taken = host.write_new(lock, holder)
+    expect(
+        drill,
         PHASE,
         "drill lock taken",
         True,

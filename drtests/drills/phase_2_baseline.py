@@ -3,20 +3,38 @@
 import pytest
 
 from drtests import telemetry
-from drtests.topology import make_probe
+from drtests.config import DrillConfig
+from drtests.drills.common import Planned, check, expect, require, step
+from drtests.options import DrillOptions
+from drtests.topology import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"
 
 
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    planned = [
+        step(PHASE, f"count topology ({cfg.probe.kind} probe)", probe_description(cfg)),
+        check(PHASE, "topology nodes found", "> 0 nodes"),
+    ]
+    if cfg.elasticsearch.enabled:
+        planned += [
+            step(PHASE, "count docs", f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
+            check(PHASE, "telemetry indices found", "> 0 indices"),
+        ]
+    return planned
+
+
 def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     cfg, drill = dr_config, dr_drill
-    drill.require("preflight")
+    require(drill, "preflight")
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
-    counts = probe.counts()
-    drill.facts["topology"] = {"probe": probe.kind, "before": counts}
-    drill.expect(
+    with drill.timed_step(PHASE, f"count topology ({probe.kind} probe)"):
+        counts = probe.counts()
+    drill.baseline.probe, drill.baseline.topology = probe.kind, counts
+    expect(
+        drill,
         PHASE,
         "topology nodes found",
         "> 0",
@@ -26,9 +44,13 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     )
     if cfg.elasticsearch.enabled:
         es = request.getfixturevalue("dr_es")
-        docs = telemetry.doc_counts(es, cfg.elasticsearch.indices)
-        drill.facts["telemetry"] = {"indices": cfg.elasticsearch.indices, "before": docs}
-        drill.expect(
+        with drill.timed_step(PHASE, "count docs", f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
+            docs = telemetry.doc_counts(es, cfg.elasticsearch.indices)
+        # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
+        # indices keep changing until then, so fingerprints taken here would prove nothing.
+        drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
+        expect(
+            drill,
             PHASE,
             "telemetry indices found",
             "> 0",
@@ -37,9 +59,6 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
             message=f"no open index matches {cfg.elasticsearch.indices} on {cfg.elasticsearch.url}: "
             "set elasticsearch.indices",
         )
-        # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
-        # indices keep changing until then, so fingerprints taken here would prove nothing.
-        drill.facts["fingerprints"] = {}
     dr_say(
         f"baseline: {sum(counts.values())} nodes in {len(counts)} types"
         + (f", {sum(docs.values())} docs in {len(docs)} indices" if cfg.elasticsearch.enabled else "")

@@ -1,22 +1,55 @@
 """Backup: stop the node, export the graph, start the node again (always); snapshot ES."""
 
-import dataclasses
-
 import pytest
 
 from drtests import telemetry
-from drtests.drills.common import restart_node
+from drtests.config import DrillConfig
+from drtests.drills.common import Planned, assert_checks, check, expect, node_commands, require, restart_node, step
 from drtests.hosts.service import change_state
+from drtests.options import DrillOptions
 from drtests.topology import export_graph
 
 pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
 
 
+def backup_file(cfg: DrillConfig, drill_id: str) -> str:
+    return f"{cfg.path(cfg.stackstate.backup_dir).rstrip('/')}/drtests-{drill_id}.graph"
+
+
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    st, es, unit = cfg.stackstate, cfg.elasticsearch, cfg.service.unit
+    stop, start = node_commands(cfg)
+    export = cfg.path(st.export_command, file=backup_file(cfg, "<drill-id>"))
+    planned = [
+        step(PHASE, f"stop {unit}", f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)"),
+        step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
+        step(PHASE, f"start {unit}", f"`{start}`, always, if it was running"),
+        check(PHASE, "node active again"),
+        check(PHASE, "export exit code", "0"),
+        step(PHASE, "backup file facts", "size, sha256, owner, mode, mtime"),
+        check(PHASE, "backup file non-empty"),
+        check(PHASE, "backup sha256 recorded"),
+    ]
+    if es.enabled:
+        planned += [
+            step(
+                PHASE,
+                "count and fingerprint docs at snapshot time",
+                f"_refresh, count, and hash the first and last {es.fingerprint_sample} docs of each index",
+            ),  # fmt: skip
+            step(PHASE, "snapshot", f"snapshot {es.indices} into {es.repository} (include_global_state=false)"),
+            check(PHASE, "snapshot state", "SUCCESS"),
+            check(PHASE, "snapshot failed shards", "0"),
+            check(PHASE, "snapshot holds every index"),
+        ]
+    return planned
+
+
 def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
-    drill.require("baseline")
-    file = f"{cfg.path(cfg.stackstate.backup_dir).rstrip('/')}/drtests-{drill.id}.graph"
+    require(drill, "baseline")
+    file = backup_file(cfg, drill.id)
     dr_say(f"stopping {dr_service.name} for the export")
     drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
     try:
@@ -24,22 +57,24 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
         exported = export_graph(cfg, host, file)
         drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
     finally:
-        restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.facts.get("node_state_at_start") == "active")
+        restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.preflight.node_was_active)
     if exported.timed_out:
         pytest.fail(
             f"export did not end within {cfg.stackstate.export_timeout:g}s and was stopped: {exported.command}",
             pytrace=False,
         )
-    drill.expect(
+    expect(
+        drill,
         PHASE,
         "export exit code",
         0,
         exported.rc,
         message=f"export exited {exported.rc} on {host.url}: {exported.tail(5)}",
     )
-    facts = host.file_facts(file)
-    drill.facts["artifact"] = dataclasses.asdict(facts)
-    drill.expect(
+    with drill.timed_step(PHASE, "backup file facts", f"stat, sha256sum {file}"):
+        facts = drill.backup.artifact = host.file_facts(file)
+    expect(
+        drill,
         PHASE,
         "backup file non-empty",
         "> 0 bytes",
@@ -52,31 +87,30 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
 
     if cfg.elasticsearch.enabled:
         es = request.getfixturevalue("dr_es")
-        at_snapshot = telemetry.doc_counts(es, cfg.elasticsearch.indices)
-        drill.facts["telemetry"]["at_snapshot"] = at_snapshot
-        drill.facts["fingerprints"]["at_snapshot"] = telemetry.fingerprints(
-            es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
-        )
+        with drill.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
+            at_snapshot = drill.backup.docs_at_snapshot = telemetry.doc_counts(es, cfg.elasticsearch.indices)
+            drill.backup.fingerprints_at_snapshot = telemetry.fingerprints(
+                es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
+            )
         name = f"drtests-{drill.id}".lower()
         dr_say(f"snapshot {cfg.elasticsearch.repository}/{name} of {len(at_snapshot)} indices")
         with drill.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
-            snap = telemetry.create_snapshot(es, cfg, name)
-        drill.facts["snapshot"] = snap
+            snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
         drill.check(
             PHASE,
             "snapshot state",
             "SUCCESS",
-            snap["state"],
-            message=f"snapshot {name} ended {snap['state']}: {snap['failures'] or 'see the ES log'}",
+            snap.state,
+            message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}",
         )
         drill.check(
             PHASE,
             "snapshot failed shards",
             0,
-            snap["shards"]["failed"],
-            message=f"snapshot {name}: {snap['shards']['failed']} shards failed: {snap['failures']}",
+            snap.shards["failed"],
+            message=f"snapshot {name}: {snap.shards['failed']} shards failed: {snap.failures}",
         )
-        missing = sorted(set(at_snapshot) - set(snap["indices"]))
+        missing = sorted(set(at_snapshot) - set(snap.indices))
         drill.check(
             PHASE,
             "snapshot holds every index",
@@ -84,4 +118,4 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
             missing,
             message=f"snapshot {name} lacks indices {', '.join(missing)}",
         )
-    drill.assert_checks(PHASE)
+    assert_checks(drill, PHASE)

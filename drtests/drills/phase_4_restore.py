@@ -1,40 +1,102 @@
 """Restore: stop the node, import the backup while following the log, start the node; restore the
 ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
-import dataclasses
-
 import pytest
 
 from drtests import restore_site, telemetry
-from drtests.drills.common import restart_node, stackstate_version
+from drtests.config import DrillConfig
+from drtests.drills.common import (
+    Planned,
+    assert_checks,
+    check,
+    expect,
+    node_commands,
+    require,
+    restart_node,
+    stackstate_version,
+    step,
+)
+from drtests.drills.phase_3_backup import backup_file
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
+from drtests.options import DrillOptions
+from drtests.results import RestoreLog
 from drtests.topology import import_graph
 
 pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"
 
 
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    es = cfg.elasticsearch
+    file = backup_file(cfg, "<drill-id>")
+    planned = []
+    if cfg.drill.mode == "isolated":
+        iso = cfg.isolated
+        cfg = restore_site.isolated_config(cfg)
+        file = f"{iso.copy_to.rstrip('/')}/drtests-<drill-id>.graph"
+        kept = "kept (--dr-keep)" if options.keep else "removed at the end"
+        planned += [
+            step(PHASE, "start restore host", f"a disposable container from {iso.image}; wait until systemd, "
+                 f"{iso.stackgraph_unit} and {iso.unit} are up (timeout {iso.ready_timeout:g}s); {kept}"),
+            check(PHASE, "StackState versions match") if cfg.stackstate.version_command else None,
+            step(PHASE, "copy backup file to restore host", f"into {iso.copy_to}"),
+            check(PHASE, "backup file intact after the copy (sha256)"),
+        ]  # fmt: skip
+    elif cfg.stackstate.version_command:
+        planned.append(check(PHASE, "StackState versions match"))
+    st, unit = cfg.stackstate, cfg.service.unit
+    stop, start = node_commands(cfg)
+    planned += [
+        step(PHASE, f"stop {unit}", f"`{stop}`"),
+        step(PHASE, "import graph", f"`{cfg.path(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
+             f"following {cfg.path(st.log_file)}"),
+        step(PHASE, f"start {unit}", f"`{start}`"),
+        check(PHASE, "node active again"),
+        check(PHASE, "import exit code", "0, within the timeout"),
+        check(PHASE, "restore start line in log", st.restore_start_pattern),
+        check(PHASE, "recovery point in log", st.watermark_pattern),
+        check(PHASE, "no error lines in the import's log window", st.error_pattern),
+    ]  # fmt: skip
+    if es.enabled:
+        if es.restore == "rename":
+            cleanup = "kept (--dr-keep)" if options.keep else "deleted at the end"
+            how = (f"renamed {es.rename_pattern} -> {es.rename_replacement} (never over live indices); "
+                   f"restored indices {cleanup}")  # fmt: skip
+        else:
+            how = f"DELETE the live indices {es.indices}, wait for 404, restore them from the snapshot"
+        planned += [
+            step(PHASE, "restore snapshot", how),
+            check(PHASE, "restore failed shards", "0"),
+            check(PHASE, "restored indices health", "green|yellow"),
+        ]
+    return [p for p in planned if p]
+
+
 def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, request):
     drill = dr_drill
-    drill.require("backup")
+    require(drill, "backup")
     site = request.getfixturevalue("dr_restore_site")
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
-    artifact = drill.facts["artifact"]["path"]
-    versions = drill.facts["stackstate_version"]
-    versions["restore_host"] = stackstate_version(cfg, host) if site.disposable is not None else versions["target"]
-    if versions["target"] or versions["restore_host"]:
-        drill.expect(PHASE, "StackState versions match", versions["target"], versions["restore_host"],
-                     message=f"a backup restores only onto the StackState version it was taken from: target "
-                     f"{versions['target']}, restore host {versions['restore_host']}")  # fmt: skip
+    original = drill.backup.artifact
+    artifact = original.path
+    target_version = drill.preflight.stackstate_version
+    restored_version = drill.restore.stackstate_version = (
+        stackstate_version(cfg, host) if site.disposable is not None else target_version
+    )
+    if target_version or restored_version:
+        expect(drill, PHASE, "StackState versions match", target_version, restored_version,
+               message=f"a backup restores only onto the StackState version it was taken from: target "
+               f"{target_version}, restore host {restored_version}")  # fmt: skip
     if site.disposable is not None:
         dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
-        artifact, copied_by = restore_site.copy_artifact(dr_target, artifact, site)
-        copied = host.file_facts(artifact)
-        drill.facts["restore_host"]["artifact"] = {**dataclasses.asdict(copied), "copied_by": copied_by}
-        drill.expect(PHASE, "backup file intact after the copy (sha256)", drill.facts["artifact"]["sha256"],
-                     copied.sha256, message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
-                     f"the original {drill.facts['artifact']['sha256']}")  # fmt: skip
+        with drill.timed_step(PHASE, "copy backup file to restore host", f"{dr_target.url}:{artifact} -> {host.url}"):
+            artifact, copied_by = restore_site.copy_artifact(dr_target, artifact, site)
+            copied = host.file_facts(artifact)
+        drill.restore.host.artifact, drill.restore.host.copied_by = copied, copied_by
+        expect(drill, PHASE, "backup file intact after the copy (sha256)", original.sha256, copied.sha256,
+               message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
+               f"the original {original.sha256}")  # fmt: skip
     dr_say(f"stopping {service.name} on {host.url} for the import")
     drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
@@ -44,7 +106,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
     finally:
         restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
-    drill.facts["restore_log"] = {"file": window.path, "offset": window.offset, "excerpt": window.excerpt()}
+    drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
 
     if imported.timed_out:
         drill.check(
@@ -73,7 +135,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     )
     watermark = window.first(st.watermark_pattern)
     if watermark:
-        drill.facts["watermark_ns"] = int(watermark.group("ns"))
+        drill.restore.watermark_ns = int(watermark.group("ns"))
     drill.check(
         PHASE,
         "recovery point in log",
@@ -90,34 +152,29 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         message=f"the import logged {len(errors)} error line(s) in {window.path}: {errors[0] if errors else ''}",
     )
 
-    if cfg.elasticsearch.enabled and "snapshot" in drill.facts:
+    if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
         es = request.getfixturevalue("dr_es")
-        snapshot = drill.facts["snapshot"]
+        snapshot = drill.backup.snapshot
 
         def remove_later(targets: list[str]) -> None:
-            if not dr_options["keep"]:
+            if not dr_options.keep:
                 cleanup = f"restored indices removed ({len(targets)})"
                 dr_safety.register(cleanup, lambda: telemetry.delete_indices(es, targets))
 
-        dr_say(f"restoring snapshot {snapshot['snapshot']} ({cfg.elasticsearch.restore} mode)")
+        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode)")
         with drill.timed_step(
-            PHASE, "restore snapshot", f"POST _snapshot/{snapshot['repository']}/{snapshot['snapshot']}/_restore"
+            PHASE, "restore snapshot", f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
         ):
             restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say, before_restore=remove_later)
-        drill.facts["restore"] = {
-            "mode": cfg.elasticsearch.restore,
-            "indices": restored.mapping,
-            "shards": restored.shards,
-            "health": restored.health,
-        }
+        drill.restore.telemetry = restored
         drill.check(
             PHASE,
             "restore failed shards",
             0,
             restored.shards["failed"],
-            message=f"restore of {snapshot['snapshot']}: {restored.shards['failed']} shards failed",
+            message=f"restore of {snapshot.snapshot}: {restored.shards['failed']} shards failed",
         )
         drill.check(
             PHASE, "restored indices health", "green|yellow", restored.health, ok=restored.health in ("green", "yellow")
         )
-    drill.assert_checks(PHASE)
+    assert_checks(drill, PHASE)

@@ -2,20 +2,43 @@
 
 import pytest
 
-from drtests import telemetry
-from drtests.topology import make_probe
+from drtests import restore_site, telemetry
+from drtests.config import DrillConfig
+from drtests.drills.common import Planned, assert_checks, check, require, step
+from drtests.options import DrillOptions
+from drtests.topology import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
 
 
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    site_cfg = restore_site.isolated_config(cfg) if cfg.drill.mode == "isolated" else cfg
+    planned = [
+        step(PHASE, "count topology after the restore", probe_description(site_cfg)),
+        check(PHASE, "topology <each type>", "counts per type after == before"),
+    ]
+    if cfg.elasticsearch.enabled:
+        planned += [
+            step(PHASE, "count and fingerprint restored docs"),
+            check(PHASE, "docs <each index>", "restored doc count == at snapshot time"),
+            check(PHASE, "fingerprint <each index>", "restored sample == at snapshot time"),
+        ]
+    objectives = cfg.objectives
+    planned += [
+        check(PHASE, "RTO (s)", f"restore phase wall time <= {objectives.rto_seconds:g}s"),
+        check(PHASE, "RPO (s)", f"drill start - watermark <= {objectives.rpo_seconds:g}s"),
+    ]
+    return planned
+
+
 def test_verify(dr_config, dr_drill, dr_say, request):
     cfg, drill = dr_config, dr_drill
-    drill.require("restore")
+    require(drill, "restore")
     site = request.getfixturevalue("dr_restore_site")
-    before = drill.facts["topology"]["before"]
-    after = make_probe(site.config, site.host).counts()
-    drill.facts["topology"]["after"] = after
+    before = drill.baseline.topology
+    with drill.timed_step(PHASE, "count topology after the restore"):
+        after = drill.verify.topology = make_probe(site.config, site.host).counts()
     for node_type in sorted(set(before) | set(after)):
         b, a = before.get(node_type, 0), after.get(node_type, 0)
         drill.check(
@@ -26,14 +49,15 @@ def test_verify(dr_config, dr_drill, dr_say, request):
             message=f"topology type {node_type}: {b} before, {a} after restore ({a - b:+d})",
         )
 
-    if cfg.elasticsearch.enabled and "restore" in drill.facts:
+    if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_es")
-        mapping = drill.facts["restore"]["indices"]
-        expected = drill.facts["telemetry"]["at_snapshot"]
-        restored_counts = telemetry.doc_counts(es, list(mapping.values()))
-        restored_prints = telemetry.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
-        drill.facts["telemetry"]["restored"] = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
-        drill.facts["fingerprints"]["restored"] = {orig: restored_prints.get(new) for orig, new in mapping.items()}
+        mapping = drill.restore.telemetry.indices
+        expected = drill.backup.docs_at_snapshot
+        with drill.timed_step(PHASE, "count and fingerprint restored docs"):
+            restored_counts = telemetry.doc_counts(es, list(mapping.values()))
+            restored_prints = telemetry.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
+        drill.verify.docs = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
+        drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         for orig in sorted(expected):
             new = mapping.get(orig, "<not restored>")
             n, m = expected[orig], restored_counts.get(new, 0)
@@ -44,7 +68,7 @@ def test_verify(dr_config, dr_drill, dr_say, request):
                 m,
                 message=f"index {orig}: {n} docs at snapshot time, {m} in restored {new} ({m - n:+d})",
             )
-            fp_before, fp_after = drill.facts["fingerprints"]["at_snapshot"].get(orig), restored_prints.get(new)
+            fp_before, fp_after = drill.backup.fingerprints_at_snapshot.get(orig), restored_prints.get(new)
             drill.check(
                 PHASE,
                 f"fingerprint {orig}",
@@ -72,4 +96,4 @@ def test_verify(dr_config, dr_drill, dr_say, request):
     )
     failed = drill.failed_checks(PHASE)
     dr_say(f"verify: {len(failed)} difference(s)" if failed else "verify: nothing lost")
-    drill.assert_checks(PHASE)
+    assert_checks(drill, PHASE)

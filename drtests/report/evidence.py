@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import asdict
 from importlib import metadata
 from importlib.resources import files
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import jinja2
 import jsonschema
 
-from drtests.drill import Drill
+from drtests.drill import Drill, utc_now
 from drtests.report import history
 from drtests.report.manifest import write_manifest
 
@@ -24,11 +25,87 @@ def versions(drill: Drill) -> dict[str, str]:
     found = {"drtests": metadata.version("drtests"), "python": platform.python_version()}
     for package in ("pytest", "pytest-testinfra", "elasticsearch"):
         found[package] = metadata.version(package)
-    if version := drill.facts.get("stackstate_version", {}).get("target"):
+    if version := drill.preflight.stackstate_version:
         found["stackstate"] = version
-    if es := drill.facts.get("elasticsearch"):
-        found["elasticsearch-server"] = es["version"]
+    if es := drill.preflight.elasticsearch:
+        found["elasticsearch-server"] = es.version
     return found
+
+
+def evidence_of(drill: Drill) -> dict:
+    """The drill as evidence.json holds it: the one place the record becomes the schema's shape."""
+    return {
+        "drill_id": drill.id,
+        "name": drill.config.drill.name,
+        "config": {"file": drill.config.source, "sha256": drill.config.sha256},
+        "operator": drill.operator,
+        "target": drill.target,
+        "target_name": drill.config.target_name,
+        "mode": drill.config.drill.mode,
+        "started": drill.started,
+        "ended": drill.ended or utc_now(),
+        "verdict": drill.verdict,
+        "phases": [{k: v for k, v in asdict(p).items() if not k.startswith("_")} for p in drill.phases.values()],
+        "checks": [asdict(c) for c in drill.checks],
+        "steps": [asdict(s) for s in drill.steps],
+        "warnings": list(drill.warnings),
+        "rto": {"measured_s": drill.rto_seconds, "objective_s": drill.config.objectives.rto_seconds},
+        "rpo": {"measured_s": drill.rpo_seconds, "objective_s": drill.config.objectives.rpo_seconds},
+        **facts_of(drill),
+        "versions": versions(drill),
+    }
+
+
+def facts_of(drill: Drill) -> dict:
+    """What the phases found, under the evidence's names; a part the drill never reached is absent."""
+    pre, base, backup, restore, verify = drill.preflight, drill.baseline, drill.backup, drill.restore, drill.verify
+    facts: dict = {}
+    if pre.target_host is not None:
+        facts["target_host"] = pre.target_host
+    if drill.phases["preflight"].status != "pending":
+        facts["stackstate_version"] = {"target": pre.stackstate_version}
+        if drill.phases["restore"].status not in ("pending", "skipped"):
+            facts["stackstate_version"]["restore_host"] = restore.stackstate_version
+    if pre.elasticsearch is not None:
+        facts["elasticsearch"] = asdict(pre.elasticsearch)
+    if pre.leftovers:
+        facts["leftovers"] = pre.leftovers
+    if pre.node_state_at_start is not None:
+        facts["node_state_at_start"] = pre.node_state_at_start
+    if base.probe:
+        facts["topology"] = {"probe": base.probe, "before": base.topology}
+        if verify.topology is not None:
+            facts["topology"]["after"] = verify.topology
+    if base.docs is not None:
+        facts["telemetry"] = {"indices": base.indices, "before": base.docs}
+        facts["fingerprints"] = {}
+        if backup.docs_at_snapshot is not None:
+            facts["telemetry"]["at_snapshot"] = backup.docs_at_snapshot
+        if backup.fingerprints_at_snapshot is not None:
+            facts["fingerprints"]["at_snapshot"] = backup.fingerprints_at_snapshot
+        if verify.docs is not None:
+            facts["telemetry"]["restored"] = verify.docs
+        if verify.fingerprints is not None:
+            facts["fingerprints"]["restored"] = verify.fingerprints
+    if backup.artifact is not None:
+        facts["artifact"] = asdict(backup.artifact)
+    if backup.snapshot is not None:
+        facts["snapshot"] = asdict(backup.snapshot)
+    if (host := restore.host) is not None:
+        facts["restore_host"] = {"url": host.url, "image": host.image, "ready_s": host.ready_s}
+        if host.kept:
+            facts["restore_host"]["kept"] = True
+        if host.artifact is not None:
+            facts["restore_host"]["artifact"] = {**asdict(host.artifact), "copied_by": host.copied_by}
+    if restore.log is not None:
+        facts["restore_log"] = asdict(restore.log)
+    if restore.watermark_ns is not None:
+        facts["watermark_ns"] = restore.watermark_ns
+    if restore.telemetry is not None:
+        facts["restore"] = asdict(restore.telemetry)
+    if drill.infrastructure_error:
+        facts["infrastructure_error"] = drill.infrastructure_error
+    return facts
 
 
 def validate(evidence: dict) -> None:
@@ -47,7 +124,7 @@ def write_evidence(drill: Drill, report_root: Path, final: bool = False) -> Path
     (after the safety steps) also appends to the history and refreshes index.html."""
     folder = report_root / drill.id
     folder.mkdir(parents=True, exist_ok=True)
-    evidence = json.loads(json.dumps({**drill.to_dict(), "versions": versions(drill)}, default=str))
+    evidence = json.loads(json.dumps(evidence_of(drill), default=str))
     validate(evidence)
     (folder / "evidence.json").write_text(json.dumps(evidence, indent=2) + "\n")
     (folder / "report.html").write_text(render_html(evidence))

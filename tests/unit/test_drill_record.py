@@ -35,9 +35,9 @@ def test_a_failed_phase_fails_the_drill(drill: Drill) -> None:
 
 def test_rpo_is_drill_start_minus_watermark_never_negative(drill: Drill) -> None:
     assert drill.rpo_seconds is None
-    drill.facts["watermark_ns"] = drill.started_epoch_ns - 90_000_000_000
+    drill.restore.watermark_ns = drill.started_epoch_ns - 90_000_000_000
     assert drill.rpo_seconds == 90.0
-    drill.facts["watermark_ns"] = drill.started_epoch_ns + 5_000_000_000
+    drill.restore.watermark_ns = drill.started_epoch_ns + 5_000_000_000
     assert drill.rpo_seconds == 0.0
 
 

@@ -130,7 +130,10 @@ def test_the_scheduler_finds_the_target_in_the_parameter_id(nodeid: str, target:
 )
 def test_exit_code_of_a_fleet(pytest_code: int, verdicts: list[str], expected: int) -> None:
     from drtests.cli import exit_code
+    from drtests.summary import DrillOutcome
 
-    infra = {"verdict": "fail", "infrastructure_error": "target unreachable"}
-    results = [infra if v == "infra" else {"verdict": v, "infrastructure_error": None} for v in verdicts]
-    assert exit_code(pytest_code, results) == expected
+    def outcome(verdict: str) -> DrillOutcome:
+        infra = verdict == "infra"
+        return DrillOutcome("t", "d", "fail" if infra else verdict, "target unreachable" if infra else None, "e")
+
+    assert exit_code(pytest_code, [outcome(v) for v in verdicts]) == expected

@@ -1,0 +1,107 @@
+"""What each phase found, typed: the values one phase hands to the next and to the evidence.
+
+Each phase fills its own result on the Drill record (drill.preflight, drill.baseline, ...);
+later phases read them by attribute, and drtests.report.evidence turns them into evidence.json.
+None means "not measured" (the phase did not get that far, or the part is disabled).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drtests.hosts.host import FileFacts
+
+
+@dataclass
+class ElasticsearchFacts:
+    url: str
+    version: str
+    health: str
+    repository: dict  # name, type, settings, verified_nodes: as Elasticsearch describes it
+
+
+@dataclass
+class Preflight:
+    target_host: str | None = None  # the target's hostname
+    stackstate_version: str | None = None  # on the target (stackstate.version_command)
+    elasticsearch: ElasticsearchFacts | None = None
+    leftovers: str | None = None  # what an interrupted drill left, in words
+    node_state_at_start: str | None = None  # active | inactive
+
+    @property
+    def node_was_active(self) -> bool:
+        return self.node_state_at_start == "active"
+
+
+@dataclass
+class Baseline:
+    probe: str = ""  # the topology probe's kind
+    topology: dict[str, int] = field(default_factory=dict)  # nodes per type
+    indices: str = ""  # the index pattern counted
+    docs: dict[str, int] | None = None  # docs per index (None: Elasticsearch disabled)
+
+
+@dataclass
+class Snapshot:
+    repository: str
+    snapshot: str
+    uuid: str | None
+    state: str
+    indices: list[str]
+    include_global_state: bool
+    shards: dict[str, int]  # total, failed, successful
+    failures: list
+    start_time: str | None
+    end_time: str | None
+    duration_ms: int | None
+
+
+@dataclass
+class Backup:
+    artifact: FileFacts | None = None  # the backup file on the target
+    docs_at_snapshot: dict[str, int] | None = None
+    fingerprints_at_snapshot: dict[str, str] | None = None
+    snapshot: Snapshot | None = None
+
+
+@dataclass
+class RestoreHost:
+    """The disposable host an isolated drill restores into."""
+
+    url: str
+    image: str
+    ready_s: float
+    kept: bool = False
+    artifact: FileFacts | None = None  # the backup file's copy there
+    copied_by: str = ""
+
+
+@dataclass
+class RestoreLog:
+    file: str
+    offset: int
+    excerpt: list[str]
+
+
+@dataclass
+class RestoredTelemetry:
+    mode: str  # rename | replace
+    indices: dict[str, str]  # original -> restored name
+    shards: dict[str, int]
+    health: str
+
+
+@dataclass
+class Restore:
+    stackstate_version: str | None = None  # on the restore host (in place: the target's)
+    host: RestoreHost | None = None  # isolated drills only
+    log: RestoreLog | None = None
+    watermark_ns: int | None = None  # the backup's newest change ("Contains changes till")
+    telemetry: RestoredTelemetry | None = None
+
+
+@dataclass
+class Verify:
+    topology: dict[str, int] | None = None  # nodes per type after the restore
+    docs: dict[str, int] | None = None  # restored docs per original index
+    fingerprints: dict[str, str | None] | None = None  # per original index
