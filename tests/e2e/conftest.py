@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,6 +41,24 @@ class DrillRunner:
         """`drtests run` in the background, to interrupt it."""
         return subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 cwd=self.config.parent)  # fmt: skip
+
+    def plan(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([DRTESTS, "plan", "--config", str(self.config), *args], capture_output=True, text=True,
+                              timeout=60, cwd=self.config.parent)  # fmt: skip
+
+    def assert_drill_followed_its_plan(self, evidence: dict, *args: str) -> None:
+        """`drtests plan` with the same config names the drill's recorded steps, in order, and
+        every check it recorded (a "<each ...>" check: one per type or index)."""
+        result = self.plan(*args)
+        assert result.returncode == 0, result.stderr
+        planned_steps = re.findall(r"^ +\d+\. (.+?)(?:: .*)?$", result.stdout, re.MULTILINE)
+        planned_checks = re.findall(r"^ +check (.+?)(?:: .*)?$", result.stdout, re.MULTILINE)
+        done = [s["name"] for s in evidence["steps"] if s["phase"] != "safety" and not s["name"].startswith("recover")]
+        assert done == planned_steps
+        checked = {c["name"] for c in evidence["checks"]}
+        for name in planned_checks:
+            prefix = name.split("<each ")[0]
+            assert name in checked or (prefix != name and any(c.startswith(prefix) for c in checked)), name
 
     def evidence(self) -> dict:
         """The newest drill's evidence; every read also checks it against the shipped schema."""

@@ -153,6 +153,7 @@ def test_isolated_drill_restores_into_a_disposable_host_and_removes_it(
     assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"]
     assert not any(s["name"].startswith("stop") and s["phase"] == "restore" and lab_container.name in s["command"]
                    for s in evidence["steps"])  # fmt: skip
+    runner.assert_drill_followed_its_plan(evidence)
     assert drtests_containers() == []
     # the target was stopped only for the export: it holds its own graph, untouched by the import
     log = lab_container.container.exec("cat /opt/stackstate/var/log/stackstate.log")

@@ -52,6 +52,7 @@ def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
     safety = [s["name"] for s in evidence["steps"] if s["phase"] == "safety"]
     assert any("lock" in s for s in safety) and any("restored indices removed" in s for s in safety)
     assert "verdict PASS" in result.stdout
+    drill_lab.assert_drill_followed_its_plan(evidence)
     assert_target_healthy(drill_lab, counts)
 
 
