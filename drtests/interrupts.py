@@ -15,9 +15,15 @@ from drtests.config import DrillConfig
 class Interrupts:
     def __init__(self, controller: bool) -> None:
         self.controller = controller  # this process hands drills to xdist workers
+        self.previous: object = None
 
     def install(self) -> None:
-        signal.signal(signal.SIGTERM, self.interrupt)
+        self.previous = signal.signal(signal.SIGTERM, self.interrupt)
+
+    def uninstall(self) -> None:
+        """Give SIGTERM back (pytest runs in-process, e.g. under pytester, outlive the drill)."""
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
     def interrupt(self, signum: int, frame: object) -> None:
         for worker in self.workers():  # CI signals the controller only: the workers hold the drills

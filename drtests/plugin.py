@@ -68,7 +68,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if str(DRILLS_DIR) not in config.args:
         config.args.append(str(DRILLS_DIR))
     controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
-    Interrupts(controller).install()
+    interrupts = Interrupts(controller)
+    interrupts.install()
+    config.add_cleanup(interrupts.uninstall)
     if controller:
         give_workers_time(configs)
 

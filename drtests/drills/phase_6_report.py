@@ -14,8 +14,9 @@ PHASE = "report"
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
-    return [Planned(PHASE, "output", "evidence", f"evidence.json, report.html and manifest.json under {options.report_dir}/"
-                 "<drill-id>/; point latest at it; rewritten after the safety steps")]  # fmt: skip
+    folder = f"{options.report_dir}/<drill-id>/"
+    files = f"evidence.json, report.html and manifest.json under {folder}; latest points at it"
+    return [Planned(PHASE, "output", "evidence", f"{files}; rewritten after the safety steps")]
 
 
 def test_report(dr_drill, dr_options, dr_say):

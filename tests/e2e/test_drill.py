@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -175,3 +176,23 @@ def test_user_checks_run_in_their_phase_and_count_in_the_verdict(drill_lab: Dril
     assert verdicts == {"test_enough_components": "fail", "test_views_survived": "pass"}
     assert "too few components" in failed(evidence)["baseline/test_enough_components"]
     assert evidence["verdict"] == "fail"
+
+
+def test_user_checks_outside_the_checkout_run_under_plain_pytest(drill_lab: DrillLab) -> None:
+    """The README's route for user checks, started from a folder outside this checkout: the
+    checkout's own conftest.py must not reach the run (it did, and stopped it with exit 4)."""
+    checks = drill_lab.add_checks(
+        "import pytest\n\n"
+        "@pytest.mark.dr_check('verify')\n"
+        "def test_views_survived(dr_drill):\n"
+        "    assert dr_drill.verify.topology['QueryView'] == 4\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--dr-config", str(drill_lab.config), checks, "-p", "no:cacheprovider",
+         "--dr-report-dir", str(drill_lab.reports)],
+        capture_output=True, text=True, cwd=drill_lab.config.parent, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    evidence = drill_lab.evidence()
+    assert {c["name"]: c["verdict"] for c in evidence["checks"]}["test_views_survived"] == "pass"
+    assert evidence["verdict"] == "pass"

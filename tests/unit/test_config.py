@@ -131,5 +131,4 @@ def test_pytest_with_a_bad_config_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["lab-local.toml", "stackstate-4.6.toml"])
 def test_bundled_drill_configs_load(name: str) -> None:
-    cfg = load(Path(__file__).resolve().parents[2] / "fixtures" / "drills" / name)
-    assert cfg.drill.name
+    load(Path(__file__).resolve().parents[2] / "fixtures" / "drills" / name)  # raises ConfigError if not
