@@ -1,6 +1,6 @@
 """The Elasticsearch side of a drill: repository, snapshot, restore, counts, fingerprints.
 
-Every gotcha of stackstate-facts.md is a hard check here: snapshots and restores never carry
+Every known restore gotcha is a hard check here: snapshots and restores never carry
 the global state and are never partial; a snapshot must end SUCCESS with no failed shard; a
 restore never lands on an open index; counts are taken after _refresh with _count semantics.
 """

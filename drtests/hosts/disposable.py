@@ -1,5 +1,6 @@
 """Disposable hosts: a throwaway container from a configured image, with systemd as PID 1, for
-isolated restores. Started with the flags that run systemd without --privileged (DESIGN §8),
+isolated restores. Started with the flags that run systemd without --privileged (SYS_ADMIN,
+seccomp unconfined, the host's cgroup namespace with /sys/fs/cgroup read-only, tmpfs /run),
 labelled as drtests-owned, removed at the end of the drill unless kept.
 """
 
