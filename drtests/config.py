@@ -1,19 +1,23 @@
 """DrillConfig: one TOML file describes a drill; every key has a StackState 4.6 default.
 
-Loading validates everything (types, unknown keys, regexes, URLs, choices, secrets named in
-the environment) and raises ConfigError naming the file, the key and the problem, before any
-command reaches the target.
+Each key is declared once, with its type, default, allowed values and bounds next to it
+(`setting(...)`); loading checks every declaration, then the rules that tie keys together
+(`_cross_checks`), and raises ConfigError naming the file, the key and the problem before any
+command reaches the target. Numbers must be finite.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tomllib
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from drtests.errors import ConfigError
@@ -22,107 +26,124 @@ DEFAULT_TYPES = [
     "Component", "Relation", "ComponentType", "RelationType", "Layer", "Domain", "Environment",
     "QueryView", "Sync", "DataSource", "CheckFunction",
 ]  # fmt: skip
+TEMPLATE_KEYS = {"home", "graph", "file", "type"}
+
+
+def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None = None, ge: float | None = None,
+            unit: str = "", regex: bool = False, factory: Callable[[], object] | None = None) -> Any:  # fmt: skip
+    """A config key: its default and what a value must be (one of `choices`; > gt or >= ge, in
+    `unit`; a valid regular expression)."""
+    rules = {"choices": choices, "gt": gt, "ge": ge, "unit": unit, "regex": regex}
+    if factory is not None:
+        return field(default_factory=factory, metadata=rules)
+    return field(default=default, metadata=rules)
 
 
 @dataclass(frozen=True)
 class DrillSection:
-    name: str = "stackstate-drill"
-    mode: str = "in-place"  # in-place | isolated (isolated: see issue 5)
+    name: str = setting("stackstate-drill")
+    mode: str = setting("in-place", choices=("in-place", "isolated"))
 
 
 @dataclass(frozen=True)
 class TargetSection:
-    name: str = ""  # how evidence and history name this install (default: the URL's host and stackstate.home)
-    url: str = "local://"  # testinfra host spec: local://, ssh://user@host:port, docker://name
-    owner: str = "stackstate"  # user that must be able to write the backup folder
-    disposable: bool = False  # true: the graph may be overwritten by an in-place restore
-    sudo: bool = False
-    ssh_config: str = ""  # ssh:// targets: an ssh_config file (host keys, jump hosts, ...)
-    ssh_identity_file: str = ""  # ssh:// targets: the private key
-    lock_file: str = "{home}/var/drtests.lock"
-    min_free_mb: int = 512
+    templates: ClassVar[bool] = True  # string keys may use {home}, {graph}, {file}, {type}
+    name: str = setting("")  # how evidence and history name this install (default: the URL's host and stackstate.home)
+    url: str = setting("local://")  # testinfra host spec: local://, ssh://user@host:port, docker://name
+    owner: str = setting("stackstate")  # user that must be able to write the backup folder
+    disposable: bool = setting(False)  # true: the graph may be overwritten by an in-place restore
+    sudo: bool = setting(False)
+    ssh_config: str = setting("")  # ssh:// targets: an ssh_config file (host keys, jump hosts, ...)
+    ssh_identity_file: str = setting("")  # ssh:// targets: the private key
+    lock_file: str = setting("{home}/var/drtests.lock")
+    min_free_mb: int = setting(512)
 
 
 @dataclass(frozen=True)
 class StackStateSection:
-    home: str = "/opt/stackstate"
-    graph: str = "default"
-    backup_dir: str = "{home}/backups"
-    export_command: str = "{home}/bin/sts-standalone.sh export --file {file} --graph {graph}"
-    import_command: str = "{home}/bin/sts-standalone.sh import --file {file} --graph {graph}"
-    log_file: str = "{home}/var/log/stackstate.log"
-    restore_start_pattern: str = r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$"
-    watermark_pattern: str = r"Contains changes till (?P<ns>\d+)"
-    error_pattern: str = r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) "
-    version_command: str = ""  # prints the installed StackState version, e.g. "{home}/bin/sts version" (lab)
-    export_timeout: float = 1800.0
-    import_timeout: float = 3600.0
+    templates: ClassVar[bool] = True
+    home: str = setting("/opt/stackstate")
+    graph: str = setting("default")
+    backup_dir: str = setting("{home}/backups")
+    export_command: str = setting("{home}/bin/sts-standalone.sh export --file {file} --graph {graph}")
+    import_command: str = setting("{home}/bin/sts-standalone.sh import --file {file} --graph {graph}")
+    log_file: str = setting("{home}/var/log/stackstate.log")
+    restore_start_pattern: str = setting(r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$", regex=True)
+    watermark_pattern: str = setting(r"Contains changes till (?P<ns>\d+)", regex=True)
+    error_pattern: str = setting(r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) ", regex=True)
+    version_command: str = setting("")  # prints the installed StackState version, e.g. "{home}/bin/sts version" (lab)
+    export_timeout: float = setting(1800.0, gt=0, unit="seconds")
+    import_timeout: float = setting(3600.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)
 class ServiceSection:
-    backend: str = "systemd"  # systemd | command
-    unit: str = "stackstate.service"
-    stackgraph_unit: str = "stackgraph.service"
-    start_command: str = ""  # backend = "command": shell commands; status exits 0 when active
-    stop_command: str = ""
-    status_command: str = ""
-    stackgraph_status_command: str = ""
-    timeout: float = 300.0
-    restart_timeout: float = 900.0  # a safety step's patience: the node must come back, e.g. after a stop timeout
+    templates: ClassVar[bool] = True
+    backend: str = setting("systemd", choices=("systemd", "command"))
+    unit: str = setting("stackstate.service")
+    stackgraph_unit: str = setting("stackgraph.service")
+    start_command: str = setting("")  # backend = "command": shell commands; status exits 0 when active
+    stop_command: str = setting("")
+    status_command: str = setting("")
+    stackgraph_status_command: str = setting("")
+    timeout: float = setting(300.0, gt=0, unit="seconds")
+    # a safety step's patience: the node must come back, e.g. after a stop timeout
+    restart_timeout: float = setting(900.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)
 class ProbeSection:
-    kind: str = "cli"  # cli | api | command
-    types: list[str] = field(default_factory=lambda: list(DEFAULT_TYPES))
-    cli_command: str = "{home}/bin/sts graph list --ids {type}"
-    api_url: str = "http://127.0.0.1:7070"  # kind = "api": GET api_url + api_path, a JSON list per type
-    api_path: str = "/api/node/{type}"
-    command: str = ""  # kind = "command": prints {"Type": count} JSON
-    concurrency: int = 4  # cli/api: how many types are counted at once (1: one after the other)
+    templates: ClassVar[bool] = True
+    kind: str = setting("cli", choices=("cli", "api", "command"))
+    types: list[str] = setting(None, factory=lambda: list(DEFAULT_TYPES))
+    cli_command: str = setting("{home}/bin/sts graph list --ids {type}")
+    api_url: str = setting("http://127.0.0.1:7070")  # kind = "api": GET api_url + api_path, a JSON list per type
+    api_path: str = setting("/api/node/{type}")
+    command: str = setting("")  # kind = "command": prints {"Type": count} JSON
+    concurrency: int = setting(4, ge=1)  # cli/api: how many types are counted at once (1: one after the other)
 
 
 @dataclass(frozen=True)
 class ElasticsearchSection:
-    enabled: bool = True
-    url: str = "http://127.0.0.1:9200"
-    indices: str = "sts_*"
-    repository: str = "sts-backup"
-    repository_location: str = ""  # set: register an fs repository there (under path.repo)
-    restore: str = "rename"  # rename | replace
-    rename_pattern: str = "(.+)"
-    rename_replacement: str = "drtests-restored-$1"
-    username_env: str = ""  # names of environment variables; secrets never live in the file
-    password_env: str = ""
-    api_key_env: str = ""
-    fingerprint_sample: int = 50
-    timeout: float = 1800.0
+    enabled: bool = setting(True)
+    url: str = setting("http://127.0.0.1:9200")
+    indices: str = setting("sts_*")
+    repository: str = setting("sts-backup")
+    repository_location: str = setting("")  # set: register an fs repository there (under path.repo)
+    restore: str = setting("rename", choices=("rename", "replace"))
+    rename_pattern: str = setting("(.+)", regex=True)
+    rename_replacement: str = setting("drtests-restored-$1")
+    username_env: str = setting("")  # names of environment variables; secrets never live in the file
+    password_env: str = setting("")
+    api_key_env: str = setting("")
+    fingerprint_sample: int = setting(50, ge=1)
+    timeout: float = setting(1800.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)
 class IsolatedSection:
     """mode = "isolated": the restore runs in a disposable container started from `image`."""
 
-    image: str = ""  # an image with StackState installed and systemd as PID 1 (the lab's: make image)
-    home: str = "/opt/stackstate"
-    unit: str = "stackstate.service"
-    stackgraph_unit: str = "stackgraph.service"
-    ready_timeout: float = 300.0  # seconds for systemd and both units to be up
-    copy_to: str = "/tmp"  # folder in the container that receives the backup file
+    image: str = setting("")  # an image with StackState installed and systemd as PID 1 (the lab's: make image)
+    home: str = setting("/opt/stackstate")
+    unit: str = setting("stackstate.service")
+    stackgraph_unit: str = setting("stackgraph.service")
+    ready_timeout: float = setting(300.0, gt=0, unit="seconds")  # for systemd and both units to be up
+    copy_to: str = setting("/tmp")  # folder in the container that receives the backup file
 
 
 @dataclass(frozen=True)
 class AlertsSection:
-    stale_backup: str = "warn"  # warn | fail | off: newest backup file or snapshot older than the RPO objective
-    webhook_url_env: str = ""  # an environment variable holding a URL that gets each drill's JSON summary
-    webhook_timeout: float = 10.0
+    # the newest backup file or snapshot older than the RPO objective: warn, fail the drill, or nothing
+    stale_backup: str = setting("warn", choices=("warn", "fail", "off"))
+    webhook_url_env: str = setting("")  # an environment variable holding a URL that gets each drill's JSON summary
+    webhook_timeout: float = setting(10.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)
 class ObjectivesSection:
-    rto_seconds: float = 4 * 3600.0
-    rpo_seconds: float = 24 * 3600.0
+    rto_seconds: float = setting(4 * 3600.0, gt=0, unit="seconds")
+    rpo_seconds: float = setting(24 * 3600.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)
@@ -153,21 +174,8 @@ class DrillConfig:
         return os.environ.get(name) if name else None
 
 
-CHOICES = {
-    ("drill", "mode"): ("in-place", "isolated"),
-    ("service", "backend"): ("systemd", "command"),
-    ("probe", "kind"): ("cli", "api", "command"),
-    ("elasticsearch", "restore"): ("rename", "replace"),
-    ("alerts", "stale_backup"): ("warn", "fail", "off"),
-}
-PATTERNS = {("stackstate", k) for k in ("restore_start_pattern", "watermark_pattern", "error_pattern")} | {
-    ("elasticsearch", "rename_pattern")
-}
-TEMPLATE_KEYS = {"home", "graph", "file", "type"}
-
-
 def _check_value(source: str, key: str, value: object, hint: object) -> object:
-    """Type-check one value against its dataclass annotation (bool, int, float, str, list[str])."""
+    """Type-check one value against its annotation (bool, int, float, str, list[str])."""
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     origin = typing.get_origin(hint)
@@ -177,43 +185,55 @@ def _check_value(source: str, key: str, value: object, hint: object) -> object:
         return value
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(source, key, f"must be {hint.__name__}, got {type(value).__name__} {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(source, key, f"must be a finite number, got {value!r}")
     return value
 
 
+def _check_rules(source: str, key: str, value: object, rules: typing.Mapping[str, object]) -> None:
+    """What the key's declaration says a value must be."""
+    unit = f" {rules['unit']}" if rules.get("unit") else ""
+    if (choices := rules.get("choices")) and value not in choices:
+        raise ConfigError(source, key, f"must be one of {', '.join(choices)}, got {value!r}")
+    if (gt := rules.get("gt")) is not None and not value > gt:
+        raise ConfigError(source, key, f"must be > {gt:g}{unit}")
+    if (ge := rules.get("ge")) is not None and not value >= ge:
+        raise ConfigError(source, key, f"must be >= {ge:g}{unit}")
+    if rules.get("regex"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ConfigError(source, key, f"invalid regular expression: {exc}") from None
+
+
 def _section(source: str, name: str, cls: type, raw: object) -> object:
+    """One [section] of the file: known keys only, each of its declared type and rules."""
     if not isinstance(raw, dict):
         raise ConfigError(source, name, f"must be a table ([{name}]), got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
+    declared = {f.name: f for f in fields(cls)}
     for key in raw:
-        if key not in known:
-            raise ConfigError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
+        if key not in declared:
+            raise ConfigError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(declared))})")
     values = {k: _check_value(source, f"{name}.{k}", v, hints[k]) for k, v in raw.items()}
-    return cls(**values)
+    section = cls(**values)
+    for f in fields(cls):
+        value = getattr(section, f.name)
+        _check_rules(source, f"{name}.{f.name}", value, f.metadata)
+        if getattr(cls, "templates", False) and isinstance(value, str):
+            for placeholder in re.findall(r"\{(\w*)\}", value):
+                if placeholder not in TEMPLATE_KEYS:
+                    allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
+                    raise ConfigError(source, f"{name}.{f.name}", f"unknown placeholder {{{placeholder}}} "
+                                      f"(allowed: {allowed})")  # fmt: skip
+    return section
 
 
-def _validate(cfg: DrillConfig) -> None:
+def _cross_checks(cfg: DrillConfig) -> None:
+    """The rules no single key can state: what a key's value requires of the others."""
     src = cfg.source
-    for (section, key), allowed in CHOICES.items():
-        value = getattr(getattr(cfg, section), key)
-        if value not in allowed:
-            raise ConfigError(src, f"{section}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
-    for section, key in PATTERNS:
-        try:
-            re.compile(getattr(getattr(cfg, section), key))
-        except re.error as exc:
-            raise ConfigError(src, f"{section}.{key}", f"invalid regular expression: {exc}") from None
     if "ns" not in re.compile(cfg.stackstate.watermark_pattern).groupindex:
         raise ConfigError(src, "stackstate.watermark_pattern", "needs a named group (?P<ns>...) for the nanoseconds")
-    for section in (cfg.target, cfg.stackstate, cfg.service, cfg.probe):
-        for f in fields(section):
-            value = getattr(section, f.name)
-            if isinstance(value, str):
-                for placeholder in re.findall(r"\{(\w*)\}", value):
-                    if placeholder not in TEMPLATE_KEYS:
-                        name = f"{type(section).__name__.removesuffix('Section').lower()}.{f.name}"
-                        allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
-                        raise ConfigError(src, name, f"unknown placeholder {{{placeholder}}} (allowed: {allowed})")
     if cfg.target.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", cfg.target.name):
         raise ConfigError(src, "target.name", "letters, digits, '.', '_' and '-' only, up to 63 (it names evidence "
                           f"folders and snapshots), got {cfg.target.name!r}")  # fmt: skip
@@ -249,19 +269,6 @@ def _validate(cfg: DrillConfig) -> None:
                           "which is not set")  # fmt: skip
     if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
         raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
-    for key in ("export_timeout", "import_timeout"):
-        if getattr(cfg.stackstate, key) <= 0:
-            raise ConfigError(src, f"stackstate.{key}", "must be > 0 seconds")
-    positive = [("service", "timeout"), ("service", "restart_timeout"), ("elasticsearch", "timeout"),
-                ("isolated", "ready_timeout"), ("alerts", "webhook_timeout"), ("objectives", "rto_seconds"),
-                ("objectives", "rpo_seconds")]  # fmt: skip
-    for section, key in positive:
-        if getattr(getattr(cfg, section), key) <= 0:
-            raise ConfigError(src, f"{section}.{key}", "must be > 0 seconds")
-    if cfg.probe.concurrency < 1:
-        raise ConfigError(src, "probe.concurrency", "must be >= 1")
-    if cfg.elasticsearch.fingerprint_sample < 1:
-        raise ConfigError(src, "elasticsearch.fingerprint_sample", "must be >= 1")
 
 
 SECTIONS = {f.name: f.type for f in fields(DrillConfig) if f.name not in ("source", "sha256")}
@@ -299,8 +306,11 @@ def _build(raw: dict, source: str, sha256: str, overrides: dict[str, object] | N
         if name not in SECTIONS:
             raise ConfigError(source, name, f"unknown section (known: {', '.join(SECTIONS)})")
         sections[name] = _section(source, name, hints[name], raw_section)
+    for name, cls in hints.items():  # sections absent from the file: their defaults must hold too
+        if name in SECTIONS and name not in sections:
+            sections[name] = _section(source, name, cls, {})
     cfg = DrillConfig(**sections, source=source, sha256=sha256)
-    _validate(cfg)
+    _cross_checks(cfg)
     return cfg
 
 

@@ -70,6 +70,11 @@ BAD = [
     ("[objectives]\nrto_seconds = -1\n", {}, "objectives.rto_seconds: must be > 0"),
     ("[stackstate]\nexport_command = 'export {fil}'\n", {}, "unknown placeholder {fil}"),
     ("[elasticsearch]\nfingerprint_sample = 0\n", {}, "elasticsearch.fingerprint_sample: must be >= 1"),
+    ("[stackstate]\nexport_timeout = nan\n", {}, "stackstate.export_timeout: must be a finite number, got nan"),
+    ("[service]\ntimeout = inf\n", {}, "service.timeout: must be a finite number, got inf"),
+    ("[objectives]\nrpo_seconds = 1e400\n", {}, "objectives.rpo_seconds: must be a finite number, got inf"),
+    ("[probe]\nconcurrency = 0\n", {}, "probe.concurrency: must be >= 1"),
+    ("[alerts]\nstale_backup = 'loud'\n", {}, "alerts.stale_backup: must be one of warn, fail, off, got 'loud'"),
 ]
 
 
@@ -99,6 +104,11 @@ def test_override_values_take_the_type_of_their_key(tmp_path: Path) -> None:
     assert cfg.service.status_command == "false" and cfg.probe.types == ["Component"] and cfg.target.sudo is True
     with pytest.raises(ConfigError, match="service.timeout: must be float, got str 'soon'"):
         load(write(tmp_path, ""), parse_overrides(["service.timeout=soon"]))
+
+
+def test_an_override_is_held_to_the_same_declaration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="stackstate.import_timeout: must be a finite number, got nan"):
+        load(write(tmp_path, ""), parse_overrides(["stackstate.import_timeout=nan"]))
 
 
 def test_bad_override_syntax() -> None:
