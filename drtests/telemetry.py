@@ -222,6 +222,9 @@ def renamed(cfg: DrillConfig, names: list[str]) -> dict[str, str]:
     return {name: pattern.sub(replacement, name) for name in names}
 
 
+INERT_SETTINGS = ["index.lifecycle.name", "index.lifecycle.rollover_alias"]
+
+
 def restore_snapshot(
     es: Elasticsearch,
     cfg: DrillConfig,
@@ -244,6 +247,9 @@ def restore_snapshot(
     if es_cfg.restore == "rename":
         mapping = renamed(cfg, originals)
         body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
+        # Invisible to production: the copies join none of the live indices' aliases (a read
+        # through an alias would count them twice), and no lifecycle policy acts on them.
+        body |= {"include_aliases": False, "ignore_index_settings": INERT_SETTINGS}
         existing = existing_indices(es, mapping.values())
         if existing:
             name = sorted(existing)[0]

@@ -183,3 +183,28 @@ def test_a_changed_document_fails_the_fingerprint_with_equal_counts(drill_lab: D
         f"fingerprint {original}": f"index {original}: content fingerprint differs in restored {restored}"
     }
     assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"]  # the counts could not tell
+
+
+ALIAS_READER = """
+import pytest
+
+@pytest.mark.dr_check("restore")
+def test_production_reads_through_its_alias_see_only_live_docs(dr_es, dr_drill):
+    live = sum(dr_drill.baseline.docs.values())
+    assert dr_es.count(index="{alias}")["count"] == live, "the alias counts the restored copies too"
+    restored = list(dr_drill.restore.telemetry.indices.values())
+    assert all(not entry["aliases"] for entry in dr_es.indices.get_alias(index=",".join(restored)).values())
+"""
+
+
+def test_restored_copies_join_none_of_productions_aliases(drill_lab: DrillLab, es) -> None:
+    """A real alias over the live indices on the real node: during the drill, reads through it
+    must see the live documents only, not the restored copies beside them."""
+    alias = f"{drill_lab.index_prefix}all"
+    es.indices.put_alias(index=f"{drill_lab.index_prefix}*", name=alias)
+    live = sum(drill_lab.doc_counts().values())
+    result = drill_lab.run("--", drill_lab.add_checks(ALIAS_READER.format(alias=alias)))
+    assert result.returncode == 0, result.stdout[-3000:]
+    checks = {c["name"]: c["verdict"] for c in drill_lab.evidence()["checks"]}
+    assert checks["test_production_reads_through_its_alias_see_only_live_docs"] == "pass"
+    assert es.count(index=alias)["count"] == live
