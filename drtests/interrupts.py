@@ -1,6 +1,10 @@
 """Interrupting a drill: SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the safety steps
 run; an xdist controller passes the signal on to its workers (they hold the drills) and gives
-them as long as their safety steps may take."""
+them as long as their safety steps may take.
+
+SIGINT is handled whatever the process inherited: a drill started by cron, `nohup ... &` or a CI
+script that backgrounds it inherits SIGINT as ignored, and `kill -INT` (or a controller passing
+the signal on) must still end it through its safety steps."""
 
 from __future__ import annotations
 
@@ -15,15 +19,18 @@ from drtests.config import DrillConfig
 class Interrupts:
     def __init__(self, controller: bool) -> None:
         self.controller = controller  # this process hands drills to xdist workers
-        self.previous: object = None
+        self.previous: dict[int, object] = {}
 
     def install(self) -> None:
-        self.previous = signal.signal(signal.SIGTERM, self.interrupt)
+        self.previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self.interrupt)
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # inherited from a background job
+            self.previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def uninstall(self) -> None:
-        """Give SIGTERM back (pytest runs in-process, e.g. under pytester, outlive the drill)."""
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        """Give the signals back (pytest runs in-process, e.g. under pytester, outlive the drill)."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        self.previous = {}
 
     def interrupt(self, signum: int, frame: object) -> None:
         for worker in self.workers():  # CI signals the controller only: the workers hold the drills

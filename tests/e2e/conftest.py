@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,10 +38,12 @@ class DrillRunner:
         return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=timeout, env=env,
                               cwd=self.config.parent)  # fmt: skip
 
-    def start(self, *args: str) -> subprocess.Popen:
-        """`drtests run` in the background, to interrupt it."""
+    def start(self, *args: str, background_job: bool = False) -> subprocess.Popen:
+        """`drtests run` in the background, to interrupt it; `background_job`: started as cron or
+        `nohup ... &` start it, with SIGINT ignored."""
+        preexec = ignore_sigint if background_job else None
         return subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                cwd=self.config.parent)  # fmt: skip
+                                cwd=self.config.parent, preexec_fn=preexec)  # fmt: skip
 
     def plan(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([DRTESTS, "plan", "--config", str(self.config), *args], capture_output=True, text=True,
@@ -114,6 +117,11 @@ class DrillLab(DrillRunner):
 
     def node_active(self) -> bool:
         return self.lab.ctl("status", "stackstate", check=False).returncode == 0
+
+
+def ignore_sigint() -> None:
+    """What a shell does to a job it starts with `&` (and cron to its jobs): SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def lab_commands(lab: Lab) -> list[str]:

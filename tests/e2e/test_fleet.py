@@ -18,7 +18,7 @@ from elasticsearch import Elasticsearch
 from drtests.report.evidence import validate
 from fixtures.data import generate
 from fixtures.lab import Lab
-from tests.e2e.conftest import DRTESTS, lab_commands, lab_config
+from tests.e2e.conftest import DRTESTS, ignore_sigint, lab_commands, lab_config
 
 NAMES = ("alpha", "beta", "gamma")
 
@@ -147,12 +147,13 @@ def test_a_fault_in_one_target_fails_only_its_drill(fleet) -> None:
 def test_sigterm_to_a_parallel_fleet_runs_every_installs_safety_steps(fleet) -> None:
     """CI cancels the job: SIGTERM reaches the xdist controller only. Every install's export is
     ended on the target, every node is active again, every lock released, every drill recorded,
-    though the nodes take 8 s to come up (xdist alone gives a worker 10 s, after 5 s of waiting)."""
+    though the nodes take 8 s to come up (xdist alone gives a worker 10 s, after 5 s of waiting).
+    Started as a CI script's background job: SIGINT arrives ignored, in the workers too."""
     config, members = fleet
     for member in members:
         (member.home / "etc" / "faults").write_text("export_slow=120\nstart_slow=8\n")
     run = subprocess.Popen(fleet_command(config, "-n", "3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, cwd=config.parent)  # fmt: skip
+                           text=True, cwd=config.parent, preexec_fn=ignore_sigint)  # fmt: skip
     deadline = time.monotonic() + 120
     while not all(exports_running(m) for m in members):
         assert run.poll() is None and time.monotonic() < deadline, "the three exports did not start"

@@ -27,16 +27,25 @@ MOMENTS = {
 }
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+SIGNALS = {
+    # how the drill was started and interrupted: (signal, started as a background job with SIGINT ignored)
+    "SIGINT": (signal.SIGINT, False),
+    "SIGTERM": (signal.SIGTERM, False),
+    "SIGINT-from-a-background-job": (signal.SIGINT, True),
+}
+
+
+@pytest.mark.parametrize("how", list(SIGNALS))
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_an_interrupted_drill_starts_the_node_again_and_releases_the_lock(
-    drill_lab: DrillLab, moment: str, sig: signal.Signals
+    drill_lab: DrillLab, moment: str, how: str
 ) -> None:
     counts = drill_lab.doc_counts()
     fault, interrupted_phase = MOMENTS[moment]
+    sig, background_job = SIGNALS[how]
     drill_lab.fault(fault)
     log_size = len(drill_lab.log_text())
-    drill = drill_lab.start()
+    drill = drill_lab.start(background_job=background_job)
     wait_for(lambda: drill_lab.target_commands() and not drill_lab.node_active(), f"the {moment} to run, node stopped")
     if moment == "import":
         wait_for(lambda: "Restoring graph" in drill_lab.log_text()[log_size:], "the import's first log line")
