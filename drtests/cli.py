@@ -84,11 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     if args.command == "plan":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
-        options = DrillOptions(allow_destructive=args.allow_destructive, keep=args.keep, recover=args.recover)
+        options = DrillOptions(allow_destructive=args.allow_destructive, keep=args.keep, recover=args.recover,
+                               command="drtests")  # fmt: skip
         for index, cfg in enumerate(configs):
             print("\n".join(([""] if index else []) + render(cfg, options)))
         return 0
     pytest_args = [str(DRILLS_DIR), "--dr-config", args.config, "-v", "-p", "no:cacheprovider", "-o", "addopts="]
+    pytest_args += ["-o", "dr_command=drtests"]  # messages name this command's flags
     pytest_args += ["--show-capture=no"]  # progress is shown live; client logs are noise here
     pytest_args += [f"--dr-set={s}" for s in args.set]
     if args.command == "gate":

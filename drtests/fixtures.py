@@ -97,7 +97,9 @@ def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_op
     site = restore_site.isolated(dr_config, dr_drill, dr_say)
     disposable = site.disposable
     if dr_options.keep:
-        dr_say(f"--dr-keep: the restore host stays; enter it with: docker exec -it {disposable.name} bash")
+        dr_say(
+            f"{dr_options.flag('keep')}: the restore host stays; enter it with: docker exec -it {disposable.name} bash"
+        )
         dr_drill.restore.host.kept = True
     else:
         dr_safety.register(f"disposable host {disposable.name} removed", disposable.remove)

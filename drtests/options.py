@@ -38,7 +38,18 @@ OPTIONS = (
         "allow an in-place restore to overwrite the target's graph (and Elasticsearch indices in replace mode)",
     ),  # fmt: skip
     Option("keep", "keep restored indices and disposable hosts for inspection"),
-    Option("recover", "let preflight undo what an interrupted drill left: stale lock, stopped node, restore indices"),
+    Option(
+        "recover",
+        "let preflight undo what an interrupted drill left: stale lock, stopped node, restore indices, "
+        "a running export or import (only what is proven stale: its process gone, on this machine)",
+    ),
+    Option(
+        "recover-drill",
+        "with recover: the id of a drill whose lock may be removed though its process is not "
+        "known to be gone (a drill of another runner that you know is dead)",
+        metavar="DRILL_ID",
+        ini_default="",
+    ),
     Option("gate", "pre-upgrade gate: versions must be known and match; print the rollback point", cli=False),
 )
 SET_HELP = "override one config key (repeatable); VALUE takes the type of the key"
@@ -53,3 +64,9 @@ class DrillOptions:
     keep: bool = False
     recover: bool = False
     gate: bool = False
+    recover_drill: str = ""
+    command: str = "pytest"  # what started the run: pytest, or drtests (its flags have no --dr- prefix)
+
+    def flag(self, name: str) -> str:
+        """How the user who started this run spells an option: --keep (drtests) or --dr-keep (pytest)."""
+        return f"--{name}" if self.command == "drtests" else f"--dr-{name}"

@@ -33,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(f"--dr-{option.name}", dest=option.dest, metavar=option.metavar, help=option.help)
             parser.addini(option.dest, f"{option.help} (as --dr-{option.name})", default=option.ini_default)
     group.addoption("--dr-set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
+    parser.addini("dr_command", "what started the run, so messages name its flags (drtests run sets drtests)",
+                  default="pytest")  # fmt: skip
 
 
 def option(config: pytest.Config, dest: str) -> object:
@@ -48,6 +50,8 @@ def options_of(config: pytest.Config) -> DrillOptions:
         keep=bool(option(config, "dr_keep")),
         recover=bool(option(config, "dr_recover")),
         gate=bool(option(config, "dr_gate")),
+        recover_drill=str(option(config, "dr_recover_drill") or ""),
+        command=str(config.getini("dr_command")),
     )
 
 

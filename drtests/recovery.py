@@ -1,7 +1,7 @@
 """What an interrupted drill (kill -9, a lost machine) can leave on a target, and undoing it.
 
 A preflight finds: a drill lock whose holder is gone, the node stopped by that drill, renamed
-restore indices. It says what it found and recovers only when told to (--dr-recover).
+restore indices. It says what it found and recovers only when told to (--recover).
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ from drtests.config import DrillConfig
 from drtests.hosts.host import TargetHost
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
+
+
+def holder_drill(holder: str) -> str:
+    """The drill id a lock names ("" when the lock is not one drtests wrote)."""
+    match = HOLDER.search(holder)
+    return match["drill"] if match else ""
 
 
 def holder_is_gone(holder: str) -> bool:

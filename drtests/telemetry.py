@@ -255,7 +255,7 @@ def restore_snapshot(
             name = sorted(existing)[0]
             raise DrillError(
                 f"restore target index {name} already exists: a restore would fail on it (open) or overwrite it "
-                f"(closed). Delete it if it is a leftover of an earlier drill (--dr-recover does), "
+                f"(closed). Delete it if it is a leftover of an earlier drill (a drill run with --recover does), "
                 f"or change elasticsearch.rename_replacement"
             )
         before_restore(sorted(mapping.values()))

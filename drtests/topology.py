@@ -21,9 +21,12 @@ from drtests.hosts.logtail import LogWindow
 from drtests.waiting import wait_until
 
 
-def export_graph(cfg: DrillConfig, host: TargetHost, file: str) -> CommandResult:
+def export_graph(
+    cfg: DrillConfig, host: TargetHost, file: str, meanwhile: Callable[[], None] = lambda: None
+) -> CommandResult:
+    """Run the export; `meanwhile` is called while it runs (the backup phase samples the node)."""
     command = cfg.path(cfg.stackstate.export_command, file=quote(file))
-    return run_to_end(host.start(command, cfg.stackstate.export_timeout, sudo=True), lambda: None)
+    return run_to_end(host.start(command, cfg.stackstate.export_timeout, sudo=True), meanwhile)
 
 
 def import_graph(

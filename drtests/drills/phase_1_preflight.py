@@ -1,5 +1,6 @@
 """Preflight: can the drill run here, and safely? Finds what an interrupted drill left behind
-(recovering it only with --dr-recover), and takes the drill lock last."""
+(recovering it only when told to, and only what is proven stale), then takes the drill lock
+before it registers any safety step: a drill that loses the race for the lock changes nothing."""
 
 import os
 
@@ -28,7 +29,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     if destructive_steps(cfg):
         allowed = cfg.target.disposable or options.allow_destructive
         planned.append(check(PHASE, "destructive steps allowed", "refuse unless the target is disposable or "
-                             "--dr-allow-destructive is given" + ("" if allowed else
+                             f"{options.flag('allow-destructive')} is given" + ("" if allowed else
                              " (it is neither: the drill would stop here)")))  # fmt: skip
     if cfg.drill.mode == "isolated":
         planned.append(check(PHASE, "restore host image available", f"image {cfg.isolated.image} on the Docker engine"))
@@ -45,13 +46,13 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     if cfg.alerts.stale_backup == "fail":
         planned.append(check(PHASE, "backups within the RPO objective", "newest backup file and snapshot"))
     planned += [
+        step(PHASE, "take the drill lock", cfg.path(cfg.target.lock_file)),
+        check(PHASE, "drill lock taken"),
         check(PHASE, "node state known", f"record the state of {svc.unit}"),
         check(PHASE, "backup folder exists", backup_dir),
         check(PHASE, f"backup folder writable by {owner}", f"{backup_dir}, asked as {owner}"),
         check(PHASE, "free space (MB)", f">= {cfg.target.min_free_mb} MB in {backup_dir}"),
         check(PHASE, "StackState log readable", cfg.path(cfg.stackstate.log_file)),
-        step(PHASE, "take the drill lock", cfg.path(cfg.target.lock_file)),
-        check(PHASE, "drill lock taken"),
     ]
     return planned
 
@@ -96,7 +97,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             True,
             allowed,
             message=f"this drill would {' and '.join(destructive)}: mark the target disposable "
-            "(target.disposable = true in the config) or pass --dr-allow-destructive",
+            f"(target.disposable = true in the config) or pass {dr_options.flag('allow-destructive')}",
         )
 
     if cfg.drill.mode == "isolated":
@@ -142,15 +143,21 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             expect(drill, PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
 
     leftovers = recovery.find(cfg, host, dr_service.state(), es)
-    if leftovers and leftovers.lock_holder and not leftovers.holder_gone and not dr_options.recover:
+    holder = leftovers.lock_holder.strip()
+    named = bool(holder) and dr_options.recover_drill == recovery.holder_drill(holder)
+    if holder and not leftovers.holder_gone and not (dr_options.recover and named):
+        recover_flags = (
+            f"{dr_options.flag('recover')} {dr_options.flag('recover-drill')} {recovery.holder_drill(holder)}"
+        )
         expect(
             drill,
             PHASE,
             "drill lock free",
             "",
-            leftovers.lock_holder.strip(),
-            message=f"drill lock {leftovers.lock} on {host.url} is held by: {leftovers.lock_holder.strip()} "
-            f"— another drill is running; if it died, run with --dr-recover (or remove {leftovers.lock})",
+            holder,
+            message=f"drill lock {leftovers.lock} on {host.url} is held by: {holder} — another drill is running "
+            "(its process is not known to be gone: another machine, or still alive); if you know that drill is "
+            f"dead, run with {recover_flags} (or remove {leftovers.lock})",
         )
     if leftovers:
         drill.preflight.leftovers = leftovers.describe()
@@ -162,9 +169,25 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             leftovers.describe(),
             ok=dr_options.recover,
             message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
-            "--dr-recover to remove the lock and the restore indices and start the node",
+            f"{dr_options.flag('recover')} to remove the lock and the restore indices and start the node",
         )
         recover(leftovers, drill, host, dr_service, es, cfg, dr_say)
+
+    # The lock before anything is registered to undo: a drill that loses the race for it must
+    # not start (or stop) anything under the drill that holds it.
+    lock = cfg.path(cfg.target.lock_file)
+    holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
+    with drill.timed_step(PHASE, "take the drill lock", lock):
+        taken = host.write_new(lock, holder_line)
+    expect(
+        drill,
+        PHASE,
+        "drill lock taken",
+        True,
+        taken,
+        message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
+    )
+    dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder_line and host.remove(lock))
 
     node_state = dr_service.state()
     drill.preflight.node_state_at_start = node_state
@@ -224,24 +247,11 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
     )
 
-    lock = cfg.path(cfg.target.lock_file)
-    holder = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
-    with drill.timed_step(PHASE, "take the drill lock", lock):
-        taken = host.write_new(lock, holder)
-    expect(
-        drill,
-        PHASE,
-        "drill lock taken",
-        True,
-        taken,
-        message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
-    )
-    dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder and host.remove(lock))
     dr_say("preflight passed")
 
 
 def recover(leftovers, drill, host, service, es, cfg, say) -> None:
-    """--dr-recover: undo what the interrupted drill left, each step recorded."""
+    """--recover: undo what the interrupted drill left, each step recorded."""
     if leftovers.lock_holder:
         say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
         host.remove(leftovers.lock)

@@ -8,9 +8,11 @@ from drtests.drills.common import Planned, assert_checks, check, expect, node_co
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.topology import export_graph
+from drtests.waiting import Every
 
 pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
+NODE_SAMPLE_S = 1.0  # how often the node's state is looked at during the export
 
 
 def backup_file(cfg: DrillConfig, drill_id: str) -> str:
@@ -26,6 +28,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
         step(PHASE, f"start {unit}", f"`{start}`, always, if it was running"),
         check(PHASE, "node active again"),
+        check(PHASE, "node stopped for the whole export", f"{unit} sampled every {NODE_SAMPLE_S:g}s"),
         check(PHASE, "export exit code", "0"),
         step(PHASE, "backup file facts", "size, sha256, owner, mode, mtime"),
         check(PHASE, "backup file non-empty"),
@@ -52,12 +55,18 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     file = backup_file(cfg, drill.id)
     dr_say(f"stopping {dr_service.name} for the export")
     drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
+    seen = {dr_service.state()}  # the node's state while the export runs: anything but inactive spoils it
     try:
         dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
-        exported = export_graph(cfg, host, file)
+        exported = export_graph(cfg, host, file, Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state())))
+        seen.add(dr_service.state())
         drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
     finally:
         restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.preflight.node_was_active)
+    expect(drill, PHASE, "node stopped for the whole export", ["inactive"], sorted(seen),
+           message=f"{dr_service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
+           f"{NODE_SAMPLE_S:g}s): something started it, another drill's safety step or an operator; a backup "
+           "taken while the node writes is not consistent")  # fmt: skip
     if exported.timed_out:
         pytest.fail(
             f"export did not end within {cfg.stackstate.export_timeout:g}s and was stopped: {exported.command}",

@@ -35,7 +35,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         iso = cfg.isolated
         cfg = restore_site.isolated_config(cfg)
         file = f"{iso.copy_to.rstrip('/')}/drtests-<drill-id>.graph"
-        kept = "kept (--dr-keep)" if options.keep else "removed at the end"
+        kept = f"kept ({options.flag('keep')})" if options.keep else "removed at the end"
         planned += [
             step(PHASE, "start restore host", f"a disposable container from {iso.image}; wait until systemd, "
                  f"{iso.stackgraph_unit} and {iso.unit} are up (timeout {iso.ready_timeout:g}s); {kept}"),
@@ -60,7 +60,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]  # fmt: skip
     if es.enabled:
         if es.restore == "rename":
-            cleanup = "kept (--dr-keep)" if options.keep else "deleted at the end"
+            cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
             how = (f"renamed {es.rename_pattern} -> {es.rename_replacement} (never over live indices); "
                    f"restored indices {cleanup}")  # fmt: skip
         else:

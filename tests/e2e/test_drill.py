@@ -128,7 +128,7 @@ def test_in_place_drill_on_a_target_not_marked_disposable_is_refused(drill_lab: 
     assert result.returncode == 1
     message = phase(drill_lab.evidence(), "preflight")["message"]
     assert message.startswith("this drill would overwrite the graph on local:// with the backup: mark the target")
-    assert "--dr-allow-destructive" in message
+    assert "or pass --allow-destructive" in message  # the flag of drtests run, the command that was run
     assert [s["name"] for s in drill_lab.evidence()["steps"] if s["phase"] != "safety"] == []  # nothing was done
     assert drill_lab.run("--allow-destructive").returncode == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -77,7 +78,7 @@ def test_after_kill_9_the_next_drill_finds_the_leftovers_and_recovers_only_when_
     message = phase(drill_lab.evidence(), "preflight")["message"]
     assert "found what an earlier drill left" in message
     assert "its process is gone" in message and "the node is inactive" in message
-    assert "--dr-recover" in message
+    assert "Run again with --recover to" in message  # the flag of drtests run, the command that was run
     assert lock.exists() and not drill_lab.node_active()  # told nothing, it changed nothing
 
     recovered = drill_lab.run("--recover")
@@ -98,3 +99,56 @@ def test_kept_restore_indices_block_the_next_drill_until_recover(drill_lab: Dril
     assert drill_lab.leftover_restored() == kept
     assert drill_lab.run("--recover").returncode == 0
     assert drill_lab.leftover_restored() == []
+
+
+def test_a_node_started_during_the_export_fails_the_backup(drill_lab: DrillLab) -> None:
+    """Something (another drill's safety step, an operator) starts the node while the export runs:
+    the backup is not consistent, and the drill must say so instead of passing."""
+    counts = drill_lab.doc_counts()
+    drill_lab.fault("export_slow=4")
+    drill = drill_lab.start()
+    wait_for(lambda: drill_lab.target_commands() and not drill_lab.node_active(), "the export to run, node stopped")
+    drill_lab.lab.ctl("start", "stackstate")
+    output, _ = drill.communicate(timeout=120)
+    drill_lab.fault()
+    assert drill.returncode == 1, output[-3000:]
+    evidence = drill_lab.evidence()
+    message = phase(evidence, "backup")["message"]
+    assert message.startswith("stackstate was active during the export (sampled every 1s)"), message
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_two_drills_started_together_on_one_install(drill_lab: DrillLab) -> None:
+    """Two real drtests processes race for one lab: the loser changes nothing (it registered no
+    step to start the node), the winner's export runs with the node stopped throughout."""
+    counts = drill_lab.doc_counts()
+    drill_lab.fault("export_slow=3")
+    drills = [drill_lab.start(), drill_lab.start()]
+    outputs = [d.communicate(timeout=180)[0] for d in drills]
+    drill_lab.fault()
+    codes = sorted(d.returncode for d in drills)
+    assert codes == [0, 1], "\n=====\n".join(o[-2000:] for o in outputs)
+    loser = outputs[[d.returncode for d in drills].index(1)]
+    assert "is held by: drill=" in loser or "was taken by: drill=" in loser, loser[-2000:]
+    assert "starting stackstate" not in loser and "safety: stackstate active again" not in loser
+    evidence = [json.loads(p.read_text()) for p in drill_lab.reports.glob("*/evidence.json")]
+    winner = next(e for e in evidence if e["verdict"] == "pass")
+    assert {c["name"]: c["actual"] for c in winner["checks"]}["node stopped for the whole export"] == ["inactive"]
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_recover_refuses_a_lock_of_a_drill_not_known_to_be_dead(drill_lab: DrillLab) -> None:
+    """A lock of another runner: its process cannot be seen from here. --recover leaves it (and the
+    node) alone; naming that drill's id is the operator's word that it is dead."""
+    lock = drill_lab.home / "var" / "drtests.lock"
+    lock.write_text("drill=other-drill operator=ci@other-runner pid=4242 started=2026-01-01T00:00:00Z\n")
+    drill_lab.lab.ctl("stop", "stackstate")
+    refused = drill_lab.run("--recover")
+    assert refused.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert "is held by: drill=other-drill operator=ci@other-runner" in message
+    assert "run with --recover --recover-drill other-drill" in message
+    assert lock.exists() and not drill_lab.node_active()  # nothing changed under that drill
+    recovered = drill_lab.run("--recover", "--recover-drill", "other-drill")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert drill_lab.node_active() and not lock.exists()

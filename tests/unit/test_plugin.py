@@ -117,3 +117,12 @@ def test_plan_shows_the_isolated_steps_and_what_blocks_an_in_place_drill(tmp_pat
     in_place = "\n".join(render(load(path), DrillOptions()))
     assert "(it is neither: the drill would stop here)" in in_place
     assert "start restore host" not in in_place
+
+
+def test_messages_name_the_flags_of_the_command_that_was_run(pytester: pytest.Pytester, drill_config: Path) -> None:
+    (pytester.path / "drtests.lock").write_text("drill=d-1 operator=ci@other-runner pid=4242 started=x\n")
+    result = pytester.runpytest("--dr-config", str(drill_config), "--dr-set", "service.stackgraph_status_command=true",
+                                "-p", "no:cacheprovider")  # fmt: skip
+    result.stdout.fnmatch_lines(["*if you know that drill is dead, run with --dr-recover --dr-recover-drill d-1 *"])
+    plan = "\n".join(render(load(drill_config), DrillOptions(command="drtests")))
+    assert "refuse unless the target is disposable or --allow-destructive is given" in plan
