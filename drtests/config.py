@@ -267,6 +267,19 @@ def _cross_checks(cfg: DrillConfig) -> None:
     if cfg.alerts.webhook_url_env and cfg.alerts.webhook_url_env not in os.environ:
         raise ConfigError(src, "alerts.webhook_url_env", f"names environment variable {cfg.alerts.webhook_url_env}, "
                           "which is not set")  # fmt: skip
+    replacement = cfg.elasticsearch.rename_replacement
+    groups = [int(n) for n in re.findall(r"\$(\d+)", replacement)]
+    available = re.compile(cfg.elasticsearch.rename_pattern).groups
+    if any(n > available for n in groups):
+        raise ConfigError(src, "elasticsearch.rename_replacement", f"refers to group ${max(groups)}, but "
+                          f"elasticsearch.rename_pattern has {available} group(s)")  # fmt: skip
+    if 1 not in groups:
+        raise ConfigError(src, "elasticsearch.rename_replacement", "must keep the original name: include $1 "
+                          f"(e.g. drtests-restored-$1), got {replacement!r}")  # fmt: skip
+    if not re.match(r"[a-z0-9][a-z0-9._-]*-", replacement.split("$", 1)[0]):
+        raise ConfigError(src, "elasticsearch.rename_replacement", "must start with a fixed prefix ending in '-' "
+                          f"before $1 (e.g. drtests-restored-$1), so restored copies never take a live index's "
+                          f"name, got {replacement!r}")  # fmt: skip
     if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
         raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from drtests import telemetry
 from drtests.config import DrillConfig
+from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
@@ -44,7 +45,8 @@ class Leftovers:
     lock_holder: str = ""  # the lock file's content, when a lock exists
     holder_gone: bool = False
     node_inactive: bool = False  # with a lock present: the drill stopped the node and died
-    restore_indices: list[str] = field(default_factory=list)
+    restore_indices: list[str] = field(default_factory=list)  # named in the ledger, and still there
+    ledger: str = ""  # the restore ledger's path, when one exists
 
     def __bool__(self) -> bool:
         return bool(self.lock_holder or self.restore_indices)
@@ -62,13 +64,28 @@ class Leftovers:
         return "; ".join(found)
 
 
+def ledger_path(cfg: DrillConfig) -> str:
+    """The restore ledger: the exact names of the indices a drill is about to create, written on
+    the target before the restore starts. Only those names are ever deleted, by the drill's safety
+    step or by a later --recover; a user's index that merely looks like a restored copy is not."""
+    return cfg.path(cfg.target.lock_file) + ".restored"
+
+
+def write_ledger(cfg: DrillConfig, host: TargetHost, names: list[str]) -> None:
+    if not host.write(ledger_path(cfg), "".join(f"{name}\n" for name in names)):
+        raise DrillError(f"cannot write the restore ledger {ledger_path(cfg)} on {host.url}: nothing was restored")
+
+
+def ledger_names(cfg: DrillConfig, host: TargetHost) -> list[str]:
+    return [line.strip() for line in (host.read(ledger_path(cfg)) or "").splitlines() if line.strip()]
+
+
 def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     lock = cfg.path(cfg.target.lock_file)
     holder = host.read(lock) or ""
     found = Leftovers(lock=lock, lock_holder=holder, holder_gone=bool(holder) and holder_is_gone(holder))
     found.node_inactive = bool(holder) and node_state == "inactive"
-    if es is not None and cfg.elasticsearch.restore == "rename":
-        live = telemetry.index_names(es, cfg.elasticsearch.indices)
-        targets = sorted(set(telemetry.renamed(cfg, live).values()) - set(live))
-        found.restore_indices = telemetry.existing_indices(es, targets)
+    if es is not None and (recorded := ledger_names(cfg, host)):
+        found.restore_indices = telemetry.existing_indices(es, recorded)
+        found.ledger = ledger_path(cfg)
     return found

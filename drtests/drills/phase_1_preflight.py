@@ -263,3 +263,5 @@ def recover(leftovers, drill, host, service, es, cfg, say) -> None:
         say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
         telemetry.delete_indices(es, leftovers.restore_indices)
         drill.step(PHASE, f"recover: delete restore indices {', '.join(leftovers.restore_indices)}")
+    if leftovers.ledger:
+        host.remove(leftovers.ledger)

@@ -3,7 +3,7 @@ ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
 import pytest
 
-from drtests import restore_site, telemetry
+from drtests import recovery, restore_site, telemetry
 from drtests.config import DrillConfig
 from drtests.drills.common import (
     Planned,
@@ -28,7 +28,7 @@ PHASE = "restore"
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
-    es = cfg.elasticsearch
+    es, lock = cfg.elasticsearch, cfg.path(cfg.target.lock_file)
     file = backup_file(cfg, "<drill-id>")
     planned = []
     if cfg.drill.mode == "isolated":
@@ -65,8 +65,11 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
                    f"restored indices {cleanup}")  # fmt: skip
         else:
             how = f"DELETE the live indices {es.indices}, wait for 404, restore them from the snapshot"
+        planned.append(step(PHASE, "restore snapshot", how))
+        if es.restore == "rename":
+            ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
+            planned.append(step(PHASE, "write the restore ledger", f"{ledger} (only those are ever deleted)"))
         planned += [
-            step(PHASE, "restore snapshot", how),
             check(PHASE, "restore failed shards", "0"),
             check(PHASE, "restored indices health", "green|yellow"),
         ]
@@ -157,9 +160,15 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         snapshot = drill.backup.snapshot
 
         def remove_later(targets: list[str]) -> None:
+            with drill.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
+                recovery.write_ledger(dr_config, dr_target, targets)  # on the target: where the lock is
             if not dr_options.keep:
-                cleanup = f"restored indices removed ({len(targets)})"
-                dr_safety.register(cleanup, lambda: telemetry.delete_indices(es, targets))
+
+                def remove() -> None:
+                    telemetry.delete_indices(es, targets)
+                    dr_target.remove(recovery.ledger_path(dr_config))
+
+                dr_safety.register(f"restored indices removed ({len(targets)})", remove)
 
         dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode)")
         with drill.timed_step(

@@ -159,6 +159,10 @@ class TargetHost:
         """Create `path` with `content` only if it does not exist yet (atomic: noclobber)."""
         return self.run(f"set -C; printf %s {quote(content)} > {quote(path)}", 30).rc == 0
 
+    def write(self, path: str, content: str) -> bool:
+        """Create or replace `path` with `content`."""
+        return self.run(f"printf %s {quote(content)} > {quote(path)}", 30).rc == 0
+
     def read(self, path: str) -> str | None:
         result = self.run(f"cat {quote(path)}", 30)
         return result.stdout if result.rc == 0 else None

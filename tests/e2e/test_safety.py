@@ -152,3 +152,21 @@ def test_recover_refuses_a_lock_of_a_drill_not_known_to_be_dead(drill_lab: Drill
     recovered = drill_lab.run("--recover", "--recover-drill", "other-drill")
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert drill_lab.node_active() and not lock.exists()
+
+
+def test_recover_deletes_only_indices_a_drill_recorded(drill_lab: DrillLab) -> None:
+    """A user's own index named like a restored copy is not a leftover: recovery deletes only the
+    names in a drill's ledger, and the restore refuses to overwrite the user's index."""
+    es, live = drill_lab.es, sorted(drill_lab.doc_counts())[0]
+    own = f"drtests-restored-{live}"
+    es.index(index=own, document={"mine": True}, refresh=True)
+    try:
+        result = drill_lab.run("--recover")
+        assert result.returncode == 1
+        evidence = drill_lab.evidence()
+        assert phase(evidence, "preflight")["status"] == "pass"  # not reported as a leftover
+        assert f"restore target index {own} already exists" in phase(evidence, "restore")["message"]
+        assert es.count(index=own)["count"] == 1  # never deleted
+        assert drill_lab.node_active() and not (drill_lab.home / "var" / "drtests.lock").exists()
+    finally:
+        es.indices.delete(index=own, ignore_unavailable=True)

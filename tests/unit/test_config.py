@@ -74,6 +74,13 @@ BAD = [
     ("[service]\ntimeout = inf\n", {}, "service.timeout: must be a finite number, got inf"),
     ("[objectives]\nrpo_seconds = 1e400\n", {}, "objectives.rpo_seconds: must be a finite number, got inf"),
     ("[probe]\nconcurrency = 0\n", {}, "probe.concurrency: must be >= 1"),
+    ("[elasticsearch]\nrename_replacement = 'archive'\n", {}, "rename_replacement: must keep the original name"),
+    ("[elasticsearch]\nrename_replacement = '$1-old'\n", {}, "rename_replacement: must start with a fixed prefix"),
+    (
+        "[elasticsearch]\nrename_replacement = 'x-$2'\n",
+        {},
+        "refers to group $2, but elasticsearch.rename_pattern has 1",
+    ),
     ("[alerts]\nstale_backup = 'loud'\n", {}, "alerts.stale_backup: must be one of warn, fail, off, got 'loud'"),
 ]
 
