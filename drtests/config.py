@@ -30,10 +30,12 @@ TEMPLATE_KEYS = {"home", "graph", "file", "type"}
 
 
 def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None = None, ge: float | None = None,
-            unit: str = "", regex: bool = False, factory: Callable[[], object] | None = None) -> Any:  # fmt: skip
-    """A config key: its default and what a value must be (one of `choices`; > gt or >= ge, in
-    `unit`; a valid regular expression)."""
-    rules = {"choices": choices, "gt": gt, "ge": ge, "unit": unit, "regex": regex}
+            le: float | None = None, unit: str = "", regex: bool = False, required: bool = False,
+            absolute: bool = False, factory: Callable[[], object] | None = None) -> Any:  # fmt: skip
+    """A config key: its default and what a value must be (one of `choices`; > gt, >= ge, <= le,
+    in `unit`; a valid regular expression; not empty; an absolute path once {home} is expanded)."""
+    rules = {"choices": choices, "gt": gt, "ge": ge, "le": le, "unit": unit, "regex": regex, "required": required,
+             "absolute": absolute}  # fmt: skip
     if factory is not None:
         return field(default_factory=factory, metadata=rules)
     return field(default=default, metadata=rules)
@@ -41,7 +43,7 @@ def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None 
 
 @dataclass(frozen=True)
 class DrillSection:
-    name: str = setting("stackstate-drill")
+    name: str = setting("stackstate-drill", required=True)  # names evidence folders, snapshots, containers
     mode: str = setting("in-place", choices=("in-place", "isolated"))
 
 
@@ -49,25 +51,25 @@ class DrillSection:
 class TargetSection:
     templates: ClassVar[bool] = True  # string keys may use {home}, {graph}, {file}, {type}
     name: str = setting("")  # how evidence and history name this install (default: the URL's host and stackstate.home)
-    url: str = setting("local://")  # testinfra host spec: local://, ssh://user@host:port, docker://name
-    owner: str = setting("stackstate")  # user that must be able to write the backup folder
+    url: str = setting("local://", required=True)  # testinfra host spec: local://, ssh://user@host:port, docker://name
+    owner: str = setting("stackstate", required=True)  # user that must be able to write the backup folder
     disposable: bool = setting(False)  # true: the graph may be overwritten by an in-place restore
     sudo: bool = setting(False)
     ssh_config: str = setting("")  # ssh:// targets: an ssh_config file (host keys, jump hosts, ...)
     ssh_identity_file: str = setting("")  # ssh:// targets: the private key
-    lock_file: str = setting("{home}/var/drtests.lock")
-    min_free_mb: int = setting(512)
+    lock_file: str = setting("{home}/var/drtests.lock", required=True, absolute=True)
+    min_free_mb: int = setting(512, ge=0)
 
 
 @dataclass(frozen=True)
 class StackStateSection:
     templates: ClassVar[bool] = True
-    home: str = setting("/opt/stackstate")
-    graph: str = setting("default")
-    backup_dir: str = setting("{home}/backups")
-    export_command: str = setting("{home}/bin/sts-standalone.sh export --file {file} --graph {graph}")
-    import_command: str = setting("{home}/bin/sts-standalone.sh import --file {file} --graph {graph}")
-    log_file: str = setting("{home}/var/log/stackstate.log")
+    home: str = setting("/opt/stackstate", required=True, absolute=True)
+    graph: str = setting("default", required=True)
+    backup_dir: str = setting("{home}/backups", required=True, absolute=True)
+    export_command: str = setting("{home}/bin/sts-standalone.sh export --file {file} --graph {graph}", required=True)
+    import_command: str = setting("{home}/bin/sts-standalone.sh import --file {file} --graph {graph}", required=True)
+    log_file: str = setting("{home}/var/log/stackstate.log", required=True, absolute=True)
     restore_start_pattern: str = setting(r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$", regex=True)
     watermark_pattern: str = setting(r"Contains changes till (?P<ns>\d+)", regex=True)
     error_pattern: str = setting(r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) ", regex=True)
@@ -80,8 +82,8 @@ class StackStateSection:
 class ServiceSection:
     templates: ClassVar[bool] = True
     backend: str = setting("systemd", choices=("systemd", "command"))
-    unit: str = setting("stackstate.service")
-    stackgraph_unit: str = setting("stackgraph.service")
+    unit: str = setting("stackstate.service", required=True)
+    stackgraph_unit: str = setting("stackgraph.service", required=True)
     start_command: str = setting("")  # backend = "command": shell commands; status exits 0 when active
     stop_command: str = setting("")
     status_command: str = setting("")
@@ -100,15 +102,15 @@ class ProbeSection:
     api_url: str = setting("http://127.0.0.1:7070")  # kind = "api": GET api_url + api_path, a JSON list per type
     api_path: str = setting("/api/node/{type}")
     command: str = setting("")  # kind = "command": prints {"Type": count} JSON
-    concurrency: int = setting(4, ge=1)  # cli/api: how many types are counted at once (1: one after the other)
+    concurrency: int = setting(4, ge=1, le=64)  # cli/api: how many types are counted at once (1: one after the other)
 
 
 @dataclass(frozen=True)
 class ElasticsearchSection:
     enabled: bool = setting(True)
     url: str = setting("http://127.0.0.1:9200")
-    indices: str = setting("sts_*")
-    repository: str = setting("sts-backup")
+    indices: str = setting("sts_*", required=True)
+    repository: str = setting("sts-backup", required=True)
     repository_location: str = setting("")  # set: register an fs repository there (under path.repo)
     restore: str = setting("rename", choices=("rename", "replace"))
     rename_pattern: str = setting("(.+)", regex=True)
@@ -116,7 +118,7 @@ class ElasticsearchSection:
     username_env: str = setting("")  # names of environment variables; secrets never live in the file
     password_env: str = setting("")
     api_key_env: str = setting("")
-    fingerprint_sample: int = setting(50, ge=1)
+    fingerprint_sample: int = setting(50, ge=1, le=10000)  # ES returns at most 10,000 hits a search
     timeout: float = setting(1800.0, gt=0, unit="seconds")
 
 
@@ -125,11 +127,13 @@ class IsolatedSection:
     """mode = "isolated": the restore runs in a disposable container started from `image`."""
 
     image: str = setting("")  # an image with StackState installed and systemd as PID 1 (the lab's: make image)
-    home: str = setting("/opt/stackstate")
-    unit: str = setting("stackstate.service")
-    stackgraph_unit: str = setting("stackgraph.service")
+    home: str = setting("/opt/stackstate", required=True, absolute=True)
+    unit: str = setting("stackstate.service", required=True)
+    stackgraph_unit: str = setting("stackgraph.service", required=True)
     ready_timeout: float = setting(300.0, gt=0, unit="seconds")  # for systemd and both units to be up
-    copy_to: str = setting("/tmp")  # folder in the container that receives the backup file
+    copy_to: str = setting(
+        "/tmp", required=True, absolute=True
+    )  # folder in the container that receives the backup file
 
 
 @dataclass(frozen=True)
@@ -199,6 +203,12 @@ def _check_rules(source: str, key: str, value: object, rules: typing.Mapping[str
         raise ConfigError(source, key, f"must be > {gt:g}{unit}")
     if (ge := rules.get("ge")) is not None and not value >= ge:
         raise ConfigError(source, key, f"must be >= {ge:g}{unit}")
+    if (le := rules.get("le")) is not None and not value <= le:
+        raise ConfigError(source, key, f"must be <= {le:g}{unit}")
+    if rules.get("required") and not str(value).strip():
+        raise ConfigError(source, key, "must not be empty")
+    if rules.get("absolute") and not str(value).startswith(("/", "{home}")):
+        raise ConfigError(source, key, f"must be an absolute path (or start with {{home}}), got {value!r}")
     if rules.get("regex"):
         try:
             re.compile(value)
@@ -234,6 +244,9 @@ def _cross_checks(cfg: DrillConfig) -> None:
     src = cfg.source
     if "ns" not in re.compile(cfg.stackstate.watermark_pattern).groupindex:
         raise ConfigError(src, "stackstate.watermark_pattern", "needs a named group (?P<ns>...) for the nanoseconds")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", cfg.drill.name):
+        raise ConfigError(src, "drill.name", "letters, digits, '.', '_' and '-' only, up to 63 (it names evidence "
+                          f"folders, snapshots and containers), got {cfg.drill.name!r}")  # fmt: skip
     if cfg.target.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", cfg.target.name):
         raise ConfigError(src, "target.name", "letters, digits, '.', '_' and '-' only, up to 63 (it names evidence "
                           f"folders and snapshots), got {cfg.target.name!r}")  # fmt: skip
@@ -242,6 +255,8 @@ def _cross_checks(cfg: DrillConfig) -> None:
         raise ConfigError(
             src, "target.url", f"must be a testinfra host URL like local:// or ssh://user@host, got {cfg.target.url!r}"
         )
+    if scheme != "local" and not urlparse(cfg.target.url).hostname:
+        raise ConfigError(src, "target.url", f"names no host: {cfg.target.url!r} (e.g. ssh://user@host)")
     for key, url in (("elasticsearch.url", cfg.elasticsearch.url), ("probe.api_url", cfg.probe.api_url)):
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:

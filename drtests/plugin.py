@@ -8,6 +8,7 @@ drtests.fixtures; interrupt handling in drtests.interrupts.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,10 @@ def pytest_configure(config: pytest.Config) -> None:
         configs = drill_config.load_fleet(source, overrides)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(DrillSession(configs, options_of(config)), NAME)
+    options = options_of(config)
+    if problem := report_dir_problem(Path(options.report_dir)):  # found before the target is touched
+        raise pytest.UsageError(f"{options.flag('report-dir')} {options.report_dir}: {problem}")
+    config.pluginmanager.register(DrillSession(configs, options), NAME)
     if str(DRILLS_DIR) not in config.args:
         config.args.append(str(DRILLS_DIR))
     controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
@@ -77,6 +81,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(interrupts.uninstall)
     if controller:
         give_workers_time(configs)
+
+
+def report_dir_problem(folder: Path) -> str | None:
+    """Why evidence cannot be written under `folder` (created when missing), or None."""
+    if folder.exists() and not folder.is_dir():
+        return "is not a folder: evidence is written in a folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot write evidence there: {exc.strerror}"
+    return None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Module | None:

@@ -130,10 +130,11 @@ def write_evidence(drill: Drill, report_root: Path, final: bool = False) -> Path
     (folder / "report.html").write_text(render_html(evidence))
     write_manifest(folder, drill.id)
     latest = report_root / "latest"
-    tmp = report_root / f".latest-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(drill.id)
-    tmp.replace(latest)
+    if latest.is_symlink() or not latest.exists():  # a real folder named latest is someone's: left alone
+        tmp = report_root / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(drill.id)
+        tmp.replace(latest)
     if final:
         with history.locked(report_root):
             history.append(report_root, evidence)

@@ -107,3 +107,14 @@ def test_credentials_reach_a_secured_cluster_and_wrong_ones_are_named(drill_lab:
         assert "wrong-password" not in wrong.stdout + json.dumps(drill_lab.evidence())
     finally:
         auth_proxy.stop(folder)
+
+
+def test_a_report_dir_that_is_a_file_stops_the_run_before_the_target_is_touched(drill_lab: DrillLab) -> None:
+    log_before = drill_lab.log_text()
+    not_a_folder = drill_lab.config.parent / "reports-file"
+    not_a_folder.write_text("x")
+    result = drill_lab.run("--report-dir", str(not_a_folder))  # DrillRunner passes its own first: this one wins
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"--report-dir {not_a_folder}: is not a folder" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert drill_lab.log_text() == log_before and drill_lab.node_active()  # the node was not stopped

@@ -82,6 +82,15 @@ BAD = [
         "refers to group $2, but elasticsearch.rename_pattern has 1",
     ),
     ("[alerts]\nstale_backup = 'loud'\n", {}, "alerts.stale_backup: must be one of warn, fail, off, got 'loud'"),
+    ("[target]\nmin_free_mb = -1\n", {}, "target.min_free_mb: must be >= 0"),
+    ("[elasticsearch]\nfingerprint_sample = 1000000000\n", {}, "elasticsearch.fingerprint_sample: must be <= 10000"),
+    ("[elasticsearch]\nfingerprint_sample = 1e9\n", {}, "elasticsearch.fingerprint_sample: must be int"),
+    ("[stackstate]\ngraph = ''\n", {}, "stackstate.graph: must not be empty"),
+    ("[target]\nlock_file = ''\n", {}, "target.lock_file: must not be empty"),
+    ("[stackstate]\nhome = 'opt/sts'\n", {}, "stackstate.home: must be an absolute path"),
+    ("[target]\nurl = 'ssh://'\n", {}, "target.url: names no host"),
+    ("[drill]\nname = '/../../esc/pwned'\n", {}, "drill.name: letters, digits"),
+    ("[drill]\nname = '" + "x" * 240 + "'\n", {}, "drill.name: letters, digits"),
 ]
 
 
