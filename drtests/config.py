@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import posixpath
 import re
+import shlex
+import string
 import tomllib
 import typing
 from collections.abc import Callable
@@ -169,9 +172,21 @@ class DrillConfig:
         """The install's name in evidence, history and fleets: target.name, else host:home."""
         return self.target.name or f"{urlparse(self.target.url).hostname or 'localhost'}:{self.stackstate.home}"
 
+    @property
+    def state_dir(self) -> str:
+        """Where drtests keeps its state on the target: the lock, the restore ledger and the pid
+        files of running exports and imports (the lock file's folder)."""
+        return posixpath.dirname(self.path(self.target.lock_file)) or "/"
+
     def path(self, template: str, **extra: str) -> str:
-        """Expand a path or command template: {home}, {graph} and any extra placeholders."""
+        """Expand a path template: {home}, {graph} and any extra placeholders, as they are."""
         return template.format(home=self.stackstate.home, graph=self.stackstate.graph, **extra)
+
+    def command(self, template: str, **extra: str) -> str:
+        """Expand a shell command template: every substituted value is quoted for the shell, so a
+        home with a space works and a graph named `x; touch y` is a name, not a command."""
+        values = {"home": self.stackstate.home, "graph": self.stackstate.graph, **extra}
+        return template.format(**{key: shlex.quote(value) for key, value in values.items()})
 
     def secret(self, env_key: str) -> str | None:
         name = getattr(self.elasticsearch, env_key)
@@ -216,6 +231,21 @@ def _check_rules(source: str, key: str, value: object, rules: typing.Mapping[str
             raise ConfigError(source, key, f"invalid regular expression: {exc}") from None
 
 
+def _check_template(source: str, key: str, template: str) -> None:
+    """Placeholders as str.format reads them: only the known ones; literal braces doubled."""
+    allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
+    try:
+        fields_used = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:  # a lone { or }
+        raise ConfigError(
+            source, key, f"{exc}: write a literal brace as {{{{ or }}}} (placeholders: {allowed})"
+        ) from None
+    for placeholder in fields_used:
+        if placeholder not in TEMPLATE_KEYS:
+            raise ConfigError(source, key, f"unknown placeholder {{{placeholder}}} (allowed: {allowed}; write a "
+                              "literal brace as {{ or }})")  # fmt: skip
+
+
 def _section(source: str, name: str, cls: type, raw: object) -> object:
     """One [section] of the file: known keys only, each of its declared type and rules."""
     if not isinstance(raw, dict):
@@ -231,11 +261,7 @@ def _section(source: str, name: str, cls: type, raw: object) -> object:
         value = getattr(section, f.name)
         _check_rules(source, f"{name}.{f.name}", value, f.metadata)
         if getattr(cls, "templates", False) and isinstance(value, str):
-            for placeholder in re.findall(r"\{(\w*)\}", value):
-                if placeholder not in TEMPLATE_KEYS:
-                    allowed = ", ".join("{" + k + "}" for k in sorted(TEMPLATE_KEYS))
-                    raise ConfigError(source, f"{name}.{f.name}", f"unknown placeholder {{{placeholder}}} "
-                                      f"(allowed: {allowed})")  # fmt: skip
+            _check_template(source, f"{name}.{f.name}", value)
     return section
 
 

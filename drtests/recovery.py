@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from drtests import telemetry
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
-from drtests.hosts.host import TargetHost
+from drtests.hosts.host import TargetHost, pidfile_owner
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
 
@@ -47,15 +47,19 @@ class Leftovers:
     node_inactive: bool = False  # with a lock present: the drill stopped the node and died
     restore_indices: list[str] = field(default_factory=list)  # named in the ledger, and still there
     ledger: str = ""  # the restore ledger's path, when one exists
+    commands: list[tuple[str, int, str]] = field(default_factory=list)  # (pid file, pid, drill): still running
+    stale_pidfiles: list[str] = field(default_factory=list)  # their command ended; the file stayed
 
     def __bool__(self) -> bool:
-        return bool(self.lock_holder or self.restore_indices)
+        return bool(self.lock_holder or self.restore_indices or self.commands)
 
     def describe(self) -> str:
         found = []
         if self.lock_holder:
             state = "its process is gone" if self.holder_gone else "holder not known to be gone"
             found.append(f"drill lock {self.lock} ({self.lock_holder.strip()}; {state})")
+        for _, pid, drill in self.commands:
+            found.append(f"an export or import of drill {drill or '?'} still runs on the target (pid {pid})")
         if self.node_inactive:
             found.append("the node is inactive (stopped by that drill?)")
         if self.restore_indices:
@@ -85,6 +89,11 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     holder = host.read(lock) or ""
     found = Leftovers(lock=lock, lock_holder=holder, holder_gone=bool(holder) and holder_is_gone(holder))
     found.node_inactive = bool(holder) and node_state == "inactive"
+    for pidfile, pid, alive in host.running_commands(cfg.state_dir):
+        if alive:
+            found.commands.append((pidfile, pid, pidfile_owner(pidfile)))
+        else:
+            found.stale_pidfiles.append(pidfile)
     if es is not None and (recorded := ledger_names(cfg, host)):
         found.restore_indices = telemetry.existing_indices(es, recorded)
         found.ledger = ledger_path(cfg)

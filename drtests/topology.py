@@ -16,30 +16,36 @@ from urllib.parse import quote as url_quote
 
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
-from drtests.hosts.host import CommandResult, RunningCommand, TargetHost, quote
+from drtests.hosts.host import CommandResult, RunningCommand, TargetHost, pidfile_for
 from drtests.hosts.logtail import LogWindow
 from drtests.waiting import wait_until
 
 
 def export_graph(
-    cfg: DrillConfig, host: TargetHost, file: str, meanwhile: Callable[[], None] = lambda: None
+    cfg: DrillConfig, host: TargetHost, file: str, drill_id: str, meanwhile: Callable[[], None] = lambda: None
 ) -> CommandResult:
     """Run the export; `meanwhile` is called while it runs (the backup phase samples the node)."""
-    command = cfg.path(cfg.stackstate.export_command, file=quote(file))
-    return run_to_end(host.start(command, cfg.stackstate.export_timeout, sudo=True), meanwhile)
+    command = cfg.command(cfg.stackstate.export_command, file=file)
+    running = host.start(
+        command, cfg.stackstate.export_timeout, sudo=True, pidfile=pidfile_for(cfg.state_dir, drill_id)
+    )
+    return run_to_end(running, meanwhile)
 
 
 def import_graph(
-    cfg: DrillConfig, host: TargetHost, file: str, window: LogWindow, say: Callable[[str], None]
+    cfg: DrillConfig, host: TargetHost, file: str, window: LogWindow, say: Callable[[str], None], drill_id: str
 ) -> CommandResult:
     """Run the import while following the log window; new log lines are passed to `say`."""
-    command = cfg.path(cfg.stackstate.import_command, file=quote(file))
+    command = cfg.command(cfg.stackstate.import_command, file=file)
 
     def show_new_lines() -> None:
         for line in window.poll():
             say(f"log: {line}")
 
-    result = run_to_end(host.start(command, cfg.stackstate.import_timeout, sudo=True), show_new_lines)
+    running = host.start(
+        command, cfg.stackstate.import_timeout, sudo=True, pidfile=pidfile_for(cfg.state_dir, drill_id)
+    )
+    result = run_to_end(running, show_new_lines)
     show_new_lines()
     return result
 
@@ -81,7 +87,7 @@ class CliProbe(Probe):
     kind = "cli"
 
     def count(self, node_type: str) -> int:
-        result = self.host.run(self.cfg.path(self.cfg.probe.cli_command, type=quote(node_type)), 300)
+        result = self.host.run(self.cfg.command(self.cfg.probe.cli_command, type=node_type), 300)
         if result.rc != 0:
             raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
         return sum(1 for line in result.stdout.splitlines() if line.strip())
@@ -110,7 +116,7 @@ class CommandProbe(Probe):
     kind = "command"
 
     def counts(self) -> dict[str, int]:
-        result = self.host.run(self.cfg.path(self.cfg.probe.command), 600)
+        result = self.host.run(self.cfg.command(self.cfg.probe.command), 600)
         if result.rc != 0:
             raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
         try:
@@ -129,10 +135,10 @@ def probe_description(cfg: DrillConfig) -> str:
     """How the probe counts, in words for a plan."""
     probe = cfg.probe
     if probe.kind == "cli":
-        return f"`{cfg.path(probe.cli_command, type='<Type>')}` for {', '.join(probe.types)}"
+        return f"`{cfg.command(probe.cli_command, type='<Type>')}` for {', '.join(probe.types)}"
     if probe.kind == "api":
         return f"GET {probe.api_url}{probe.api_path} for {', '.join(probe.types)}"
-    return f"`{cfg.path(probe.command)}`"
+    return f"`{cfg.command(probe.command)}`"
 
 
 def make_probe(cfg: DrillConfig, host: TargetHost) -> Probe:

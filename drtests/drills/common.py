@@ -70,7 +70,7 @@ def node_commands(cfg: DrillConfig) -> tuple[str, str]:
     svc = cfg.service
     if svc.backend == "systemd":
         return f"systemctl stop {svc.unit}", f"systemctl start {svc.unit}"
-    return cfg.path(svc.stop_command), cfg.path(svc.start_command)
+    return cfg.command(svc.stop_command), cfg.command(svc.start_command)
 
 
 def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, say: Callable[[str], None],
@@ -91,5 +91,5 @@ def stackstate_version(cfg: DrillConfig, host) -> str | None:
     """The installed version from stackstate.version_command, None when not configured or failing."""
     if not cfg.stackstate.version_command:
         return None
-    result = host.run(cfg.path(cfg.stackstate.version_command), 60)
+    result = host.run(cfg.command(cfg.stackstate.version_command), 60)
     return result.stdout.strip().splitlines()[-1] if result.rc == 0 and result.stdout.strip() else None

@@ -10,9 +10,11 @@ from drtests import alerts, recovery, telemetry
 from drtests.config import DrillConfig
 from drtests.drills.common import Planned, check, expect, stackstate_version, step
 from drtests.hosts import disposable
+from drtests.hosts.host import quote
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.results import ElasticsearchFacts
+from drtests.waiting import wait_until
 
 pytestmark = pytest.mark.dr_phase("preflight")
 PHASE = "preflight"
@@ -21,7 +23,7 @@ PHASE = "preflight"
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     es, svc, owner = cfg.elasticsearch, cfg.service, cfg.target.owner
     graph_status = (f"systemctl is-active {svc.stackgraph_unit}" if svc.backend == "systemd"
-                    else cfg.path(svc.stackgraph_status_command))  # fmt: skip
+                    else cfg.command(svc.stackgraph_status_command))  # fmt: skip
     backup_dir = cfg.path(cfg.stackstate.backup_dir)
     planned = [check(PHASE, "target reachable", f"connect to {cfg.target.url} and run a command")]
     if options.gate:
@@ -45,6 +47,10 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         ]
     if cfg.alerts.stale_backup == "fail":
         planned.append(check(PHASE, "backups within the RPO objective", "newest backup file and snapshot"))
+    if es.enabled and es.restore == "rename":
+        planned.append(
+            check(PHASE, "restore names free", f"no index named as a restored copy ({es.rename_replacement})")
+        )
     planned += [
         step(PHASE, "take the drill lock", cfg.path(cfg.target.lock_file)),
         check(PHASE, "drill lock taken"),
@@ -169,9 +175,18 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             leftovers.describe(),
             ok=dr_options.recover,
             message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
-            f"{dr_options.flag('recover')} to remove the lock and the restore indices and start the node",
+            f"{dr_options.flag('recover')} to end what still runs, remove the lock and the restore indices and "
+            "start the node",
         )
         recover(leftovers, drill, host, dr_service, es, cfg, dr_say)
+
+    if es is not None and cfg.elasticsearch.restore == "rename":
+        live = telemetry.index_names(es, cfg.elasticsearch.indices)
+        taken = telemetry.existing_indices(es, sorted(set(telemetry.renamed(cfg, live).values()) - set(live)))
+        expect(drill, PHASE, "restore names free", [], taken,
+               message=f"index {taken[0] if taken else ''} already exists under the name a restored copy would take, "
+               "and no drill recorded it (it is not in the restore ledger), so drtests leaves it alone: delete or "
+               "rename it, or change elasticsearch.rename_replacement")  # fmt: skip
 
     # The lock before anything is registered to undo: a drill that loses the race for it must
     # not start (or stop) anything under the drill that holds it.
@@ -251,7 +266,18 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
 
 
 def recover(leftovers, drill, host, service, es, cfg, say) -> None:
-    """--recover: undo what the interrupted drill left, each step recorded."""
+    """--recover: undo what the interrupted drill left, each step recorded. A command it left
+    running is ended first: the node must not start under a running import."""
+    for pidfile, pid, owner in leftovers.commands:
+        say(f"recover: ending the export/import of drill {owner or '?'} (pid {pid})")
+        ended = host.run(f"kill -TERM {pid}", 30, sudo=True)
+        wait_until(lambda pid=pid: host.run(f"test -d /proc/{pid}", 30).rc != 0, cfg.service.timeout,
+                   f"the export/import (pid {pid}) left by drill {owner} did not end within {cfg.service.timeout:g}s "
+                   f"of SIGTERM: end it by hand (kill {pid}) and run again")  # fmt: skip
+        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
+        drill.step(PHASE, f"recover: end the export/import of drill {owner or '?'} (pid {pid})", ended)
+    for pidfile in leftovers.stale_pidfiles:
+        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
     if leftovers.lock_holder:
         say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
         host.remove(leftovers.lock)

@@ -22,7 +22,7 @@ def backup_file(cfg: DrillConfig, drill_id: str) -> str:
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     st, es, unit = cfg.stackstate, cfg.elasticsearch, cfg.service.unit
     stop, start = node_commands(cfg)
-    export = cfg.path(st.export_command, file=backup_file(cfg, "<drill-id>"))
+    export = cfg.command(st.export_command, file=backup_file(cfg, "<drill-id>"))
     planned = [
         step(PHASE, f"stop {unit}", f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)"),
         step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
@@ -58,7 +58,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     seen = {dr_service.state()}  # the node's state while the export runs: anything but inactive spoils it
     try:
         dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
-        exported = export_graph(cfg, host, file, Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state())))
+        exported = export_graph(cfg, host, file, drill.id, Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state())))
         seen.add(dr_service.state())
         drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
     finally:

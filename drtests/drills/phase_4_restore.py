@@ -49,7 +49,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     stop, start = node_commands(cfg)
     planned += [
         step(PHASE, f"stop {unit}", f"`{stop}`"),
-        step(PHASE, "import graph", f"`{cfg.path(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
+        step(PHASE, "import graph", f"`{cfg.command(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
              f"following {cfg.path(st.log_file)}"),
         step(PHASE, f"start {unit}", f"`{start}`"),
         check(PHASE, "node active again"),
@@ -105,7 +105,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     try:
         dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
-        imported = import_graph(cfg, host, artifact, window, dr_say)
+        imported = import_graph(cfg, host, artifact, window, dr_say, drill.id)
         drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
     finally:
         restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)

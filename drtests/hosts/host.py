@@ -7,6 +7,7 @@ there too, whatever the transport.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -84,9 +85,22 @@ class TargetHost:
             raise Unreachable(f"cannot run commands on {self.url}: {said.strip()}") from None
         return CommandResult(command, result.rc, result.stdout, result.stderr, time.monotonic() - started, timeout)
 
-    def start(self, command: str, timeout: float, sudo: bool = False) -> RunningCommand:
+    def start(self, command: str, timeout: float, sudo: bool = False, pidfile: str = "") -> RunningCommand:
         """Run a long command in the background of this process; see RunningCommand."""
-        return RunningCommand(self, command, timeout, sudo)
+        return RunningCommand(self, command, timeout, sudo, pidfile or pidfile_for("/tmp", ""))
+
+    def running_commands(self, folder: str) -> list[tuple[str, int, bool]]:
+        """(pid file, pid, still running?) of every drtests command pid file in `folder`: what a
+        drill killed outright (kill -9) can leave running, an export writing on or an import."""
+        each = 'p=$(cat "$f"); echo "$f $p $(test -d /proc/$p && echo alive)"'
+        listing = self.run(f'for f in {quote(folder)}/drtests-*.pid; do [ -f "$f" ] && {{ {each}; }}; done; true', 30)
+        found = []
+        for line in listing.stdout.splitlines():
+            path, _, rest = line.partition(" ")
+            pid, _, alive = rest.partition(" ")
+            if pid.strip().isdigit():
+                found.append((path, int(pid), alive.strip() == "alive"))
+        return found
 
     def ssh_cat_argv(self, path: str) -> list[str]:
         """ssh:// targets: the local command that writes the file's bytes to its stdout, so a
@@ -171,13 +185,26 @@ class TargetHost:
         self.run(f"rm -f {quote(path)}", 30)
 
 
+PIDFILE = re.compile(r"/drtests-(?:(?P<owner>.+)-)?(?P<uuid>[0-9a-f]{32})\.pid$")
+
+
+def pidfile_for(folder: str, owner: str) -> str:
+    """Where a command's pid is kept on the target: named by the drill that runs it."""
+    return f"{folder.rstrip('/')}/drtests-{owner + '-' if owner else ''}{uuid.uuid4().hex}.pid"
+
+
+def pidfile_owner(path: str) -> str:
+    match = PIDFILE.search(path)
+    return (match["owner"] or "") if match else ""
+
+
 class RunningCommand:
     """A command running on the target that can be waited for in slices (to show progress) and
     cancelled (Ctrl-C, SIGTERM), which ends it on the target too, not only here."""
 
-    def __init__(self, host: TargetHost, command: str, timeout: float, sudo: bool) -> None:
+    def __init__(self, host: TargetHost, command: str, timeout: float, sudo: bool, pidfile: str) -> None:
         self.host, self.sudo = host, sudo
-        self.pidfile = f"/tmp/drtests-{uuid.uuid4().hex}.pid"
+        self.pidfile = pidfile
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._future = self._pool.submit(host.run, command, timeout, sudo, self.pidfile)
 

@@ -56,14 +56,16 @@ def node_service(cfg: DrillConfig, host: TargetHost) -> Service:
     s = cfg.service
     if s.backend == "systemd":
         return SystemdService(host, s.unit)
-    return CommandService(host, s.unit, cfg.path(s.start_command), cfg.path(s.stop_command), cfg.path(s.status_command))
+    return CommandService(
+        host, s.unit, cfg.command(s.start_command), cfg.command(s.stop_command), cfg.command(s.status_command)
+    )
 
 
 def stackgraph_service(cfg: DrillConfig, host: TargetHost) -> Service:
     s = cfg.service
     if s.backend == "systemd":
         return SystemdService(host, s.stackgraph_unit)
-    status = cfg.path(s.stackgraph_status_command)
+    status = cfg.command(s.stackgraph_status_command)
     return CommandService(host, s.stackgraph_unit, "false", "false", status)
 
 

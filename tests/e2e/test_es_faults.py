@@ -112,7 +112,7 @@ def test_replace_mode_is_guarded_and_then_restores_the_live_indices(drill_lab: D
     assert phase(drill_lab.evidence(), "preflight")["message"] == (
         f"this drill would overwrite the graph on local:// with the backup and delete the live indices "
         f"{drill_lab.index_prefix}* before restoring them: mark the target disposable "
-        "(target.disposable = true in the config) or pass --dr-allow-destructive"
+        "(target.disposable = true in the config) or pass --allow-destructive"
     )
     uuids = {name: drill_lab.es.indices.get(index=name)[name]["settings"]["index"]["uuid"] for name in counts}
     result = drill_lab.run("--allow-destructive")

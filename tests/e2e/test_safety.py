@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 
@@ -67,26 +66,28 @@ def test_after_kill_9_the_next_drill_finds_the_leftovers_and_recovers_only_when_
     wait_for(lambda: drill_lab.target_commands() and not drill_lab.node_active(), "the export to run, node stopped")
     drill.kill()
     drill.communicate(timeout=30)
-    for cmdline in drill_lab.target_commands():  # the orphaned export, as after a lost controller
-        subprocess.run(["pkill", "-f", cmdline.split(" --file ")[1].split()[0]], check=False)
     drill_lab.fault()
     lock = drill_lab.home / "var" / "drtests.lock"
     assert lock.exists() and not drill_lab.node_active()
+    assert drill_lab.target_commands()  # the dead drill's export writes on, as after a lost controller
 
     refused = drill_lab.run()
     assert refused.returncode == 1
     message = phase(drill_lab.evidence(), "preflight")["message"]
     assert "found what an earlier drill left" in message
     assert "its process is gone" in message and "the node is inactive" in message
+    assert "an export or import of drill " in message and "still runs on the target (pid " in message
     assert "Run again with --recover to" in message  # the flag of drtests run, the command that was run
-    assert lock.exists() and not drill_lab.node_active()  # told nothing, it changed nothing
+    assert lock.exists() and not drill_lab.node_active() and drill_lab.target_commands()  # told nothing: unchanged
 
     recovered = drill_lab.run("--recover")
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     evidence = drill_lab.evidence()
     assert evidence["verdict"] == "pass"
-    assert [s["name"].split(":")[0] for s in evidence["steps"] if s["name"].startswith("recover")] == ["recover"] * 2
-    assert drill_lab.node_active() and not lock.exists()
+    recover_steps = [s["name"] for s in evidence["steps"] if s["name"].startswith("recover")]
+    assert [name.split(":")[1].split()[0] for name in recover_steps] == ["end", "remove", "start"], recover_steps
+    assert drill_lab.node_active() and not lock.exists() and drill_lab.target_commands() == []
+    assert not list((drill_lab.home / "var").glob("drtests-*.pid"))  # its pid file cleaned up
 
 
 def test_kept_restore_indices_block_the_next_drill_until_recover(drill_lab: DrillLab) -> None:
@@ -164,8 +165,10 @@ def test_recover_deletes_only_indices_a_drill_recorded(drill_lab: DrillLab) -> N
         result = drill_lab.run("--recover")
         assert result.returncode == 1
         evidence = drill_lab.evidence()
-        assert phase(evidence, "preflight")["status"] == "pass"  # not reported as a leftover
-        assert f"restore target index {own} already exists" in phase(evidence, "restore")["message"]
+        message = phase(evidence, "preflight")["message"]
+        assert message.startswith(f"index {own} already exists under the name a restored copy would take"), message
+        assert "leftovers" not in {c["name"] for c in evidence["checks"]}  # not reported as a leftover
+        assert not [s for s in evidence["steps"] if s["name"].startswith("recover")]
         assert es.count(index=own)["count"] == 1  # never deleted
         assert drill_lab.node_active() and not (drill_lab.home / "var" / "drtests.lock").exists()
     finally:

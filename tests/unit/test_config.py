@@ -83,6 +83,8 @@ BAD = [
     ),
     ("[alerts]\nstale_backup = 'loud'\n", {}, "alerts.stale_backup: must be one of warn, fail, off, got 'loud'"),
     ("[target]\nmin_free_mb = -1\n", {}, "target.min_free_mb: must be >= 0"),
+    ("[stackstate]\nexport_command = \"x | awk '{ print $1 }'\"\n", {}, "unknown placeholder { print $1 }"),
+    ("[stackstate]\nexport_command = 'export }'\n", {}, "Single '}' encountered in format string: write a literal"),
     ("[elasticsearch]\nfingerprint_sample = 1000000000\n", {}, "elasticsearch.fingerprint_sample: must be <= 10000"),
     ("[elasticsearch]\nfingerprint_sample = 1e9\n", {}, "elasticsearch.fingerprint_sample: must be int"),
     ("[stackstate]\ngraph = ''\n", {}, "stackstate.graph: must not be empty"),
@@ -120,6 +122,16 @@ def test_override_values_take_the_type_of_their_key(tmp_path: Path) -> None:
     assert cfg.service.status_command == "false" and cfg.probe.types == ["Component"] and cfg.target.sudo is True
     with pytest.raises(ConfigError, match="service.timeout: must be float, got str 'soon'"):
         load(write(tmp_path, ""), parse_overrides(["service.timeout=soon"]))
+
+
+def test_every_substituted_value_is_quoted_for_the_shell(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, "[stackstate]\nhome = '/opt/my sts'\ngraph = 'x; touch pwned'\n"))
+    assert cfg.command(cfg.stackstate.export_command, file="/b k.graph") == (
+        "'/opt/my sts'/bin/sts-standalone.sh export --file '/b k.graph' --graph 'x; touch pwned'"
+    )
+    assert cfg.path(cfg.stackstate.log_file) == "/opt/my sts/var/log/stackstate.log"  # paths are quoted where used
+    doubled = load(write(tmp_path, "[probe]\ncommand = \"sts count | awk '{{ print $1 }}'\"\nkind = 'command'\n"))
+    assert doubled.command(doubled.probe.command) == "sts count | awk '{ print $1 }'"
 
 
 def test_an_override_is_held_to_the_same_declaration(tmp_path: Path) -> None:
