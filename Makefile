@@ -4,7 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := fixtures/elasticsearch/lib/.complete
 
-.PHONY: venv jars docker image lab-up lab-down lab-status drill drill-isolated bench test lint format clean
+.PHONY: deps-drill deps-test venv jars docker image lab-up lab-down lab-status drill drill-isolated bench test lint \
+	format clean
+
+# What the machine needs (java, maven, docker.io, ...): installed with apt-get when running as root
+# on Debian, else the one command that installs them is printed (exit 2).
+deps-drill:
+	@$(PYTHON) fixtures/deps.py drill
+
+deps-test:
+	@$(PYTHON) fixtures/deps.py test
 
 venv: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml
@@ -41,7 +50,7 @@ LAB_SETS = --set stackstate.home="$$(cat .lab/stackstate.prefix)/stackstate" \
 	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
 	--set target.owner="$$(id -un)"
 
-drill: lab-up
+drill: deps-drill lab-up
 	$(BIN)/drtests run --config fixtures/drills/lab-local.toml $(LAB_SETS)
 
 # Isolated: back up the lab container, restore into a fresh disposable container, compare, remove both.
@@ -49,16 +58,16 @@ ISO_SETS = --set elasticsearch.url="$$(cat .lab/es.url)" \
 	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
 	--set isolated.image="$$($(BIN)/python -m fixtures.docker.image)"
 
-drill-isolated: lab-up image
+drill-isolated: deps-test lab-up image
 	$(BIN)/python -m fixtures.lab docker-up
 	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS); rc=$$?; \
 	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
 
 # Benchmarks at the scale of a real install (about 20-30 minutes); writes bench/RESULTS.md.
-bench: venv jars image
+bench: deps-test venv jars image
 	$(BIN)/python -m bench.run
 
-test: venv jars image
+test: deps-test venv jars image
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
