@@ -170,3 +170,20 @@ def test_pytest_with_a_bad_config_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["lab-local.toml", "stackstate-4.6.toml"])
 def test_bundled_drill_configs_load(name: str) -> None:
     load(Path(__file__).resolve().parents[2] / "fixtures" / "drills" / name)  # raises ConfigError if not
+
+
+def test_the_shipped_46_config_shows_every_key_with_its_default() -> None:
+    """It says so in its first lines: every key of the model, each at the model's default."""
+    import tomllib
+    from dataclasses import fields
+
+    from drtests.config import DrillConfig
+
+    sections = {f.name: f.default_factory() for f in fields(DrillConfig) if f.name not in ("source", "sha256")}
+    shipped = tomllib.loads((Path(__file__).resolve().parents[2] / "fixtures/drills/stackstate-4.6.toml").read_text())
+    assert set(shipped) == set(sections)
+    for section, defaults in sections.items():
+        for f in fields(defaults):
+            default = getattr(defaults, f.name)
+            assert f.name in shipped[section], f"{section}.{f.name} is missing"
+            assert shipped[section][f.name] == default, f"{section}.{f.name}: {shipped[section][f.name]!r}"
