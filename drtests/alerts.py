@@ -3,9 +3,12 @@ JSON summary of every drill."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from fnmatch import fnmatch
 
@@ -59,11 +62,28 @@ def stale_backup_findings(cfg: DrillConfig, host: TargetHost, es) -> list[str]:
 
 
 def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
-    """POST the summary as JSON; returns a problem in words, or None when it was accepted."""
-    request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "drtests"})  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"
-    except (urllib.error.URLError, OSError) as exc:
-        return f"webhook failed: {getattr(exc, 'reason', exc)}"
+    """POST the summary as JSON; returns a problem in words, or None when it was accepted. The
+    whole exchange gets `timeout` seconds (a receiver that drips bytes does not hold the drill's
+    end), and no failure of the receiver is more than a warning."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        return (
+            f"webhook URL must be http:// or https://, got {f'a {scheme}: URL' if scheme else 'a URL without a scheme'}"
+        )
+    outcome: list[str | None] = []
+
+    def post() -> None:
+        headers = {"Content-Type": "application/json", "User-Agent": "drtests"}
+        request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                outcome.append(None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}")
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            outcome.append(f"webhook failed: {getattr(exc, 'reason', None) or exc!r}")
+
+    sender = threading.Thread(target=post, name="drtests-webhook", daemon=True)
+    sender.start()
+    sender.join(timeout)
+    if not outcome:
+        return f"webhook did not answer within {timeout:g}s (webhook_timeout)"
+    return outcome[0]

@@ -145,9 +145,11 @@ def verify_evidence(folder: Path) -> int:
     problems = manifest.verify(folder)
     for problem in problems:
         print(f"ALTERED {folder}/{problem}")
-    if not problems:
-        signed = "signed and " if "signature" in (folder / manifest.MANIFEST).read_text() else ""
-        print(f"{folder}: intact ({signed}every file matches manifest.json)")
+    if not problems and manifest.is_signed(folder):
+        print(f"{folder}: intact (signed and every file matches manifest.json)")
+    elif not problems:
+        print(f"{folder}: intact, but UNSIGNED: every file matches manifest.json, and anyone who edits a file can "
+              f"rebuild an unsigned manifest; set {KEY_ENV} when drills write evidence to sign it")  # fmt: skip
     return 1 if problems else 0
 
 

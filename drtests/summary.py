@@ -40,7 +40,7 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
         evidence = json.loads((folder / "evidence.json").read_text())
         summary = {**history.summary(evidence), "report": str((folder / "report.html").resolve()),
                    "warnings": evidence["warnings"]}  # fmt: skip
-        url = os.environ[drill.config.alerts.webhook_url_env]
+        url = os.environ.get(drill.config.alerts.webhook_url_env, "")
         problem = alerts.send_webhook(url, summary, drill.config.alerts.webhook_timeout)
     return DrillOutcome(drill.config.target_name, drill.id, drill.verdict, drill.infrastructure_error, str(folder),
                         summary_lines(drill, folder, options.gate, problem))  # fmt: skip

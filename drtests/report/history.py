@@ -26,11 +26,24 @@ def summary(evidence: dict) -> dict:
     }  # fmt: skip
 
 
+REQUIRED = ("drill_id", "started", "verdict", "target")
+
+
 def read(root: Path) -> list[dict]:
+    """The history's drills; a line that is not one (hand-edited, cut short by a full disk) is
+    left out: the history is rebuilt from the evidence folders by `drtests report`."""
     path = root / HISTORY
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and all(key in entry for key in REQUIRED):
+            entries.append(entry)
+    return entries
 
 
 @contextmanager
@@ -66,7 +79,7 @@ def rebuild(root: Path) -> list[dict]:
         try:
             evidence = json.loads(evidence_file.read_text())
             by_id[evidence["drill_id"]] = summary(evidence)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError, OSError):  # not a drill's evidence: not in the history
             continue
     entries = sorted(by_id.values(), key=lambda e: e["started"])
     with locked(root):

@@ -47,9 +47,14 @@ def verify(folder: Path, key: str | None = None) -> list[str]:
     key = key if key is not None else os.environ.get(KEY_ENV)
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        recorded: dict[str, str] = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         return [f"{MANIFEST}: missing or unreadable ({exc})"]
+    recorded = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
+        return [f"{MANIFEST}: not a drtests manifest (no table of files and their sha256)"]
+    links = [str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_symlink()]
+    if links:  # evidence files are regular files; a link can point anywhere, and change without a trace
+        return [f"{name}: a symbolic link, not a file the drill wrote" for name in links]
     problems = []
     actual = _files(folder)
     for name in sorted(set(recorded) | set(actual)):
@@ -70,3 +75,11 @@ def verify(folder: Path, key: str | None = None) -> list[str]:
     elif key:
         problems.append(f"{MANIFEST}: not signed, but {KEY_ENV} is set: expected a signed manifest")
     return problems
+
+
+def is_signed(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and isinstance(manifest.get("signature"), dict)

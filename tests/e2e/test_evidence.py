@@ -118,3 +118,44 @@ def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
     props = {p.get("name"): p.get("value") for p in cases["test_restore"].iter("property")}
     assert props["drill_id"] == drill_lab.evidence()["drill_id"] and props["phase_status"] == "pass"
     assert float(props["rto_s"]) == drill_lab.evidence()["rto"]["measured_s"]
+
+
+def test_links_unsigned_manifests_and_broken_files_are_named_in_one_line(signed_drill: Path, tmp_path: Path) -> None:
+    reports = signed_drill.parent
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("anything")
+    (signed_drill / "attachments").symlink_to(outside)  # an added folder, as a link
+    linked = verify(signed_drill, KEY)
+    assert linked.returncode == 1 and linked.stdout.strip() == (
+        f"ALTERED {signed_drill}/attachments: a symbolic link, not a file the drill wrote"
+    )
+    (signed_drill / "attachments").unlink()
+    evidence = signed_drill / "evidence.json"
+    copy = tmp_path / "evidence.json"
+    copy.write_bytes(evidence.read_bytes())
+    evidence.unlink()
+    evidence.symlink_to(copy)  # same bytes, but no longer the drill's file
+    assert "evidence.json: a symbolic link" in verify(signed_drill, KEY).stdout
+    evidence.unlink()
+    evidence.write_bytes(copy.read_bytes())
+
+    unsigned = subprocess.run([DRTESTS, "verify-evidence", str(signed_drill)], capture_output=True, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "DRTESTS_SIGNING_KEY"})  # fmt: skip
+    assert "cannot check the signature" in unsigned.stdout  # signed: says it cannot check
+    manifest = json.loads((signed_drill / "manifest.json").read_text())
+    manifest.pop("signature")
+    (signed_drill / "manifest.json").write_text(json.dumps(manifest))  # rebuilt without a key
+    rebuilt = verify(signed_drill, None)
+    assert rebuilt.returncode == 0 and "intact, but UNSIGNED" in rebuilt.stdout
+
+    for broken in ("[]", '{"files": []}', "{not json"):
+        (signed_drill / "manifest.json").write_text(broken)
+        result = verify(signed_drill, KEY)
+        assert result.returncode == 1 and len(result.stdout.strip().splitlines()) == 1, result.stdout
+        assert "Traceback" not in result.stdout + result.stderr
+    (reports / "history.jsonl").write_text('{"cut short\n[]\n')
+    evidence.write_text("[]")
+    rebuilt_history = subprocess.run([DRTESTS, "report", "--report-dir", str(reports)], capture_output=True, text=True)
+    assert rebuilt_history.returncode == 0 and rebuilt_history.stdout.startswith("0 drill(s): ")
+    assert "Traceback" not in rebuilt_history.stderr
