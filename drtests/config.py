@@ -276,6 +276,15 @@ def _cross_checks(cfg: DrillConfig) -> None:
     if cfg.target.name and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", cfg.target.name):
         raise ConfigError(src, "target.name", "letters, digits, '.', '_' and '-' only, up to 63 (it names evidence "
                           f"folders and snapshots), got {cfg.target.name!r}")  # fmt: skip
+    for key, url, fix in (
+        ("target.url", cfg.target.url, "use target.ssh_identity_file or an ssh agent"),
+        ("elasticsearch.url", cfg.elasticsearch.url, "name environment variables in elasticsearch.username_env "
+         "and password_env (or api_key_env)"),
+        ("probe.api_url", cfg.probe.api_url, "the API probe takes no credentials"),
+    ):  # fmt: skip
+        if urlparse(url).password is not None:
+            raise ConfigError(src, key, f"holds a password: secrets never go in the config (it is hashed into "
+                              f"evidence and shown by plan); {fix}")  # fmt: skip
     scheme = urlparse(cfg.target.url).scheme
     if scheme not in ("local", "ssh", "paramiko", "docker", "podman", "kubectl", "ansible"):
         raise ConfigError(

@@ -187,3 +187,19 @@ def test_the_shipped_46_config_shows_every_key_with_its_default() -> None:
             default = getattr(defaults, f.name)
             assert f.name in shipped[section], f"{section}.{f.name} is missing"
             assert shipped[section][f.name] == default, f"{section}.{f.name}: {shipped[section][f.name]!r}"
+
+
+@pytest.mark.parametrize("key", ["elasticsearch.url=http://admin:{pw}@127.0.0.1:9200", "target.url=ssh://sts:{pw}@h",
+                                 "probe.api_url=http://u:{pw}@127.0.0.1:7070"])  # fmt: skip
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_password_in_a_url_is_refused_and_never_shown(tmp_path: Path, key: str, command: str) -> None:
+    secret = "s3cr3t-Pw-9"
+    path = write(tmp_path, "")
+    result = subprocess.run([DRTESTS, command, "--config", str(path), "--set", key.format(pw=secret),
+                             "--report-dir", str(tmp_path / "reports")] if command == "run" else
+                            [DRTESTS, command, "--config", str(path), "--set", key.format(pw=secret)],
+                            capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    assert f"{key.split('=')[0]}: holds a password: secrets never go in the config" in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert not (tmp_path / "reports").exists()
