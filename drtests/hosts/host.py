@@ -158,16 +158,21 @@ class TargetHost:
         when = datetime.fromtimestamp(int(mtime), UTC).isoformat()
         return FileFacts(path, int(size), sha, owner, group, mode.zfill(4), when)
 
-    def read_from(self, path: str, offset: int) -> str:
-        """The file's bytes from `offset` on (a log window)."""
+    def read_from(self, path: str, offset: int) -> bytes:
+        """The file's bytes from `offset` on (a log window): bytes, so the caller's offset counts
+        what the file holds, whatever its encoding or where a read cut a character."""
         if self.is_local:
             try:
                 with open(path, "rb") as f:
                     f.seek(offset)
-                    return f.read().decode(errors="replace")
+                    return f.read()
             except OSError:
-                return ""
-        return self.run(f"tail -c +{offset + 1} {quote(path)}", 60).stdout
+                return b""
+        try:
+            result = self.host.run(f"timeout 60 tail -c +{offset + 1} {quote(path)}")
+        except RuntimeError as exc:
+            raise Unreachable(f"cannot read {path} on {self.url}: {exc}") from None
+        return result.stdout_bytes if result.rc == 0 else b""
 
     def write_new(self, path: str, content: str) -> bool:
         """Create `path` with `content` only if it does not exist yet (atomic: noclobber)."""

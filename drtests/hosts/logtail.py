@@ -16,7 +16,7 @@ class LogWindow:
     path: str
     offset: int
     lines: list[str] = field(default_factory=list)
-    _partial: str = ""
+    _partial: bytes = b""  # the last line's start, until its newline comes
     _read: int = 0  # bytes read past `offset` so far
 
     @classmethod
@@ -26,10 +26,11 @@ class LogWindow:
     def poll(self) -> list[str]:
         """Read what was appended since the last poll; return the new complete lines."""
         new = self.host.read_from(self.path, self.offset + self._read)
-        self._read += len(new.encode())
-        *complete, self._partial = (self._partial + new).split("\n")
-        self.lines.extend(complete)
-        return complete
+        self._read += len(new)
+        *complete, self._partial = (self._partial + new).split(b"\n")
+        lines = [line.decode(errors="replace") for line in complete]  # whole lines: no character is cut
+        self.lines.extend(lines)
+        return lines
 
     def first(self, pattern: str) -> re.Match | None:
         regex = re.compile(pattern)
