@@ -46,7 +46,8 @@ class Step:
     rc: int | None = None
     duration_s: float = 0.0
     output_tail: str = ""
-    outcome: str = "done"  # done | failed
+    outcome: str = "done"  # done | failed | skipped
+    ran: str = ""  # the command exactly as the target was given it (timeout, sudo -n -u owner, ...)
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Drill:
     def step(self, phase: str, name: str, result=None, outcome: str = "done") -> Step:
         entry = Step(phase, name, outcome=outcome)
         if result is not None:
-            entry.command, entry.rc = result.command, result.rc
+            entry.command, entry.rc, entry.ran = result.command, result.rc, result.ran
             entry.duration_s, entry.output_tail = round(result.duration_s, 3), result.tail()
         self.steps.append(entry)
         return entry

@@ -21,14 +21,15 @@ from drtests.hosts.logtail import LogWindow
 from drtests.waiting import wait_until
 
 
+# Export and import run as the install's owner (with target.sudo: sudo -n -u owner): the backup
+# file must belong to the install, as the procedure says, not to root.
 def export_graph(
     cfg: DrillConfig, host: TargetHost, file: str, drill_id: str, meanwhile: Callable[[], None] = lambda: None
 ) -> CommandResult:
     """Run the export; `meanwhile` is called while it runs (the backup phase samples the node)."""
     command = cfg.command(cfg.stackstate.export_command, file=file)
-    running = host.start(
-        command, cfg.stackstate.export_timeout, sudo=True, pidfile=pidfile_for(cfg.state_dir, drill_id)
-    )
+    pidfile = pidfile_for(cfg.state_dir, drill_id)
+    running = host.start(command, cfg.stackstate.export_timeout, sudo=True, pidfile=pidfile, as_user=cfg.target.owner)
     return run_to_end(running, meanwhile)
 
 
@@ -42,9 +43,8 @@ def import_graph(
         for line in window.poll():
             say(f"log: {line}")
 
-    running = host.start(
-        command, cfg.stackstate.import_timeout, sudo=True, pidfile=pidfile_for(cfg.state_dir, drill_id)
-    )
+    pidfile = pidfile_for(cfg.state_dir, drill_id)
+    running = host.start(command, cfg.stackstate.import_timeout, sudo=True, pidfile=pidfile, as_user=cfg.target.owner)
     result = run_to_end(running, show_new_lines)
     show_new_lines()
     return result

@@ -30,6 +30,7 @@ class CommandResult:
     stderr: str
     duration_s: float
     timeout_s: float
+    ran: str = ""  # exactly what the target was given: with its timeout, pid file and sudo wrapping
 
     @property
     def timed_out(self) -> bool:
@@ -68,14 +69,18 @@ class TargetHost:
         ssh = {"ssh_config": ssh_config, "ssh_identity_file": ssh_identity_file} if url.startswith("ssh") else {}
         self.host = testinfra.get_host(url, **{k: v for k, v in ssh.items() if v})
 
-    def run(self, command: str, timeout: float, sudo: bool = False, pidfile: str = "") -> CommandResult:
+    def run(
+        self, command: str, timeout: float, sudo: bool = False, pidfile: str = "", as_user: str = ""
+    ) -> CommandResult:
         """Run a shell command on the target, ended there after `timeout` seconds. With a pidfile,
-        the pid of the `timeout` process is written there, so the command can be cancelled."""
+        the pid of the `timeout` process is written there, so the command can be cancelled. With
+        `sudo` (and target.sudo), through `sudo -n`: as root, or as `as_user` (the install's owner,
+        so what it writes belongs to the install, not to root)."""
         wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
         if pidfile:
             wrapped = f"sh -c {quote(f'echo $$ > {quote(pidfile)}; exec {wrapped}')}"
         if sudo and self.sudo:
-            wrapped = f"sudo -n {wrapped}"
+            wrapped = f"sudo -n -u {quote(as_user)} {wrapped}" if as_user else f"sudo -n {wrapped}"
         started = time.monotonic()
         try:
             result = self.host.run(wrapped)
@@ -83,11 +88,14 @@ class TargetHost:
             failed = exc.args[0] if exc.args else exc
             said = getattr(failed, "stderr", "") or str(failed)
             raise Unreachable(f"cannot run commands on {self.url}: {said.strip()}") from None
-        return CommandResult(command, result.rc, result.stdout, result.stderr, time.monotonic() - started, timeout)
+        elapsed = time.monotonic() - started
+        return CommandResult(command, result.rc, result.stdout, result.stderr, elapsed, timeout, wrapped)
 
-    def start(self, command: str, timeout: float, sudo: bool = False, pidfile: str = "") -> RunningCommand:
+    def start(
+        self, command: str, timeout: float, sudo: bool = False, pidfile: str = "", as_user: str = ""
+    ) -> RunningCommand:
         """Run a long command in the background of this process; see RunningCommand."""
-        return RunningCommand(self, command, timeout, sudo, pidfile or pidfile_for("/tmp", ""))
+        return RunningCommand(self, command, timeout, sudo, pidfile or pidfile_for("/tmp", ""), as_user)
 
     def running_commands(self, folder: str) -> list[tuple[str, int, bool]]:
         """(pid file, pid, still running?) of every drtests command pid file in `folder`: what a
@@ -207,11 +215,12 @@ class RunningCommand:
     """A command running on the target that can be waited for in slices (to show progress) and
     cancelled (Ctrl-C, SIGTERM), which ends it on the target too, not only here."""
 
-    def __init__(self, host: TargetHost, command: str, timeout: float, sudo: bool, pidfile: str) -> None:
+    def __init__(self, host: TargetHost, command: str, timeout: float, sudo: bool, pidfile: str,
+                 as_user: str = "") -> None:  # fmt: skip
         self.host, self.sudo = host, sudo
         self.pidfile = pidfile
         self._pool = ThreadPoolExecutor(max_workers=1)
-        self._future = self._pool.submit(host.run, command, timeout, sudo, self.pidfile)
+        self._future = self._pool.submit(host.run, command, timeout, sudo, self.pidfile, as_user)
 
     def wait(self, seconds: float) -> CommandResult | None:
         """The result if the command ended within `seconds`, else None."""

@@ -117,6 +117,11 @@ def test_in_place_drill_through_ssh_with_sudo(
     assert evidence["verdict"] == "pass" and evidence["target"].startswith("ssh://stackstate@127.0.0.1:")
     assert evidence["target_host"] == lab_container.container.exec("hostname").strip()
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
+    # export and import run as the install's owner, not as root: the backup belongs to the install
+    assert (evidence["artifact"]["owner"], evidence["artifact"]["group"]) == ("stackstate", "stackstate")
+    ran = {s["name"]: s["ran"] for s in evidence["steps"] if s["name"] in ("export graph", "import graph")}
+    assert all(command.startswith("sudo -n -u stackstate sh -c ") for command in ran.values()), ran
+    assert "timeout -k 5 60 sh -c" in ran["export graph"]
 
 
 def test_isolated_drill_from_an_ssh_target_streams_the_backup_over_ssh(
