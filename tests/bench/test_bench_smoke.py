@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,5 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "copy into the disposable host", "peak RSS while copying"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "200 indices" in table and "Command: `python -m bench.run --scale smoke" in table
+    assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
+    assert re.search(r"\| harness overhead \(% of drill wall time\) \| [\d.]+ \([\d.]+-[\d.]+\) \|", table)
