@@ -17,9 +17,12 @@ from drtests.hosts.host import TargetHost, quote
 
 
 def newest_backup_age(cfg: DrillConfig, host: TargetHost) -> tuple[str, float] | None:
-    """(path, age in seconds) of the newest *.graph file in the backup folder, or None."""
+    """(path, age in seconds) of the newest *.graph file in the backup folder that a drill did not
+    make, or None."""
     folder = cfg.path(cfg.stackstate.backup_dir)
-    found = host.run(f"ls -t {quote(folder)}/*.graph 2>/dev/null | head -n 1", 60).stdout.strip()
+    # the installation's own backups (the nightly sts-backup.sh files): drill-made ones do not count
+    found = host.run(f"ls -t {quote(folder)}/*.graph 2>/dev/null | grep -v '/drtests-[^/]*$' | head -n 1", 60)
+    found = found.stdout.strip()
     if not found:
         return None
     mtime = host.run(f"stat -c %Y {quote(found)}", 60).stdout.strip()
@@ -46,7 +49,9 @@ def stale_backup_findings(cfg: DrillConfig, host: TargetHost, es) -> list[str]:
     findings = []
     backup = newest_backup_age(cfg, host)
     if backup is None:
-        findings.append(f"no backup file (*.graph) in {cfg.path(cfg.stackstate.backup_dir)} on {host.url}")
+        folder = cfg.path(cfg.stackstate.backup_dir)
+        findings.append(f"no backup of the installation's own (a *.graph file not made by a drill, such as the "
+                        f"nightly sts-backup.sh writes) in {folder} on {host.url}")  # fmt: skip
     elif backup[1] > limit:
         findings.append(f"the newest backup file {backup[0]} is {backup[1] / 3600:.1f} h old, older than the RPO "
                         f"objective ({limit / 3600:.1f} h)")  # fmt: skip

@@ -34,6 +34,12 @@ from drtests.report.manifest import KEY_ENV
 from drtests.session import DrillSession
 from drtests.summary import DrillOutcome
 
+EXIT_CODES = """exit codes:
+  0  the drill passed
+  1  a check caught a problem (or a drill did not finish); the report says which
+  2  a usage or config error: nothing was touched
+  3  an infrastructure error before the drill could check anything (target, Elasticsearch or
+     Docker unreachable)"""
 USAGE_ERROR = 2
 INFRASTRUCTURE_ERROR = 3
 
@@ -49,7 +55,8 @@ def parser() -> argparse.ArgumentParser:
         ("gate", "pre-upgrade gate: an isolated drill that also checks versions and keeps the rollback point"),
         ("plan", "print every step, touch nothing"),
     ):
-        cmd = sub.add_parser(name, help=text, description=text)
+        cmd = sub.add_parser(name, help=text, description=text, epilog=EXIT_CODES if name != "plan" else None,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
         cmd.add_argument("--config", required=True, metavar="TOML|DIR", help=config_help)
         cmd.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
         for option in OPTIONS:

@@ -117,6 +117,9 @@ class DrillSession:
         else:
             status, message = ("pass", "") if report.passed else ("fail", first_line(report))
         if builtin:
+            if status == "fail" and not drill.failed_checks(phase):  # stopped by an error, not by a check
+                drill.check(phase, f"{phase} phase completed", "completed", f"stopped: {message}", ok=False,
+                            message=message)  # fmt: skip
             drill.phase_ended(phase, status, message)
             item.user_properties.extend(junit_figures(drill, phase, status))
         elif status != "skipped":

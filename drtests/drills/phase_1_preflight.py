@@ -81,8 +81,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         drill,
         PHASE,
         "target reachable",
-        0,
-        reached.rc,
+        "a command runs on the target",
+        "it ran" if reached.rc == 0 else f"it failed (exit {reached.rc})",
+        ok=reached.rc == 0,
         message=f"cannot run commands on {host.url}: {reached.tail(3) or 'exit ' + str(reached.rc)}",
     )
     drill.preflight.target_host = host.name()

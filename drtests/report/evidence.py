@@ -113,9 +113,23 @@ def validate(evidence: dict) -> None:
     jsonschema.validate(evidence, SCHEMA, format_checker=jsonschema.FormatChecker())
 
 
+def shown(value: object) -> str:
+    """A value as a reader reads it: yes/no, a dash for nothing, "key: value" pairs, not Python."""
+    if value is True or value is False:
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(shown(v) for v in value) or "none"
+    return str(value)
+
+
 def render_html(evidence: dict) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)  # fmt: skip
+    env.filters["shown"] = shown
     return env.get_template("report.html.j2").render(e=evidence)
 
 

@@ -88,6 +88,7 @@ def test_each_lab_fault_fails_the_drill_and_leaves_the_target_healthy(
     else:
         assert phase(evidence, caught_by)["status"] == "fail"
         assert words in phase(evidence, caught_by)["message"], phase(evidence, caught_by)
+        assert any(name.startswith(f"{caught_by}/") for name in failed(evidence))  # a failed phase is a failed check
     later = [p for p in evidence["phases"] if p["status"] == "skipped"]
     assert all(p["message"].startswith("blocked by ") for p in later)
     assert_target_healthy(drill_lab, counts)

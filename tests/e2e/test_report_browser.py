@@ -43,6 +43,30 @@ def keep_for_readme(path: Path, name: str) -> None:
         shutil.copy(path, DOCS / name)
 
 
+def box(page: Page, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def assert_reads_well(page: Page) -> None:
+    """What a reader sees in the failing report: values under their headings, what differs
+    before what passed, words instead of Python."""
+    heading = box(page, "h2:text('Phases') + div table th:nth-child(3)")
+    assert page.locator("h2:text('Phases') + div table th:nth-child(3)").inner_text() == "duration"
+    for cell in page.locator("h2:text('Phases') + div table td.duration").all():
+        b = cell.bounding_box()
+        assert heading["x"] <= b["x"] + b["width"] / 2 <= heading["x"] + heading["width"], (
+            "duration not under its heading"
+        )
+    differs, passed = box(page, "h2:text('What differs')"), box(page, "h2:text('Passed checks')")
+    assert differs["y"] < box(page, "h2:text('Topology')")["y"] < passed["y"]
+    topology_rows = page.locator("h2:text('Topology') + div table tr").all()
+    assert "bad" in (topology_rows[1].get_attribute("class") or "")  # the first type listed is one that differs
+    values = page.locator("td.value").all_inner_texts() + page.locator("dd").all_inner_texts()
+    assert not [v for v in values if v in ("True", "False", "None") or v.startswith("{")], values
+    reachable = page.locator("table.checks.passed tr", has_text="target reachable").text_content()  # folded
+    assert "a command runs on the target" in reachable and "it ran" in reachable
+
+
 def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: DrillLab, page: Page, tmp_path: Path):
     assert drill_lab.run().returncode == 0
     passing = (drill_lab.reports / "latest").resolve()
@@ -64,6 +88,8 @@ def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: D
     assert first_check.is_visible()
     assert "topology Component" in first_check.inner_text()
     assert "200 before, 160 after restore (-40)" in first_check.inner_text()
+    assert_reads_well(page)
+
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
     assert fits_the_width(page)
     page.set_viewport_size({"width": 1100, "height": 1400})
@@ -75,5 +101,8 @@ def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: D
     rows = page.locator("table tr").all_inner_texts()
     assert len(rows) == 3 and "fail" in rows[1] and "pass" in rows[2]  # newest first
     assert page.locator("svg circle").count() == 4  # RTO and RPO of both drills
+    # each dot says whether its measure met the objective (both did); the failed drill is ringed
+    assert page.locator("svg circle.met").count() == 4 and page.locator("svg circle.missed").count() == 0
+    assert page.locator("svg circle.drill-failed").count() == 2
     page.screenshot(path=tmp_path / "history.png", full_page=True)
     keep_for_readme(tmp_path / "history.png", "history.png")

@@ -126,3 +126,11 @@ def test_messages_name_the_flags_of_the_command_that_was_run(pytester: pytest.Py
     result.stdout.fnmatch_lines(["*if you know that drill is dead, run with --dr-recover --dr-recover-drill d-1 *"])
     plan = "\n".join(render(load(drill_config), DrillOptions(command="drtests")))
     assert "refuse unless the target is disposable or --allow-destructive is given" in plan
+
+
+@pytest.mark.parametrize("command", ["run", "gate"])
+def test_run_help_lists_the_exit_codes(command: str) -> None:
+    from drtests.cli import parser
+
+    text = parser()._subparsers._group_actions[0].choices[command].format_help()
+    assert "exit codes:" in text and "3  an infrastructure error" in text
