@@ -7,6 +7,7 @@
     drtests gate --config drill.toml ...          run's options; an isolated drill + version check
     drtests plan --config drill.toml [--set section.key=value ...]
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
+    drtests status [--report-dir reports] [--max-age 35d]   last drill and last pass per target
     drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
 
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
@@ -68,6 +69,12 @@ def parser() -> argparse.ArgumentParser:
                 cmd.add_argument(f"--{option.name}", metavar=option.metavar, help=option.help)
         if name in ("run", "gate"):
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    status = sub.add_parser("status", help="when recovery was last proven, per target (for cron and monitoring)",
+                            description="One line per target: its last drill, verdict and age, and its last passing "
+                            "drill. Exit 0 when every target has a passing drill within --max-age, 1 otherwise, "
+                            "3 when the report folder cannot be read.")  # fmt: skip
+    status.add_argument("--report-dir", default="reports", metavar="DIR")
+    status.add_argument("--max-age", default="35d", metavar="AGE", help="e.g. 35d, 12h, 2w (default: 35d)")
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
     check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
@@ -82,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         args.set.append("drill.mode=isolated")  # a gate never restores onto the install it protects
     if args.command == "report":
         return rebuild_history(Path(args.report_dir))
+    if args.command == "status":
+        return drill_status(Path(args.report_dir), args.max_age)
     if args.command == "verify-evidence":
         return verify_evidence(args.folder)
     try:
@@ -134,6 +143,30 @@ class Outcome:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         session = DrillSession.find(config)
         self.outcomes = list(session.outcomes) if session else []
+
+
+def drill_status(root: Path, max_age: str) -> int:
+    from drtests.report.freshness import freshness, parse_age
+
+    try:
+        max_age_s = parse_age(max_age)
+    except ValueError as exc:
+        print(f"drtests: error: --max-age: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        if not root.is_dir():
+            raise FileNotFoundError(2, "no such folder")
+        entries = history.read(root)
+    except OSError as exc:
+        print(f"drtests: error: cannot read the report folder {root}: {exc.strerror or exc}", file=sys.stderr)
+        return INFRASTRUCTURE_ERROR
+    targets = freshness(entries)
+    if not targets:
+        print(f"OVERDUE no drill recorded in {root}")
+        return 1
+    for target in targets:
+        print(target.line(max_age_s))
+    return 0 if all(t.fresh(max_age_s) for t in targets) else 1
 
 
 def rebuild_history(root: Path) -> int:

@@ -89,8 +89,12 @@ def rebuild(root: Path) -> list[dict]:
 
 def write_index(root: Path, entries: list[dict]) -> Path:
     env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"), autoescape=True)
+    from drtests.report.freshness import DEFAULT_MAX_AGE_S, age_in_words, freshness
+
+    ages = {f.target: f for f in freshness(entries)}
     html = env.get_template("index.html.j2").render(entries=entries, newest_first=list(reversed(entries)),
-                                                    groups=by_target(entries),
+                                                    groups=by_target(entries), ages=ages, age_in_words=age_in_words,
+                                                    max_age_s=DEFAULT_MAX_AGE_S,
                                                     present={p.name for p in root.iterdir() if p.is_dir()})  # fmt: skip
     tmp = root / f".index-{os.getpid()}.html"
     tmp.write_text(html)

@@ -1,0 +1,65 @@
+"""`drtests status`: when recovery was last proven per target, from a real report folder's history."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from drtests.report import history
+
+DRTESTS = str(Path(sys.executable).parent / "drtests")
+
+
+def line(target: str, verdict: str, days_ago: float, n: int) -> dict:
+    started = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {"drill_id": f"d{n}-{target}", "name": "nightly", "started": started, "verdict": verdict,
+            "mode": "isolated", "target": f"ssh://{target}", "target_name": target, "rto_s": 5.0,
+            "rto_objective_s": 60.0, "rpo_s": 60.0, "rpo_objective_s": 3600.0, "failed_checks": 0}  # fmt: skip
+
+
+def status(reports: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DRTESTS, "status", "--report-dir", str(reports), *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    entries = [line("eu", "pass", 40, 1), line("eu", "pass", 3, 2), line("us", "pass", 50, 3), line("us", "fail", 1, 4)]
+    (folder / history.HISTORY).write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return folder
+
+
+def test_one_line_per_target_and_exit_1_when_one_is_overdue(reports: Path) -> None:
+    result = status(reports)
+    assert result.returncode == 1
+    eu, us = result.stdout.splitlines()
+    assert eu.startswith("OK      eu: last drill d2-eu PASS 3.0 d ago; last pass d2-eu 3.0 d ago (max age 35.0 d)")
+    assert us.startswith("OVERDUE us: last drill d4-us FAIL 24.0 h ago; last pass d3-us 50.0 d ago")
+
+
+def test_exit_0_when_every_target_passed_within_the_age(reports: Path) -> None:
+    assert status(reports, "--max-age", "60d").returncode == 0
+
+
+def test_exit_3_when_the_folder_cannot_be_read_and_2_for_a_bad_age(tmp_path: Path, reports: Path) -> None:
+    missing = status(tmp_path / "nope")
+    assert missing.returncode == 3 and "cannot read the report folder" in missing.stderr
+    bad = status(reports, "--max-age", "soon")
+    assert bad.returncode == 2 and "'soon' is not an age" in bad.stderr
+
+
+def test_a_folder_without_drills_is_overdue(tmp_path: Path) -> None:
+    result = status(tmp_path)
+    assert result.returncode == 1 and result.stdout.startswith("OVERDUE no drill recorded")
+
+
+def test_index_marks_the_overdue_target(reports: Path) -> None:
+    index = history.write_index(reports, history.read(reports)).read_text()
+    rows = [row for row in index.split("<tr") if "#target-" in row]
+    assert len(rows) == 2 and "overdue" not in rows[0] and 'class="overdue"' in rows[1]
