@@ -77,6 +77,14 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--max-age", default="35d", metavar="AGE", help="e.g. 35d, 12h, 2w (default: 35d)")
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
+    signoff_text = ("Adds the sign-off to the folder and its report, and writes the manifest again (signed when "
+                    f"{KEY_ENV} is set) with the earlier manifest's hash in its chain.")  # fmt: skip
+    signoff = sub.add_parser("sign-off", help="record that a person accepted a drill's result (who, role, note)",
+                             description=signoff_text)  # fmt: skip
+    signoff.add_argument("folder", type=Path, metavar="DIR", help="the drill's evidence folder (reports/<drill-id>)")
+    signoff.add_argument("--by", required=True, metavar="'NAME <MAIL>'")
+    signoff.add_argument("--role", required=True, help="e.g. reviewer, service owner, auditor")
+    signoff.add_argument("--note", default="")
     check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
                            description=f"Set {KEY_ENV} to check a signed manifest.")  # fmt: skip
     check.add_argument("folder", type=Path, metavar="DIR")
@@ -93,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return drill_status(Path(args.report_dir), args.max_age)
     if args.command == "verify-evidence":
         return verify_evidence(args.folder)
+    if args.command == "sign-off":
+        return sign_off(args.folder, args.by, args.role, args.note)
     try:
         configs = drill_config.load_fleet(args.config, drill_config.parse_overrides(args.set))
     except ConfigError as exc:
@@ -178,13 +188,39 @@ def rebuild_history(root: Path) -> int:
     return 0
 
 
+def sign_off(folder: Path, by: str, role: str, note: str) -> int:
+    from drtests.errors import DrillError
+    from drtests.report import signoff
+
+    if not folder.is_dir():
+        print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        record = signoff.sign_off(folder, by, role, note)
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{folder}: signed off by {record['by']} ({record['role']}) at {record['at']}")
+    return 0
+
+
 def verify_evidence(folder: Path) -> int:
+    from drtests.report import signoff
+
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
         return USAGE_ERROR
     problems = manifest.verify(folder)
     for problem in problems:
         print(f"ALTERED {folder}/{problem}")
+    chain = manifest.chain(folder)
+    records = signoff.read(folder)
+    if len(records) != len(chain):
+        problems.append(f"{signoff.SIGNOFFS}: {len(records)} sign-off(s), but the manifest records {len(chain)}")
+        print(f"ALTERED {folder}/{problems[-1]}")
+    for record in records:
+        note = f": {record.get('note')}" if record.get("note") else ""
+        print(f"signed off by {record.get('by')} ({record.get('role')}) at {record.get('at')}{note}")
     if not problems and manifest.is_signed(folder):
         print(f"{folder}: intact (signed and every file matches manifest.json)")
     elif not problems:

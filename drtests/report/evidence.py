@@ -126,11 +126,11 @@ def shown(value: object) -> str:
     return str(value)
 
 
-def render_html(evidence: dict) -> str:
+def render_html(evidence: dict, signoffs: list[dict] | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined)  # fmt: skip
     env.filters["shown"] = shown
-    return env.get_template("report.html.j2").render(e=evidence)
+    return env.get_template("report.html.j2").render(e=evidence, signoffs=signoffs or [])
 
 
 def write_evidence(drill: Drill, report_root: Path, final: bool = False) -> Path:

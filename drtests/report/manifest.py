@@ -21,8 +21,11 @@ def digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _signed_bytes(drill_id: str, files: dict[str, str]) -> bytes:
-    return json.dumps({"drill_id": drill_id, "files": files}, sort_keys=True, separators=(",", ":")).encode()
+def _signed_bytes(drill_id: str, files: dict[str, str], chain: list[str] | None = None) -> bytes:
+    signed: dict = {"drill_id": drill_id, "files": files}
+    if chain:  # manifests before a sign-off: their hashes are signed too, so none can be dropped unseen
+        signed["chain"] = chain
+    return json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _files(folder: Path) -> dict[str, str]:
@@ -31,12 +34,15 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
-def write_manifest(folder: Path, drill_id: str, key: str | None = None) -> dict:
+def write_manifest(folder: Path, drill_id: str, key: str | None = None, chain: list[str] | None = None) -> dict:
+    """The manifest of every file; `chain`: the sha256 of each earlier manifest (sign-offs)."""
     key = key if key is not None else os.environ.get(KEY_ENV)
     files = _files(folder)
     manifest: dict = {"drill_id": drill_id, "algorithm": "sha256", "files": files}
+    if chain:
+        manifest["chain"] = chain
     if key:
-        mac = hmac.new(key.encode(), _signed_bytes(drill_id, files), hashlib.sha256).hexdigest()
+        mac = hmac.new(key.encode(), _signed_bytes(drill_id, files, chain), hashlib.sha256).hexdigest()
         manifest["signature"] = {"algorithm": "HMAC-SHA256", "key_env": KEY_ENV, "value": mac}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -69,7 +75,8 @@ def verify(folder: Path, key: str | None = None) -> list[str]:
         if not key:
             problems.append(f"{MANIFEST}: signed, but {KEY_ENV} is not set: cannot check the signature")
         else:
-            expected = hmac.new(key.encode(), _signed_bytes(manifest.get("drill_id", ""), recorded), hashlib.sha256)
+            signed = _signed_bytes(manifest.get("drill_id", ""), recorded, manifest.get("chain"))
+            expected = hmac.new(key.encode(), signed, hashlib.sha256)
             if not hmac.compare_digest(expected.hexdigest(), str(signature.get("value", ""))):
                 problems.append(f"{MANIFEST}: signature does not match (wrong key, or the manifest was altered)")
     elif key:
@@ -83,3 +90,13 @@ def is_signed(folder: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and isinstance(manifest.get("signature"), dict)
+
+
+def chain(folder: Path) -> list[str]:
+    """The sha256 of every manifest this folder had before its sign-offs, oldest first."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return []
+    found = manifest.get("chain", []) if isinstance(manifest, dict) else []
+    return [h for h in found if isinstance(h, str)] if isinstance(found, list) else []

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -159,3 +160,36 @@ def test_links_unsigned_manifests_and_broken_files_are_named_in_one_line(signed_
     rebuilt_history = subprocess.run([DRTESTS, "report", "--report-dir", str(reports)], capture_output=True, text=True)
     assert rebuilt_history.returncode == 0 and rebuilt_history.stdout.startswith("0 drill(s): ")
     assert "Traceback" not in rebuilt_history.stderr
+
+
+def test_sign_offs_join_the_evidence_and_cannot_be_dropped_or_changed_unseen(signed_drill: Path) -> None:
+    env = dict(os.environ, DRTESTS_SIGNING_KEY=KEY)
+
+    def sign(by: str, role: str, note: str) -> subprocess.CompletedProcess:
+        return subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", by, "--role", role, "--note", note],
+                              capture_output=True, text=True, env=env)  # fmt: skip
+
+    assert sign("Ann Reviewer <ann@example.com>", "reviewer", "RTO well within objective").returncode == 0
+    assert sign("Sam Owner <sam@example.com>", "service owner", "").returncode == 0
+    ok = verify(signed_drill, KEY)
+    assert ok.returncode == 0, ok.stdout
+    lines = ok.stdout.splitlines()
+    assert lines[0].startswith("signed off by Ann Reviewer <ann@example.com> (reviewer) at ")
+    assert lines[0].endswith(": RTO well within objective") and lines[1].startswith("signed off by Sam Owner")
+    assert "Ann Reviewer &lt;ann@example.com&gt;" in (signed_drill / "report.html").read_text()  # the report shows them
+    assert len(json.loads((signed_drill / "manifest.json").read_text())["chain"]) == 2
+
+    signoffs = signed_drill / "signoffs.json"
+    records = json.loads(signoffs.read_text())
+    signoffs.write_text(json.dumps([{**records[0], "role": "auditor"}, records[1]]))  # altered
+    assert "signoffs.json: altered" in verify(signed_drill, KEY).stdout
+    signoffs.write_text(json.dumps(records[:1]))  # one dropped, and the manifest rebuilt without the key
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from drtests.report.manifest import "
+                    "write_manifest; write_manifest(Path(sys.argv[1]), 'x', key='guess', chain=['a'])",
+                    str(signed_drill)], check=True)  # fmt: skip
+    dropped = verify(signed_drill, KEY)
+    assert dropped.returncode == 1 and "signature does not match" in dropped.stdout
+
+    refused = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "X", "--role", "y"],
+                             capture_output=True, text=True, env=env)  # fmt: skip
+    assert refused.returncode == 1 and "is not intact, so it cannot be signed off" in refused.stderr
