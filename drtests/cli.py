@@ -85,6 +85,16 @@ def parser() -> argparse.ArgumentParser:
     signoff.add_argument("--by", required=True, metavar="'NAME <MAIL>'")
     signoff.add_argument("--role", required=True, help="e.g. reviewer, service owner, auditor")
     signoff.add_argument("--note", default="")
+    pack_text = ("Packs every drill folder that started in the period (each verified against its manifest first: a "
+                 "folder that is not intact stops the export, named), index.html and a summary page (drills per "
+                 "target, pass rate, RTO/RPO against objectives, sign-offs).")  # fmt: skip
+    pack = sub.add_parser(
+        "export", help="an evidence pack for an audit period: drill folders, history, summary", description=pack_text
+    )
+    pack.add_argument("--since", required=True, metavar="YYYY-MM-DD")
+    pack.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
+    pack.add_argument("--out", required=True, type=Path, metavar="PACK.zip")
+    pack.add_argument("--report-dir", default="reports", metavar="DIR")
     check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
                            description=f"Set {KEY_ENV} to check a signed manifest.")  # fmt: skip
     check.add_argument("folder", type=Path, metavar="DIR")
@@ -101,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return drill_status(Path(args.report_dir), args.max_age)
     if args.command == "verify-evidence":
         return verify_evidence(args.folder)
+    if args.command == "export":
+        return export_pack(Path(args.report_dir), args.since, args.until, args.out)
     if args.command == "sign-off":
         return sign_off(args.folder, args.by, args.role, args.note)
     try:
@@ -185,6 +197,28 @@ def rebuild_history(root: Path) -> int:
         return USAGE_ERROR
     entries = history.rebuild(root)
     print(f"{len(entries)} drill(s): {history.write_index(root, entries)}")
+    return 0
+
+
+def export_pack(root: Path, since: str, until: str | None, out: Path) -> int:
+    from drtests.errors import DrillError
+    from drtests.report import pack
+
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        start, end = pack.parse_day(since), pack.parse_day(until) if until else None
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        targets = pack.export(root, start, end, out)
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return 1
+    drills = sum(t["drills"] for t in targets)
+    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first")
     return 0
 
 

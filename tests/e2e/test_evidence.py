@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import jsonschema
@@ -193,3 +194,35 @@ def test_sign_offs_join_the_evidence_and_cannot_be_dropped_or_changed_unseen(sig
     refused = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "X", "--role", "y"],
                              capture_output=True, text=True, env=env)  # fmt: skip
     assert refused.returncode == 1 and "is not intact, so it cannot be signed off" in refused.stderr
+
+
+def test_an_evidence_pack_holds_the_periods_verified_drills_and_a_summary(drill_lab: DrillLab, tmp_path: Path) -> None:
+    assert drill_lab.run().returncode == 0
+    drill_lab.fault("import_drop=0.2")
+    assert drill_lab.run().returncode == 1
+    drill_lab.fault()
+    ids = sorted(p.name for p in drill_lab.reports.iterdir() if (p / "evidence.json").exists() and not p.is_symlink())
+    subprocess.run([DRTESTS, "sign-off", str(drill_lab.reports / ids[0]), "--by", "Ann <ann@example.com>",
+                    "--role", "reviewer"], check=True, capture_output=True)  # fmt: skip
+    out = tmp_path / "pack.zip"
+    export = [DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir", str(drill_lab.reports)]
+    result = subprocess.run(export, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as pack:
+        names = pack.namelist()
+        summary = pack.read("summary.html").decode()
+        data = json.loads(pack.read("summary.json"))
+    assert {"summary.html", "summary.json", "index.html"} <= set(names)
+    assert all(f"drills/{i}/evidence.json" in names and f"drills/{i}/manifest.json" in names for i in ids)
+    (target,) = data["targets"]
+    assert (target["drills"], target["passed"], target["pass_rate"]) == (2, 1, 0.5)
+    assert target["rto"]["max"] <= target["rto_objective_s"]
+    assert "2 drill(s), 1 passed (50 %)" in summary and "Ann &lt;ann@example.com&gt; (reviewer" in summary
+    empty = subprocess.run([*export[:3], "2999-01-01", *export[4:]], capture_output=True, text=True)
+    assert empty.returncode == 1 and "no drill in" in empty.stderr
+
+    out.unlink()
+    (drill_lab.reports / ids[1] / "report.html").write_text("edited")
+    refused = subprocess.run(export, capture_output=True, text=True)
+    assert refused.returncode == 1 and f"{ids[1]}: report.html: altered" in refused.stderr
+    assert not out.exists()  # nothing written
