@@ -69,6 +69,17 @@ def parser() -> argparse.ArgumentParser:
                 cmd.add_argument(f"--{option.name}", metavar=option.metavar, help=option.help)
         if name in ("run", "gate"):
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    prune_text = (
+        "Deletes the backup files and snapshots of older drills of each target, keeping the newest "
+        "retention.keep_drill_artifacts and the newest passing gate's. Only what drills recorded in their "
+        "evidence is deleted, never a nightly backup or another snapshot. Without --yes it prints the plan."
+    )
+    prune = sub.add_parser("prune", help="delete what old drills left on production (prints the plan; --yes acts)",
+                           description=prune_text)  # fmt: skip
+    prune.add_argument("--config", required=True, metavar="TOML|DIR", help=config_help)
+    prune.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
+    prune.add_argument("--report-dir", default="reports", metavar="DIR", help="where the drills' evidence is")
+    prune.add_argument("--yes", action="store_true", help="delete; without it, only print what would go")
     status = sub.add_parser("status", help="when recovery was last proven, per target (for cron and monitoring)",
                             description="One line per target: its last drill, verdict and age, and its last passing "
                             "drill. Exit 0 when every target has a passing drill within --max-age, 1 otherwise, "
@@ -120,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    if args.command == "prune":
+        return prune_artifacts(configs, Path(args.report_dir), args.yes)
     if args.command == "plan":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
         options = DrillOptions(allow_destructive=args.allow_destructive, keep=args.keep, recover=args.recover,
@@ -165,6 +178,43 @@ class Outcome:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         session = DrillSession.find(config)
         self.outcomes = list(session.outcomes) if session else []
+
+
+def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
+    from drtests import retention
+    from drtests.errors import DrillError
+    from drtests.hosts.host import TargetHost
+
+    if not root.is_dir():
+        print(
+            f"drtests: error: {root}: no such report folder (prune reads the drills' evidence there)", file=sys.stderr
+        )
+        return USAGE_ERROR
+    for cfg in configs:
+        delete, keep = retention.plan(cfg, root)
+        print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)}")
+        for artifact in keep:
+            print(f"  keep   {artifact}")
+        for artifact in delete:
+            print(f"  {'delete' if yes else 'would delete'} {artifact}")
+        if not yes or not delete:
+            continue
+        t = cfg.target
+        try:
+            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            es = None
+            if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
+                from drtests.telemetry import connect
+
+                es = connect(cfg)
+            done = retention.prune(cfg, root, host, es)
+        except DrillError as exc:
+            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
+            return INFRASTRUCTURE_ERROR
+        print(f"{cfg.target_name}: {len(done)} deleted (recorded in {root / retention.PRUNES})")
+    if not yes:
+        print("nothing was deleted: run again with --yes to delete")
+    return 0
 
 
 def drill_status(root: Path, max_age: str) -> int:

@@ -148,6 +148,13 @@ class AlertsSection:
 
 
 @dataclass(frozen=True)
+class RetentionSection:
+    # `drtests prune` keeps the backup files and snapshots of this many newest drills of the target
+    # (and a gate's rollback point until a newer gate passed); it deletes only what drills made
+    keep_drill_artifacts: int = setting(3, ge=1)
+
+
+@dataclass(frozen=True)
 class ObjectivesSection:
     rto_seconds: float = setting(4 * 3600.0, gt=0, unit="seconds")
     rpo_seconds: float = setting(24 * 3600.0, gt=0, unit="seconds")
@@ -163,6 +170,7 @@ class DrillConfig:
     elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
     isolated: IsolatedSection = field(default_factory=IsolatedSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
     source: str = "<defaults>"
     sha256: str = ""

@@ -80,6 +80,7 @@ class Drill:
     restore: Restore = field(default_factory=Restore)
     verify: Verify = field(default_factory=Verify)
     infrastructure_error: str | None = None  # why the drill could not start (exit code 3)
+    gate: bool = False  # a pre-upgrade gate: its backup and snapshot are a rollback point
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -45,7 +45,7 @@ class DrillSession:
     def drill_of(self, cfg: DrillConfig) -> Drill:
         """The Drill record of one target, created when its drill starts (its clock starts then)."""
         if cfg.target_name not in self.drills:
-            self.drills[cfg.target_name] = Drill(cfg, target=cfg.target.url)
+            self.drills[cfg.target_name] = Drill(cfg, target=cfg.target.url, gate=self.options.gate)
         return self.drills[cfg.target_name]
 
     def config_of(self, item: pytest.Item) -> DrillConfig | None:

@@ -57,7 +57,11 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         check(PHASE, "node state known", f"record the state of {svc.unit}"),
         check(PHASE, "backup folder exists", backup_dir),
         check(PHASE, f"backup folder writable by {owner}", f"{backup_dir}, asked as {owner}"),
-        check(PHASE, "free space (MB)", f">= {cfg.target.min_free_mb} MB in {backup_dir}"),
+        check(
+            PHASE,
+            "free space (MB)",
+            f">= {cfg.target.min_free_mb} MB, or the newest backup's size + 20 %, in {backup_dir}",
+        ),
         check(PHASE, "StackState log readable", cfg.path(cfg.stackstate.log_file)),
     ]
     return planned
@@ -242,16 +246,18 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         message=f"backup folder {backup_dir} on {host.url} is not writable by {cfg.target.owner}: "
         f"chown {cfg.target.owner} {backup_dir}",
     )
-    free = host.free_mb(backup_dir)
+    free, last_mb = host.free_mb(backup_dir), host.newest_file_mb(backup_dir, "*.graph")
+    need = max(cfg.target.min_free_mb, round(1.2 * last_mb))  # room for the next backup: the last one's size + 20 %
+    why = f"the newest backup is {last_mb} MB, + 20 %" if need > cfg.target.min_free_mb else "target.min_free_mb"
     expect(
         drill,
         PHASE,
         "free space (MB)",
-        f">= {cfg.target.min_free_mb}",
+        f">= {need} ({why})",
         free,
-        ok=free >= cfg.target.min_free_mb,
-        message=f"only {free} MB free in {backup_dir} on {host.url}, need {cfg.target.min_free_mb} MB: "
-        "free space or lower target.min_free_mb",
+        ok=free >= need,
+        message=f"only {free} MB free in {backup_dir} on {host.url}, need {need} MB ({why}): free space "
+        "(drtests prune removes old drill backups) or lower target.min_free_mb",
     )
     log_file = cfg.path(cfg.stackstate.log_file)
     expect(

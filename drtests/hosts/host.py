@@ -144,6 +144,12 @@ class TargetHost:
         out = self.run(f"df -Pk {quote(path)} | tail -n 1", 30).stdout.split()
         return int(out[3]) // 1024 if len(out) > 3 and out[3].isdigit() else 0
 
+    def newest_file_mb(self, folder: str, pattern: str) -> int:
+        """Size in MB (rounded up) of the newest file matching `pattern` in `folder`; 0 when none."""
+        found = self.run(f"ls -t {quote(folder)}/{pattern} 2>/dev/null | head -n 1 | xargs -r stat -c %s", 60)
+        size = found.stdout.strip()
+        return -(-int(size) // (1024 * 1024)) if size.isdigit() else 0
+
     @property
     def is_local(self) -> bool:
         return self.url.startswith("local://") and not self.sudo

@@ -42,6 +42,7 @@ def evidence_of(drill: Drill) -> dict:
         "target": drill.target,
         "target_name": drill.config.target_name,
         "mode": drill.config.drill.mode,
+        "gate": drill.gate,
         "started": drill.started,
         "ended": drill.ended or utc_now(),
         "verdict": drill.verdict,

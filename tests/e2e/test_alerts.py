@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from tests.e2e.conftest import DrillLab
+from tests.e2e.conftest import DRTESTS, DrillLab
 from tests.e2e.test_drill import phase
 
 
@@ -110,3 +112,31 @@ def test_the_webhook_gets_a_summary_of_every_drill_without_secrets(drill_lab: Dr
 def test_exit_code_3_for_an_unreachable_target_and_2_for_a_bad_config(drill_lab: DrillLab) -> None:
     assert drill_lab.run("--set", "target.url=ssh://nobody@127.0.0.1:1").returncode == 3
     assert drill_lab.run("--set", "target.nope=1").returncode == 2
+
+
+def test_prune_deletes_only_old_drill_artifacts_and_keeps_the_rest(drill_lab: DrillLab) -> None:
+    """Three drills, keep one: the two older drills' backup files and snapshots go, the newest
+    stays, and so do a nightly backup and a snapshot no drill made."""
+    nightly = old_backup(drill_lab, hours=1)
+    for _ in range(3):
+        assert drill_lab.run().returncode == 0
+    es, repo = drill_lab.es, "e2e-repo"
+    es.snapshot.create(repository=repo, snapshot="nightly-1", wait_for_completion=True,
+                       body={"indices": f"{drill_lab.index_prefix}*", "include_global_state": False})  # fmt: skip
+    drills = sorted(p for p in (drill_lab.home / "backups").glob("drtests-*.graph"))
+    assert len(drills) == 3
+    prune = [DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(drill_lab.reports),
+             "--set", "retention.keep_drill_artifacts=1"]  # fmt: skip
+    planned = subprocess.run(prune, capture_output=True, text=True)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.count("  would delete backup file ") == 2 and planned.stdout.count("snapshot e2e-repo/") == 3
+    assert len(list((drill_lab.home / "backups").glob("drtests-*.graph"))) == 3  # the plan touched nothing
+
+    done = subprocess.run([*prune, "--yes"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted((drill_lab.home / "backups").glob("drtests-*.graph")) == drills[-1:]
+    left = {s["snapshot"] for s in es.snapshot.get(repository=repo, snapshot="_all")["snapshots"]}
+    assert "nightly-1" in left and sum(name.startswith("drtests-") for name in left) == 1
+    assert Path(nightly).exists()
+    record = json.loads((drill_lab.reports / "prunes.jsonl").read_text().splitlines()[-1])
+    assert len(record["deleted"]) == 4 and len(record["kept"]) == 2
