@@ -145,6 +145,10 @@ class AlertsSection:
     stale_backup: str = setting("warn", choices=("warn", "fail", "off"))
     webhook_url_env: str = setting("")  # an environment variable holding a URL that gets each drill's JSON summary
     webhook_timeout: float = setting(10.0, gt=0, unit="seconds")
+    # an environment variable holding Apprise URLs (slack://..., mailto://..., json://...): a message per drill
+    notify_env: str = setting("")
+    notify_on: str = setting("fail", choices=("fail", "always"))  # fail: only drills that did not pass
+    notify_timeout: float = setting(20.0, gt=0, unit="seconds")  # for all the URLs together
 
 
 @dataclass(frozen=True)
@@ -338,6 +342,9 @@ def _cross_checks(cfg: DrillConfig) -> None:
         raise ConfigError(src, "elasticsearch.rename_replacement", "must start with a fixed prefix ending in '-' "
                           f"before $1 (e.g. drtests-restored-$1), so restored copies never take a live index's "
                           f"name, got {replacement!r}")  # fmt: skip
+    if cfg.alerts.notify_env and cfg.alerts.notify_env not in os.environ:
+        raise ConfigError(src, "alerts.notify_env", f"names environment variable {cfg.alerts.notify_env}, "
+                          "which is not set")  # fmt: skip
     if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
         raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
 

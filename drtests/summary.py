@@ -25,7 +25,7 @@ class DrillOutcome:
 
 
 def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
-    """Write one drill's final evidence, send its webhook; its outcome and summary lines."""
+    """Write one drill's final evidence, send its webhook and notifications; its outcome and summary lines."""
     for record in drill.phases.values():
         if record.status == "running":  # Ctrl-C or SIGTERM ended it
             drill.phase_ended(record.name, "fail", "interrupted: the drill was stopped (SIGINT/SIGTERM)")
@@ -42,11 +42,20 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
                    "warnings": evidence["warnings"]}  # fmt: skip
         url = os.environ.get(drill.config.alerts.webhook_url_env, "")
         problem = alerts.send_webhook(url, summary, drill.config.alerts.webhook_timeout)
+    problems = [problem] if problem else []
+    alerts_cfg = drill.config.alerts
+    if alerts_cfg.notify_env and (alerts_cfg.notify_on == "always" or drill.verdict != "pass"):
+        from drtests import notify
+
+        title, body = notify.message(drill, str((folder / "report.html").resolve()))
+        urls = os.environ.get(alerts_cfg.notify_env, "")
+        if said := notify.notify(urls, title, body, drill.verdict != "pass", alerts_cfg.notify_timeout):
+            problems.append(said)
     return DrillOutcome(drill.config.target_name, drill.id, drill.verdict, drill.infrastructure_error, str(folder),
-                        summary_lines(drill, folder, options.gate, problem))  # fmt: skip
+                        summary_lines(drill, folder, options.gate, problems))  # fmt: skip
 
 
-def summary_lines(drill: Drill, folder: Path, gate: bool, webhook_problem: str | None) -> list[str]:
+def summary_lines(drill: Drill, folder: Path, gate: bool, alert_problems: list[str]) -> list[str]:
     lines = [f"drill {drill.id} ({drill.config.target_name}): verdict {drill.verdict.upper()}"]
     lines += [f"  FAILED {c.phase}/{c.name}: {c.message}" for c in drill.failed_checks()]
     lines += [f"  phase {r.name} failed: {r.message}" for r in drill.phases.values() if r.status == "fail"]
@@ -55,8 +64,7 @@ def summary_lines(drill: Drill, folder: Path, gate: bool, webhook_problem: str |
     if drill.rpo_seconds is not None:
         lines.append(f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)")
     lines += [f"  WARNING: {warning}" for warning in drill.warnings]
-    if webhook_problem:
-        lines.append(f"  WARNING: {webhook_problem}")
+    lines += [f"  WARNING: {problem}" for problem in alert_problems]
     lines.append(f"  report: {folder / 'report.html'}")
     if gate:
         lines.append(gate_line(drill))

@@ -140,3 +140,24 @@ def test_prune_deletes_only_old_drill_artifacts_and_keeps_the_rest(drill_lab: Dr
     assert Path(nightly).exists()
     record = json.loads((drill_lab.reports / "prunes.jsonl").read_text().splitlines()[-1])
     assert len(record["deleted"]) == 4 and len(record["kept"]) == 2
+
+
+def test_apprise_notifies_people_of_a_failed_drill_only_by_default(drill_lab: DrillLab) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Receiver.received = []
+    urls = f"json://127.0.0.1:{server.server_address[1]}/chat"
+    try:
+        with_alerts(drill_lab, "off", 'notify_env = "DRT_NOTIFY"\n')
+        env = dict(os.environ, DRT_NOTIFY=urls)
+        assert drill_lab.run(env=env).returncode == 0  # a pass: nobody is disturbed
+        drill_lab.fault("import_error_log")
+        result = drill_lab.run(env=env)
+        drill_lab.fault()
+    finally:
+        server.shutdown()
+    assert result.returncode == 1 and "WARNING: notification" not in result.stdout
+    (sent,) = Receiver.received
+    assert sent["type"] == "failure" and sent["title"].startswith("DR drill FAIL: ")
+    assert "failed: restore/no error lines in the import's log window" in sent["message"]
+    assert "RTO: " in sent["message"] and sent["message"].split("report: ")[1].endswith("report.html")
