@@ -62,6 +62,7 @@ class Backup:
     docs_at_snapshot: dict[str, int] | None = None
     fingerprints_at_snapshot: dict[str, str] | None = None
     snapshot: Snapshot | None = None
+    paths_s: dict[str, float | None] | None = None  # graph (export) and telemetry (snapshot) path, side by side
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Restore:
     log: RestoreLog | None = None
     watermark_ns: int | None = None  # the backup's newest change ("Contains changes till")
     telemetry: RestoredTelemetry | None = None
+    paths_s: dict[str, float | None] | None = None  # graph (import) and telemetry (snapshot restore) path
 
 
 @dataclass

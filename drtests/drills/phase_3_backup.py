@@ -7,6 +7,8 @@ from drtests.config import DrillConfig
 from drtests.drills.common import Planned, assert_checks, check, expect, node_commands, require, restart_node, step
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
+from drtests.parallel import Beside
+from drtests.results import Snapshot
 from drtests.topology import export_graph
 from drtests.waiting import Every
 
@@ -26,7 +28,16 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned = [
         step(PHASE, f"stop {unit}", f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)"),
         step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
-        step(PHASE, f"start {unit}", f"`{start}`, always, if it was running"),
+    ]
+    if es.enabled:
+        planned += [
+            step(PHASE, "count and fingerprint docs at snapshot time",
+                 f"beside the export: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
+            step(PHASE, "snapshot", f"beside the export, the node stopped: {es.indices} into {es.repository} "
+                 "(include_global_state=false)"),
+        ]  # fmt: skip
+    planned += [
+        step(PHASE, f"start {unit}", f"`{start}`, always, if it was running, once export and snapshot ended"),
         check(PHASE, "node active again"),
         check(PHASE, "node stopped for the whole export", f"{unit} sampled every {NODE_SAMPLE_S:g}s"),
         check(PHASE, "export exit code", "0"),
@@ -36,17 +47,25 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]
     if es.enabled:
         planned += [
-            step(
-                PHASE,
-                "count and fingerprint docs at snapshot time",
-                f"_refresh, count, and hash the first and last {es.fingerprint_sample} docs of each index",
-            ),  # fmt: skip
-            step(PHASE, "snapshot", f"snapshot {es.indices} into {es.repository} (include_global_state=false)"),
             check(PHASE, "snapshot state", "SUCCESS"),
             check(PHASE, "snapshot failed shards", "0"),
             check(PHASE, "snapshot holds every index"),
         ]
     return planned
+
+
+def snapshot_path(path: Beside, es, cfg: DrillConfig, drill) -> Snapshot:
+    """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
+    terminal belongs to the main thread)."""
+    with path.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
+        at_snapshot = drill.backup.docs_at_snapshot = telemetry.doc_counts(es, cfg.elasticsearch.indices)
+        drill.backup.fingerprints_at_snapshot = telemetry.fingerprints(
+            es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
+        )
+    name = f"drtests-{drill.id}".lower()
+    with path.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
+        snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
+    return snap
 
 
 def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
@@ -56,13 +75,32 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     dr_say(f"stopping {dr_service.name} for the export")
     drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
     seen = {dr_service.state()}  # the node's state while the export runs: anything but inactive spoils it
+    sample = Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state()))
+    es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
+    # The snapshot is taken beside the export, while the node is stopped: no telemetry is written
+    # meanwhile, so the graph backup and the snapshot hold the same moment.
+    telemetry_path = None
+    if es is not None:
+        dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, beside the export")
+        telemetry_path = Beside("snapshot", lambda path: snapshot_path(path, es, cfg, drill))
     try:
         dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
-        exported = export_graph(cfg, host, file, drill.id, Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state())))
-        seen.add(dr_service.state())
+        exported = export_graph(cfg, host, file, drill.id, sample)
         drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
+        if telemetry_path is not None:
+            telemetry_path.wait(every=lambda: (sample(), dr_say("waiting for the snapshot (the node stays stopped)")),
+                                interval=5)  # fmt: skip
+            drill.steps += telemetry_path.steps
+        seen.add(dr_service.state())
+    except BaseException:
+        if telemetry_path is not None:
+            telemetry_path.cancelled.set()
+        raise
     finally:
         restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.preflight.node_was_active)
+    if telemetry_path is not None:
+        drill.backup.paths_s = {"graph": exported.duration_s and round(exported.duration_s, 3),
+                                "telemetry": telemetry_path.duration_s}  # fmt: skip
     expect(drill, PHASE, "node stopped for the whole export", ["inactive"], sorted(seen),
            message=f"{dr_service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
            f"{NODE_SAMPLE_S:g}s): something started it, another drill's safety step or an operator; a backup "
@@ -94,17 +132,9 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     drill.check(PHASE, "backup sha256 recorded", True, len(facts.sha256) == 64)
     dr_say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}...")
 
-    if cfg.elasticsearch.enabled:
-        es = request.getfixturevalue("dr_es")
-        with drill.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
-            at_snapshot = drill.backup.docs_at_snapshot = telemetry.doc_counts(es, cfg.elasticsearch.indices)
-            drill.backup.fingerprints_at_snapshot = telemetry.fingerprints(
-                es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
-            )
-        name = f"drtests-{drill.id}".lower()
-        dr_say(f"snapshot {cfg.elasticsearch.repository}/{name} of {len(at_snapshot)} indices")
-        with drill.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
-            snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
+    if telemetry_path is not None:
+        snap = telemetry_path.result()  # its failure (a red index, a refused snapshot) fails the phase here
+        at_snapshot, name = drill.backup.docs_at_snapshot, snap.snapshot
         drill.check(
             PHASE,
             "snapshot state",

@@ -104,6 +104,12 @@ def facts_of(drill: Drill) -> dict:
         facts["watermark_ns"] = restore.watermark_ns
     if restore.telemetry is not None:
         facts["restore"] = asdict(restore.telemetry)
+    if backup.paths_s is not None or restore.paths_s is not None:
+        consistency = (
+            "the snapshot was taken while the node was stopped for the export: no telemetry was "
+            "written in between, so the graph backup and the snapshot hold one moment"
+        )
+        facts["paths"] = {"backup_s": backup.paths_s, "restore_s": restore.paths_s, "consistency": consistency}
     if drill.infrastructure_error:
         facts["infrastructure_error"] = drill.infrastructure_error
     return facts

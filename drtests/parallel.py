@@ -1,0 +1,74 @@
+"""The telemetry path beside the graph path: the Elasticsearch snapshot is taken while the node is
+stopped for the export, and restored while the import runs (they touch different systems).
+
+`Beside` runs one path in a thread; the graph path stays in the main thread, where Ctrl-C and
+SIGTERM arrive and end the export or import on the target. The telemetry path records its steps
+in a list of its own, which the phase adds to the drill's record after it joined, so the record's
+order does not depend on which path finished first."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+from drtests.drill import Step
+from drtests.errors import DrillError
+
+T = TypeVar("T")
+
+
+class Cancelled(DrillError):
+    """The other path failed or was interrupted: this one does not start its next request."""
+
+
+class Beside(Generic[T]):
+    def __init__(self, name: str, work: Callable[[Beside[T]], T]) -> None:
+        self.steps: list[Step] = []
+        self.cancelled = threading.Event()
+        self.started = time.monotonic()
+        self.duration_s: float | None = None
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name=f"drtests-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[Beside[T]], T]) -> None:
+        try:
+            self._value = work(self)
+        except BaseException as exc:  # handed to the main thread by result()
+            self._error = exc
+        finally:
+            self.duration_s = round(time.monotonic() - self.started, 3)
+
+    def check_cancelled(self) -> None:
+        """Called before each request of the path: none starts once the other path gave up."""
+        if self.cancelled.is_set():
+            raise Cancelled("stopped: the other path of the drill failed or was interrupted")
+
+    @contextmanager
+    def timed_step(self, phase: str, name: str, command: str = ""):
+        self.check_cancelled()
+        entry = Step(phase, name, command=command, outcome="failed")
+        self.steps.append(entry)
+        t0 = time.monotonic()
+        try:
+            yield entry
+            entry.outcome = "done"
+        finally:
+            entry.duration_s = round(time.monotonic() - t0, 3)
+
+    def wait(self, every: Callable[[], None] = lambda: None, interval: float = 1.0) -> None:
+        """Join, calling `every` meanwhile (progress, sampling the node); Ctrl-C interrupts it."""
+        while self._thread.is_alive():
+            self._thread.join(interval)
+            if self._thread.is_alive():
+                every()
+
+    def result(self) -> T:
+        """The path's value, or its exception, raised here (after wait())."""
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
