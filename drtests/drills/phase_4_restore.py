@@ -20,7 +20,8 @@ from drtests.drills.phase_3_backup import backup_file
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.results import RestoreLog
+from drtests.parallel import Beside
+from drtests.results import RestoredTelemetry, RestoreLog
 from drtests.topology import import_graph
 
 pytestmark = pytest.mark.dr_phase("restore")
@@ -51,28 +52,28 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         step(PHASE, f"stop {unit}", f"`{stop}`"),
         step(PHASE, "import graph", f"`{cfg.command(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
              f"following {cfg.path(st.log_file)}"),
-        step(PHASE, f"start {unit}", f"`{start}`"),
+    ]  # fmt: skip
+    if es.enabled:
+        if es.restore == "rename":
+            cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
+            how = (f"beside the import: renamed {es.rename_pattern} -> {es.rename_replacement} (never over live "
+                   f"indices); restored indices {cleanup}")  # fmt: skip
+        else:
+            how = f"beside the import: DELETE the live indices {es.indices}, wait for 404, restore them"
+        planned.append(step(PHASE, "restore snapshot", how))
+        if es.restore == "rename":
+            ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
+            planned.append(step(PHASE, "write the restore ledger", f"{ledger} (only those are ever deleted)"))
+    planned += [
+        step(PHASE, f"start {unit}", f"`{start}`, once the import and the snapshot restore ended"),
         check(PHASE, "node active again"),
         check(PHASE, "import exit code", "0, within the timeout"),
         check(PHASE, "restore start line in log", st.restore_start_pattern),
         check(PHASE, "recovery point in log", st.watermark_pattern),
         check(PHASE, "no error lines in the import's log window", st.error_pattern),
-    ]  # fmt: skip
+    ]
     if es.enabled:
-        if es.restore == "rename":
-            cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
-            how = (f"renamed {es.rename_pattern} -> {es.rename_replacement} (never over live indices); "
-                   f"restored indices {cleanup}")  # fmt: skip
-        else:
-            how = f"DELETE the live indices {es.indices}, wait for 404, restore them from the snapshot"
-        planned.append(step(PHASE, "restore snapshot", how))
-        if es.restore == "rename":
-            ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
-            planned.append(step(PHASE, "write the restore ledger", f"{ledger} (only those are ever deleted)"))
-        planned += [
-            check(PHASE, "restore failed shards", "0"),
-            check(PHASE, "restored indices health", "green|yellow"),
-        ]
+        planned += [check(PHASE, "restore failed shards", "0"), check(PHASE, "restored indices health", "green|yellow")]
     return [p for p in planned if p]
 
 
@@ -103,12 +104,47 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     dr_say(f"stopping {service.name} on {host.url} for the import")
     drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
+    telemetry_path = None
+    if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
+        es, snapshot = request.getfixturevalue("dr_es"), drill.backup.snapshot
+
+        def restore_path(path: Beside) -> RestoredTelemetry:
+            """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
+            belongs to the main thread)."""
+
+            def remove_later(targets: list[str]) -> None:  # before the restore request, never after
+                with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
+                    recovery.write_ledger(dr_config, dr_target, targets)  # on the target: where the lock is
+                if not dr_options.keep:
+
+                    def remove() -> None:
+                        telemetry.delete_indices(es, targets)
+                        dr_target.remove(recovery.ledger_path(dr_config))
+
+                    dr_safety.register(f"restored indices removed ({len(targets)})", remove)
+                path.check_cancelled()
+
+            request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
+            with path.timed_step(PHASE, "restore snapshot", request_line):
+                return telemetry.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later)
+
+        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode), beside the import")
+        telemetry_path = Beside("restore", restore_path)
     try:
         dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
         imported = import_graph(cfg, host, artifact, window, dr_say, drill.id)
         drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
+        if telemetry_path is not None:
+            telemetry_path.wait(every=lambda: dr_say("waiting for the snapshot restore"), interval=5)
+            drill.steps += telemetry_path.steps
+    except BaseException:
+        if telemetry_path is not None:
+            telemetry_path.cancelled.set()
+        raise
     finally:
         restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
+    if telemetry_path is not None:
+        drill.restore.paths_s = {"graph": round(imported.duration_s, 3), "telemetry": telemetry_path.duration_s}
     drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
 
     if imported.timed_out:
@@ -155,26 +191,8 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         message=f"the import logged {len(errors)} error line(s) in {window.path}: {errors[0] if errors else ''}",
     )
 
-    if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
-        es = request.getfixturevalue("dr_es")
-        snapshot = drill.backup.snapshot
-
-        def remove_later(targets: list[str]) -> None:
-            with drill.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
-                recovery.write_ledger(dr_config, dr_target, targets)  # on the target: where the lock is
-            if not dr_options.keep:
-
-                def remove() -> None:
-                    telemetry.delete_indices(es, targets)
-                    dr_target.remove(recovery.ledger_path(dr_config))
-
-                dr_safety.register(f"restored indices removed ({len(targets)})", remove)
-
-        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode)")
-        with drill.timed_step(
-            PHASE, "restore snapshot", f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
-        ):
-            restored = telemetry.restore_snapshot(es, cfg, snapshot, dr_say, before_restore=remove_later)
+    if telemetry_path is not None:
+        restored = telemetry_path.result()  # its failure (a name taken, failed shards) fails the phase here
         drill.restore.telemetry = restored
         drill.check(
             PHASE,

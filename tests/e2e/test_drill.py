@@ -53,6 +53,11 @@ def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
     safety = [s["name"] for s in evidence["steps"] if s["phase"] == "safety"]
     assert any("lock" in s for s in safety) and any("restored indices removed" in s for s in safety)
     assert "verdict PASS" in result.stdout
+    paths = evidence["paths"]  # the graph and telemetry paths ran side by side; each is timed
+    assert all(
+        paths[phase_paths][path] > 0 for phase_paths in ("backup_s", "restore_s") for path in ("graph", "telemetry")
+    )
+    assert "stopped for the export" in paths["consistency"]
     drill_lab.assert_drill_followed_its_plan(evidence)
     assert_target_healthy(drill_lab, counts)
 
