@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -14,6 +13,7 @@ from fnmatch import fnmatch
 
 from drtests.config import DrillConfig
 from drtests.hosts.host import TargetHost, quote
+from drtests.waiting import call_within
 
 
 def newest_backup_age(cfg: DrillConfig, host: TargetHost) -> tuple[str, float] | None:
@@ -75,20 +75,15 @@ def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
         return (
             f"webhook URL must be http:// or https://, got {f'a {scheme}: URL' if scheme else 'a URL without a scheme'}"
         )
-    outcome: list[str | None] = []
 
-    def post() -> None:
+    def post() -> str | None:
         headers = {"Content-Type": "application/json", "User-Agent": "drtests"}
         request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST", headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                outcome.append(None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}")
+                return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-            outcome.append(f"webhook failed: {getattr(exc, 'reason', None) or exc!r}")
+            return f"webhook failed: {getattr(exc, 'reason', None) or exc!r}"
 
-    sender = threading.Thread(target=post, name="drtests-webhook", daemon=True)
-    sender.start()
-    sender.join(timeout)
-    if not outcome:
-        return f"webhook did not answer within {timeout:g}s (webhook_timeout)"
-    return outcome[0]
+    done, problem = call_within(post, timeout, "drtests-webhook")
+    return problem if done else f"webhook did not answer within {timeout:g}s (webhook_timeout)"

@@ -262,27 +262,33 @@ def export_pack(root: Path, since: str, until: str | None, out: Path) -> int:
     except DrillError as exc:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    try:
-        targets = pack.export(root, start, end, out)
-    except DrillError as exc:
-        print(f"drtests: error: {exc}", file=sys.stderr)
+    targets = refused_in_one_line(lambda: pack.export(root, start, end, out))
+    if targets is None:
         return 1
     drills = sum(t["drills"] for t in targets)
     print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first")
     return 0
 
 
-def sign_off(folder: Path, by: str, role: str, note: str) -> int:
+def refused_in_one_line(work):
+    """The value of `work`, or None after printing its DrillError as one line."""
     from drtests.errors import DrillError
+
+    try:
+        return work()
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return None
+
+
+def sign_off(folder: Path, by: str, role: str, note: str) -> int:
     from drtests.report import signoff
 
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
         return USAGE_ERROR
-    try:
-        record = signoff.sign_off(folder, by, role, note)
-    except DrillError as exc:
-        print(f"drtests: error: {exc}", file=sys.stderr)
+    record = refused_in_one_line(lambda: signoff.sign_off(folder, by, role, note))
+    if record is None:
         return 1
     print(f"{folder}: signed off by {record['by']} ({record['role']}) at {record['at']}")
     return 0

@@ -50,6 +50,19 @@ class Step:
     ran: str = ""  # the command exactly as the target was given it (timeout, sudo -n -u owner, ...)
 
 
+@contextmanager
+def timed_step(steps: list[Step], phase: str, name: str, command: str = "") -> Iterator[Step]:
+    """Append a step to `steps` and time it; it stays "failed" unless its block ends normally."""
+    entry = Step(phase, name, command=command, outcome="failed")
+    steps.append(entry)
+    t0 = time.monotonic()
+    try:
+        yield entry
+        entry.outcome = "done"
+    finally:
+        entry.duration_s = round(time.monotonic() - t0, 3)
+
+
 @dataclass
 class PhaseRecord:
     name: str
@@ -126,17 +139,9 @@ class Drill:
         self.steps.append(entry)
         return entry
 
-    @contextmanager
-    def timed_step(self, phase: str, name: str, command: str = "") -> Iterator[Step]:
+    def timed_step(self, phase: str, name: str, command: str = ""):
         """Record a step that is not a target command (an ES call), with its wall time."""
-        entry = Step(phase, name, command=command, outcome="failed")
-        self.steps.append(entry)
-        t0 = time.monotonic()
-        try:
-            yield entry
-            entry.outcome = "done"
-        finally:
-            entry.duration_s = round(time.monotonic() - t0, 3)
+        return timed_step(self.steps, phase, name, command)
 
     # measures -----------------------------------------------------------------------------
     @property

@@ -5,9 +5,9 @@ live in the file), and a failure to notify is a warning, within an overall deadl
 from __future__ import annotations
 
 import re
-import threading
 
 from drtests.drill import Drill
+from drtests.waiting import call_within
 
 
 def message(drill: Drill, report: str) -> tuple[str, str]:
@@ -39,20 +39,17 @@ def notify(urls: str, title: str, body: str, failed: bool, deadline: float) -> s
     unknown = [url.split("://", 1)[0] for url in wanted if not sender.add(url)]
     if unknown:  # a URL may hold a token: name only its scheme
         return f"notification: not an Apprise URL ({', '.join(f'{s}://...' for s in unknown)})"
-    outcome: list[object] = []
 
-    def send() -> None:
+    def send() -> bool | str:
         try:
             kind = apprise.NotifyType.FAILURE if failed else apprise.NotifyType.SUCCESS
-            outcome.append(bool(sender.notify(title=title, body=body, notify_type=kind)))
+            return bool(sender.notify(title=title, body=body, notify_type=kind))
         except Exception as exc:  # a notification must never end a drill's evidence
-            outcome.append(f"{type(exc).__name__}: {exc}")
+            return f"{type(exc).__name__}: {exc}"
 
-    thread = threading.Thread(target=send, name="drtests-notify", daemon=True)
-    thread.start()
-    thread.join(deadline)
-    if not outcome:
+    done, sent = call_within(send, deadline, "drtests-notify")
+    if not done:
         return f"notification did not go out within {deadline:g}s (alerts.notify_timeout)"
-    if outcome[0] is True:
+    if sent is True:
         return None
-    return f"notification failed for {len(wanted)} URL(s){': ' + outcome[0] if isinstance(outcome[0], str) else ''}"
+    return f"notification failed for {len(wanted)} URL(s){': ' + sent if isinstance(sent, str) else ''}"

@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-from drtests.drill import Step
+from drtests.drill import Step, timed_step
 from drtests.errors import DrillError
 
 T = TypeVar("T")
@@ -48,17 +47,10 @@ class Beside(Generic[T]):
         if self.cancelled.is_set():
             raise Cancelled("stopped: the other path of the drill failed or was interrupted")
 
-    @contextmanager
     def timed_step(self, phase: str, name: str, command: str = ""):
+        """A step of this path, in its own list; none starts once the path is cancelled."""
         self.check_cancelled()
-        entry = Step(phase, name, command=command, outcome="failed")
-        self.steps.append(entry)
-        t0 = time.monotonic()
-        try:
-            yield entry
-            entry.outcome = "done"
-        finally:
-            entry.duration_s = round(time.monotonic() - t0, 3)
+        return timed_step(self.steps, phase, name, command)
 
     def wait(self, every: Callable[[], None] = lambda: None, interval: float = 1.0) -> None:
         """Join, calling `every` meanwhile (progress, sampling the node); Ctrl-C interrupts it."""

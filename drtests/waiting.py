@@ -5,6 +5,7 @@ a deadline and says what it was waiting for when it expires."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -47,3 +48,14 @@ class Every:
         if time.monotonic() >= self.next:
             self.action()
             self.next += self.seconds
+
+
+def call_within(work: Callable[[], T], seconds: float, name: str = "drtests-call") -> tuple[bool, T | None]:
+    """(True, its value) when `work` returned within `seconds`, else (False, None): a call that may
+    hang (a receiver that never answers) without holding the caller. It runs in a daemon thread,
+    so a late one does not keep the process alive; `work` must not raise (catch inside)."""
+    outcome: list[T] = []
+    thread = threading.Thread(target=lambda: outcome.append(work()), name=name, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (True, outcome[0]) if outcome else (False, None)

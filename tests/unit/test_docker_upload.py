@@ -13,6 +13,7 @@ import pytest
 
 from drtests.errors import DrillError
 from drtests.hosts.docker_upload import send_file
+from tests.unit.http_request import read_request
 
 
 def engine(socket_path: Path, answer: bytes) -> tuple[threading.Thread, dict]:
@@ -25,14 +26,7 @@ def engine(socket_path: Path, answer: bytes) -> tuple[threading.Thread, dict]:
     def serve() -> None:
         conn, _ = server.accept()
         with conn, server:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
-            while len(body) < length:
-                body += conn.recv(1 << 20)
-            got["request_line"], got["body"] = head.split(b"\r\n")[0].decode(), body
+            got["request_line"], got["body"] = read_request(conn)
             conn.sendall(answer)
 
     thread = threading.Thread(target=serve, daemon=True)

@@ -15,17 +15,7 @@ import pytest
 from drtests.config import load
 from drtests.drill import Drill
 from drtests.notify import message, notify
-
-
-def read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += conn.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1])
-    while len(body) < length:
-        body += conn.recv(65536)
-    return body
+from tests.unit.http_request import read_request
 
 
 @pytest.fixture
@@ -41,7 +31,7 @@ def receiver() -> Iterator[Callable[[bytes | None], tuple[str, list]]]:
         def serve() -> None:
             conn, _ = server.accept()
             with conn:
-                got.append(json.loads(read_request(conn)))
+                got.append(json.loads(read_request(conn)[1]))
                 if answer is None:
                     time.sleep(30)
                 else:
