@@ -95,8 +95,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     version = drill.preflight.stackstate_version = stackstate_version(cfg, host)
     if dr_options.gate:
         expect(drill, PHASE, "StackState version known (gate)", True, version is not None,
-                     message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
-                     f"(it failed or is empty on {host.url})")  # fmt: skip
+               message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
+               f"(it failed or is empty on {host.url})")  # fmt: skip
 
     destructive = destructive_steps(cfg)
     allowed = cfg.target.disposable or dr_options.allow_destructive
