@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from drtests.drill import Step, timed_step
@@ -59,8 +60,25 @@ class Beside(Generic[T]):
             if self._thread.is_alive():
                 every()
 
+    def join_into(self, steps: list[Step], every: Callable[[], None], interval: float = 5.0) -> None:
+        """Wait for the path, then add its steps to the drill's, after the graph path's."""
+        self.wait(every, interval)
+        steps.extend(self.steps)
+
     def result(self) -> T:
         """The path's value, or its exception, raised here (after wait())."""
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
+
+
+@contextmanager
+def graph_path(beside: Beside | None) -> Iterator[None]:
+    """The graph path's block: when it fails or is interrupted, the path beside it starts no
+    further request (the one in flight ends in the cluster by itself)."""
+    try:
+        yield
+    except BaseException:
+        if beside is not None:
+            beside.cancelled.set()
+        raise

@@ -17,9 +17,6 @@ class Safety:
     def register(self, name: str, action: Callable[[], object]) -> None:
         self.actions.append((name, action))
 
-    def discard(self, name: str) -> None:
-        self.actions = [(n, a) for n, a in self.actions if n != name]
-
     def run_all(self) -> str | None:
         """Every step, even when Ctrl-C or SIGTERM comes again meanwhile (an impatient user; xdist
         signalling a worker it wants gone): the signal is noted and returned, for the caller to

@@ -7,7 +7,7 @@ from drtests.config import DrillConfig
 from drtests.drills.common import Planned, assert_checks, check, expect, node_commands, require, restart_node, step
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside
+from drtests.parallel import Beside, graph_path
 from drtests.results import Snapshot
 from drtests.topology import export_graph
 from drtests.waiting import Every
@@ -84,23 +84,17 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
         dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, beside the export")
         telemetry_path = Beside("snapshot", lambda path: snapshot_path(path, es, cfg, drill))
     try:
-        dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
-        exported = export_graph(cfg, host, file, drill.id, sample)
-        drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
-        if telemetry_path is not None:
-            telemetry_path.wait(every=lambda: (sample(), dr_say("waiting for the snapshot (the node stays stopped)")),
-                                interval=5)  # fmt: skip
-            drill.steps += telemetry_path.steps
-        seen.add(dr_service.state())
-    except BaseException:
-        if telemetry_path is not None:
-            telemetry_path.cancelled.set()
-        raise
+        with graph_path(telemetry_path):
+            dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
+            exported = export_graph(cfg, host, file, drill.id, sample)
+            drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
+            if telemetry_path is not None:
+                telemetry_path.join_into(drill.steps, every=lambda: (sample(), dr_say("waiting for the snapshot")))
+            seen.add(dr_service.state())
     finally:
         restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.preflight.node_was_active)
     if telemetry_path is not None:
-        drill.backup.paths_s = {"graph": exported.duration_s and round(exported.duration_s, 3),
-                                "telemetry": telemetry_path.duration_s}  # fmt: skip
+        drill.backup.paths_s = {"graph": round(exported.duration_s, 3), "telemetry": telemetry_path.duration_s}
     expect(drill, PHASE, "node stopped for the whole export", ["inactive"], sorted(seen),
            message=f"{dr_service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
            f"{NODE_SAMPLE_S:g}s): something started it, another drill's safety step or an operator; a backup "

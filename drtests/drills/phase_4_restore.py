@@ -20,7 +20,7 @@ from drtests.drills.phase_3_backup import backup_file
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside
+from drtests.parallel import Beside, graph_path
 from drtests.results import RestoredTelemetry, RestoreLog
 from drtests.topology import import_graph
 
@@ -131,16 +131,12 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode), beside the import")
         telemetry_path = Beside("restore", restore_path)
     try:
-        dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
-        imported = import_graph(cfg, host, artifact, window, dr_say, drill.id)
-        drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
-        if telemetry_path is not None:
-            telemetry_path.wait(every=lambda: dr_say("waiting for the snapshot restore"), interval=5)
-            drill.steps += telemetry_path.steps
-    except BaseException:
-        if telemetry_path is not None:
-            telemetry_path.cancelled.set()
-        raise
+        with graph_path(telemetry_path):
+            dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
+            imported = import_graph(cfg, host, artifact, window, dr_say, drill.id)
+            drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
+            if telemetry_path is not None:
+                telemetry_path.join_into(drill.steps, every=lambda: dr_say("waiting for the snapshot restore"))
     finally:
         restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
     if telemetry_path is not None:

@@ -17,6 +17,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from drtests.report.evidence import validate
+from drtests.waiting import wait_until
 from fixtures.data import generate
 from fixtures.lab import Lab
 
@@ -199,4 +200,7 @@ def drill_lab(sts_lab: Lab, es_url: str, es: Elasticsearch, es_repo_root: Path, 
     drill_lab = DrillLab(tmp_path / "drill.toml", tmp_path / "reports", sts_lab, es, es_url, es_repo_root, prefix)
     drill_lab.configure()
     yield drill_lab
+    # an interrupted or killed drill's snapshot may still run in the cluster (it finishes on its
+    # own); indices being snapshotted cannot be deleted
+    wait_until(lambda: not es.snapshot.status()["snapshots"], 120, "snapshots still running after 120 s")
     es.indices.delete(index=f"*{prefix}*", ignore_unavailable=True)
