@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 JARS := fixtures/elasticsearch/lib/.complete
 
-.PHONY: deps-drill deps-test venv jars docker image lab-up lab-down lab-status drill drill-isolated bench test lint \
-	format clean
+.PHONY: deps-drill deps-test venv jars docker image lab-up lab-down lab-status drill drill-isolated drill-existing \
+	bench test lint format clean
 
 # What the machine needs (java, maven, docker.io, ...): installed with apt-get when running as root
 # on Debian, else the one command that installs them is printed (exit 2).
@@ -61,6 +61,16 @@ ISO_SETS = --set elasticsearch.url="$$(cat .lab/es.url)" \
 drill-isolated: deps-test lab-up image
 	$(BIN)/python -m fixtures.lab docker-up
 	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS); rc=$$?; \
+	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
+
+# Existing backups: the lab container's "nightly" sts-backup.sh file and snapshot (made first, their
+# facts recorded with drtests record-backup), restored in a disposable container and compared; the
+# container's stackstate.service is never stopped by the drill.
+drill-existing: deps-test lab-up image
+	$(BIN)/python -m fixtures.lab docker-up
+	$(BIN)/python -m fixtures.lab nightly && \
+	$(BIN)/drtests record-backup --config fixtures/drills/lab-existing.toml $(ISO_SETS) && \
+	$(BIN)/drtests run --config fixtures/drills/lab-existing.toml $(ISO_SETS); rc=$$?; \
 	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
 
 # Benchmarks at the scale of a real install (about 20-30 minutes); writes bench/RESULTS.md.

@@ -6,6 +6,8 @@
                                                  with [[fleet]] entries), 4 drills at a time
     drtests gate --config drill.toml ...          run's options; an isolated drill + version check
     drtests plan --config drill.toml [--set section.key=value ...]
+    drtests record-backup --config drill.toml [--file F]   after the nightly sts-backup.sh: write
+                                                 F.facts.json (sha256, counts per type) beside it
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
     drtests status [--report-dir reports] [--max-age 35d]   last drill and last pass per target
     drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
@@ -86,6 +88,18 @@ def parser() -> argparse.ArgumentParser:
                             "3 when the report folder cannot be read.")  # fmt: skip
     status.add_argument("--report-dir", default="reports", metavar="DIR")
     status.add_argument("--max-age", default="35d", metavar="AGE", help="e.g. 35d, 12h, 2w (default: 35d)")
+    record_text = (
+        "Run right after the nightly sts-backup.sh (cron). Writes <file>.facts.json beside the backup on the target: "
+        "its sha256 and size, the topology counts per type at backup time, host, time and drtests version. A drill "
+        'in mode "existing" then compares the restored counts exactly with them, and the file\'s sha256 with the '
+        "recorded one (a backup that rotted at rest is caught)."
+    )
+    record_help = "record a fresh backup's facts beside it (for existing-backup drills)"
+    record = sub.add_parser("record-backup", help=record_help, description=record_text)
+    record.add_argument("--config", required=True, metavar="TOML", help=config_help)
+    record.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
+    record.add_argument("--file", metavar="F", help="the backup file (default: the newest existing.backup_pattern "
+                        "file in stackstate.backup_dir)")  # fmt: skip
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
     signoff_text = ("Adds the sign-off to the folder and its report, and writes the manifest again (signed when "
@@ -114,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "gate":
+    if args.command == "gate" and not gate_verifies_existing(args.config, args.set):
         args.set.append("drill.mode=isolated")  # a gate never restores onto the install it protects
     if args.command == "report":
         return rebuild_history(Path(args.report_dir))
@@ -133,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     if args.command == "prune":
         return prune_artifacts(configs, Path(args.report_dir), args.yes)
+    if args.command == "record-backup":
+        return record_backup(configs, args.file)
     if args.command == "plan":
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `drtests plan | head` ends quietly
         options = DrillOptions(allow_destructive=args.allow_destructive, keep=args.keep, recover=args.recover,
@@ -157,6 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
     return exit_code(code, outcome.outcomes)
+
+
+def gate_verifies_existing(path: str, sets: list[str]) -> bool:
+    """A gate keeps a drill of mode "existing" as it is (it restores away from the install too);
+    any other mode becomes isolated. A config that does not load is left to the run to report."""
+    try:
+        configs = drill_config.load_fleet(path, drill_config.parse_overrides(sets))
+    except ConfigError:
+        return False
+    return all(cfg.drill.mode == "existing" for cfg in configs)
 
 
 def exit_code(pytest_code: int, outcomes: list[DrillOutcome]) -> int:
@@ -214,6 +240,42 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
         print(f"{cfg.target_name}: {len(done)} deleted (recorded in {root / retention.PRUNES})")
     if not yes:
         print("nothing was deleted: run again with --yes to delete")
+    return 0
+
+
+def record_backup(configs: list, file: str | None) -> int:
+    """Write the backup-time facts beside the backup, as the install's owner."""
+    import json
+    import random
+    import time
+
+    from drtests import existing
+    from drtests.errors import DrillError
+    from drtests.hosts.host import TargetHost, quote
+    from drtests.topology import make_probe
+
+    for cfg in configs:
+        t = cfg.target
+        try:
+            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            if file:
+                path = file
+            else:
+                candidates = existing.backup_candidates(cfg, host)
+                path = existing.pick_backup(cfg, candidates, time.time(), random.Random(), pick="newest").picked
+            artifact = host.file_facts(path)
+            facts = existing.backup_time_facts(cfg, artifact, make_probe(cfg, host).counts(), host.name())
+            target = existing.facts_path(path)
+            text = json.dumps(facts, indent=2) + "\n"
+            wrote = host.run(f"printf %s {quote(text)} > {quote(target)}", 60, sudo=True, as_user=t.owner)
+            if wrote.rc != 0:
+                raise DrillError(f"cannot write {target} on {host.url}: {wrote.tail(2)}")
+        except DrillError as exc:
+            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
+            return INFRASTRUCTURE_ERROR
+        nodes = sum(facts["topology"].values())
+        print(f"{cfg.target_name}: recorded {target}: {artifact.size} bytes, sha256 {artifact.sha256}, "
+              f"{nodes} nodes in {len(facts['topology'])} types")  # fmt: skip
     return 0
 
 

@@ -47,7 +47,9 @@ def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None 
 @dataclass(frozen=True)
 class DrillSection:
     name: str = setting("stackstate-drill", required=True)  # names evidence folders, snapshots, containers
-    mode: str = setting("in-place", choices=("in-place", "isolated"))
+    # in-place: restore onto the target; isolated: back up the target, restore in a disposable host;
+    # existing: verify the backups the install already keeps ([existing]), production never stopped
+    mode: str = setting("in-place", choices=("in-place", "isolated", "existing"))
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,26 @@ class IsolatedSection:
 
 
 @dataclass(frozen=True)
+class ExistingSection:
+    """mode = "existing": which of the install's own backups to verify, and how to compare
+    without a drill-time baseline."""
+
+    # the graph backup: this file, or one picked from stackstate.backup_dir by name pattern
+    backup_file: str = setting("")
+    backup_pattern: str = setting("sts-backup-*.graph", required=True)  # what sts-backup.sh writes
+    pick: str = setting("newest", choices=("newest", "random"))  # random: any within window_days
+    window_days: float = setting(7.0, gt=0, unit="days")
+    include_drill_backups: bool = setting(False)  # drtests-*.graph files made by drills are candidates too
+    # the snapshot: this name, or the newest SUCCESS one holding elasticsearch.indices, or the one
+    # that started nearest the graph backup's time
+    snapshot: str = setting("")
+    snapshot_pick: str = setting("newest", choices=("newest", "nearest"))
+    # without backup-time facts (drtests record-backup), each type's restored count may differ from
+    # the live count by this share of the live count
+    topology_tolerance: float = setting(0.10, ge=0, le=1)
+
+
+@dataclass(frozen=True)
 class AlertsSection:
     # the newest backup file or snapshot older than the RPO objective: warn, fail the drill, or nothing
     stale_backup: str = setting("warn", choices=("warn", "fail", "off"))
@@ -173,6 +195,7 @@ class DrillConfig:
     probe: ProbeSection = field(default_factory=ProbeSection)
     elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
     isolated: IsolatedSection = field(default_factory=IsolatedSection)
+    existing: ExistingSection = field(default_factory=ExistingSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
@@ -316,8 +339,17 @@ def _cross_checks(cfg: DrillConfig) -> None:
         for key in ("start_command", "stop_command", "status_command"):
             if not getattr(cfg.service, key):
                 raise ConfigError(src, f"service.{key}", 'is required when service.backend = "command"')
-    if cfg.drill.mode == "isolated" and not cfg.isolated.image:
-        raise ConfigError(src, "isolated.image", 'is required when drill.mode = "isolated"')
+    if cfg.drill.mode in ("isolated", "existing") and not cfg.isolated.image:
+        raise ConfigError(src, "isolated.image", f'is required when drill.mode = "{cfg.drill.mode}" (the restore '
+                          "runs in a disposable host started from it)")  # fmt: skip
+    if cfg.drill.mode == "existing" and cfg.elasticsearch.restore != "rename":
+        raise ConfigError(src, "elasticsearch.restore", 'must be "rename" when drill.mode = "existing": verifying a '
+                          "backup never deletes or overwrites production indices")  # fmt: skip
+    if cfg.existing.backup_file and not cfg.existing.backup_file.startswith("/"):
+        raise ConfigError(src, "existing.backup_file", f"must be an absolute path, got {cfg.existing.backup_file!r}")
+    if "/" in cfg.existing.backup_pattern:
+        raise ConfigError(src, "existing.backup_pattern", "is a file name pattern inside stackstate.backup_dir "
+                          f"(no '/'), got {cfg.existing.backup_pattern!r}")  # fmt: skip
     if cfg.probe.kind == "command" and not cfg.probe.command:
         raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
     if not cfg.probe.types and cfg.probe.kind != "command":

@@ -88,11 +88,11 @@ def dr_es(dr_config: DrillConfig):
 
 @pytest.fixture(scope="session")
 def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_options, dr_say):
-    """Where the restore happens: the target (in place) or a disposable host (isolated), which is
-    removed at the end unless --dr-keep."""
+    """Where the restore happens: the target (in place) or a disposable host (isolated, existing),
+    which is removed at the end unless --dr-keep."""
     from drtests import restore_site
 
-    if dr_config.drill.mode != "isolated":
+    if dr_config.drill.mode == "in-place":
         return restore_site.in_place(dr_config, dr_target, dr_service, dr_drill)
     site = restore_site.isolated(dr_config, dr_drill, dr_say)
     disposable = site.disposable

@@ -1,4 +1,5 @@
-"""Where a drill restores: the target itself (in place) or a disposable host (isolated)."""
+"""Where a drill restores: the target itself (in place) or a disposable host (isolated, and
+existing-backup drills)."""
 
 from __future__ import annotations
 

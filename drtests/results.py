@@ -39,6 +39,7 @@ class Baseline:
     topology: dict[str, int] = field(default_factory=dict)  # nodes per type
     indices: str = ""  # the index pattern counted
     docs: dict[str, int] | None = None  # docs per index (None: Elasticsearch disabled)
+    fingerprints: dict[str, str] | None = None  # mode existing: of the live indices, to compare past days with
 
 
 @dataclass
@@ -57,8 +58,21 @@ class Snapshot:
 
 
 @dataclass
+class Selection:
+    """What an existing-backup drill picked and why (the backup file, the snapshot)."""
+
+    picked: str
+    why: str
+    candidates: int  # how many there were to pick from
+    shown: list[dict] = field(default_factory=list)  # the newest candidates, as the evidence lists them
+
+
+@dataclass
 class Backup:
     artifact: FileFacts | None = None  # the backup file on the target
+    file_selection: Selection | None = None  # mode existing: which of the install's backups, and why
+    snapshot_selection: Selection | None = None
+    recorded: dict | None = None  # mode existing: the facts drtests record-backup wrote beside the backup
     docs_at_snapshot: dict[str, int] | None = None
     fingerprints_at_snapshot: dict[str, str] | None = None
     snapshot: Snapshot | None = None
@@ -107,3 +121,7 @@ class Verify:
     topology: dict[str, int] | None = None  # nodes per type after the restore
     docs: dict[str, int] | None = None  # restored docs per original index
     fingerprints: dict[str, str | None] | None = None  # per original index
+    # mode existing: how each restored index was compared with the live one (exact, at most, or
+    # not compared: gone from the live cluster), and each type's drift from the live count
+    index_rules: dict[str, str] | None = None
+    topology_drift: dict[str, float] | None = None

@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_errors
@@ -116,6 +117,16 @@ def existing_indices(es: Elasticsearch, names: Iterable[str]) -> list[str]:
 def index_names(es: Elasticsearch, pattern: str) -> list[str]:
     found = es.indices.get(index=pattern, allow_no_indices=True, ignore_unavailable=True, expand_wildcards="open")
     return sorted(found)
+
+
+def created_before(es: Elasticsearch, pattern: str, moment: str | None) -> list[str]:
+    """Open indices matching `pattern` created before `moment` (ISO time, e.g. a snapshot's start):
+    those a snapshot taken then must hold."""
+    if not moment:
+        return []
+    limit_ms = datetime.fromisoformat(moment).timestamp() * 1000
+    rows = es.cat.indices(index=pattern, h="index,creation.date", format="json", expand_wildcards="open")
+    return sorted(r["index"] for r in rows if int(r["creation.date"]) < limit_ms)
 
 
 def doc_counts(es: Elasticsearch, indices: str | list[str]) -> dict[str, int]:

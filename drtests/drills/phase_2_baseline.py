@@ -22,6 +22,10 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             step(PHASE, "count docs", f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
             check(PHASE, "telemetry indices found", "> 0 indices"),
         ]
+        if cfg.drill.mode == "existing":
+            sample = cfg.elasticsearch.fingerprint_sample
+            how = f"hash the first and last {sample} docs per index (past days must equal their restored copy)"
+            planned.append(step(PHASE, "fingerprint live docs", how))
     return planned
 
 
@@ -47,8 +51,13 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
         with drill.timed_step(PHASE, "count docs", f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
             docs = telemetry.doc_counts(es, cfg.elasticsearch.indices)
         # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
-        # indices keep changing until then, so fingerprints taken here would prove nothing.
+        # indices keep changing until then, so fingerprints taken here would prove nothing. An
+        # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
         drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
+        if cfg.drill.mode == "existing":
+            with drill.timed_step(PHASE, "fingerprint live docs"):
+                sample = cfg.elasticsearch.fingerprint_sample
+                drill.baseline.fingerprints = telemetry.fingerprints(es, sorted(docs), sample)
         expect(
             drill,
             PHASE,

@@ -4,6 +4,7 @@ import pytest
 
 from drtests import telemetry
 from drtests.config import DrillConfig
+from drtests.drills import existing_backup
 from drtests.drills.common import Planned, assert_checks, check, expect, node_commands, require, restart_node, step
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
@@ -22,6 +23,8 @@ def backup_file(cfg: DrillConfig, drill_id: str) -> str:
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    if cfg.drill.mode == "existing":
+        return existing_backup.plan(cfg)
     st, es, unit = cfg.stackstate, cfg.elasticsearch, cfg.service.unit
     stop, start = node_commands(cfg)
     export = cfg.command(st.export_command, file=backup_file(cfg, "<drill-id>"))
@@ -71,12 +74,16 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill) -> Snapshot:
 def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     require(drill, "baseline")
+    es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
+    if cfg.drill.mode == "existing":  # the install's own backups: nothing stopped, nothing written
+        existing_backup.run(cfg, drill, host, es, dr_say)
+        assert_checks(drill, PHASE)
+        return
     file = backup_file(cfg, drill.id)
     dr_say(f"stopping {dr_service.name} for the export")
     drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
     seen = {dr_service.state()}  # the node's state while the export runs: anything but inactive spoils it
     sample = Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state()))
-    es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
     # The snapshot is taken beside the export, while the node is stopped: no telemetry is written
     # meanwhile, so the graph backup and the snapshot hold the same moment.
     telemetry_path = None

@@ -32,10 +32,11 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     es, lock = cfg.elasticsearch, cfg.path(cfg.target.lock_file)
     file = backup_file(cfg, "<drill-id>")
     planned = []
-    if cfg.drill.mode == "isolated":
+    if cfg.drill.mode in ("isolated", "existing"):
         iso = cfg.isolated
         cfg = restore_site.isolated_config(cfg)
-        file = f"{iso.copy_to.rstrip('/')}/drtests-<drill-id>.graph"
+        name = "<the selected backup>" if cfg.drill.mode == "existing" else "drtests-<drill-id>.graph"
+        file = f"{iso.copy_to.rstrip('/')}/{name}"
         kept = f"kept ({options.flag('keep')})" if options.keep else "removed at the end"
         planned += [
             step(PHASE, "start restore host", f"a disposable container from {iso.image}; wait until systemd, "

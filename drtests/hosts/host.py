@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from shlex import quote
 from urllib.parse import urlparse
 
-from drtests.errors import Unreachable
+from drtests.errors import DrillError, Unreachable
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command ran out of time
 
@@ -166,9 +166,12 @@ class TargetHost:
     def file_facts(self, path: str) -> FileFacts:
         stat = self.run(f"stat -c '%s|%U|%G|%a|%Y' {quote(path)}", 60)
         if stat.rc != 0:
-            raise FileNotFoundError(f"{path} on {self.url}: {stat.stderr.strip()}")
+            raise DrillError(f"cannot read {path} on {self.url}: {stat.stderr.strip() or f'exit {stat.rc}'}")
         size, owner, group, mode, mtime = stat.stdout.strip().split("|")
-        sha = self.run(f"sha256sum {quote(path)}", 3600).stdout.split()[0]
+        summed = self.run(f"sha256sum {quote(path)}", 3600)
+        if summed.rc != 0 or not summed.stdout.strip():
+            raise DrillError(f"cannot read {path} on {self.url}: {summed.tail(2) or f'exit {summed.rc}'}")
+        sha = summed.stdout.split()[0]
         when = datetime.fromtimestamp(int(mtime), UTC).isoformat()
         return FileFacts(path, int(size), sha, owner, group, mode.zfill(4), when)
 

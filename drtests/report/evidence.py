@@ -82,6 +82,8 @@ def facts_of(drill: Drill) -> dict:
         facts["fingerprints"] = {}
         if backup.docs_at_snapshot is not None:
             facts["telemetry"]["at_snapshot"] = backup.docs_at_snapshot
+        if base.fingerprints is not None:
+            facts["fingerprints"]["live"] = base.fingerprints
         if backup.fingerprints_at_snapshot is not None:
             facts["fingerprints"]["at_snapshot"] = backup.fingerprints_at_snapshot
         if verify.docs is not None:
@@ -110,9 +112,26 @@ def facts_of(drill: Drill) -> dict:
             "written in between, so the graph backup and the snapshot hold one moment"
         )
         facts["paths"] = {"backup_s": backup.paths_s, "restore_s": restore.paths_s, "consistency": consistency}
+    if drill.config.drill.mode == "existing":
+        facts["existing"] = existing_facts(drill)
     if drill.infrastructure_error:
         facts["infrastructure_error"] = drill.infrastructure_error
     return facts
+
+
+def existing_facts(drill: Drill) -> dict:
+    """What an existing-backup drill picked, from which candidates and why, and how it compared."""
+    backup, verify = drill.backup, drill.verify
+    found: dict = {"recorded": backup.recorded}
+    if backup.file_selection is not None:
+        found["backup_file"] = asdict(backup.file_selection)
+    if backup.snapshot_selection is not None:
+        found["snapshot"] = asdict(backup.snapshot_selection)
+    if verify.index_rules is not None:
+        found["index_rules"] = verify.index_rules
+    if verify.topology_drift is not None:
+        found["topology_drift"] = verify.topology_drift
+    return found
 
 
 def validate(evidence: dict) -> None:

@@ -1,0 +1,181 @@
+"""The backups an installation already keeps: which one a drill verifies, and the facts
+`drtests record-backup` wrote beside it at backup time.
+
+A drill in mode "existing" never makes a backup: it picks the install's own graph backup (the
+file the nightly `sts-backup.sh` wrote) and its own snapshot, and says what it picked, from
+which candidates and why.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatch
+from importlib import metadata
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError
+from drtests.es_errors import es_errors
+from drtests.hosts.host import FileFacts, TargetHost, quote
+from drtests.results import Selection, Snapshot
+
+SHOWN_CANDIDATES = 20  # the evidence lists this many newest candidates (and how many there were)
+FACTS_SUFFIX = ".facts.json"
+
+
+@dataclass
+class Candidate:
+    path: str
+    mtime_epoch: float
+    size: int
+
+    @property
+    def mtime(self) -> str:
+        return datetime.fromtimestamp(self.mtime_epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def backup_candidates(cfg: DrillConfig, host: TargetHost) -> list[Candidate]:
+    """Files in the backup folder named like the install's backups, newest first. Drill-made
+    files (drtests-*) only with existing.include_drill_backups."""
+    folder = cfg.path(cfg.stackstate.backup_dir)
+    listing = host.run(f"find {quote(folder)} -maxdepth 1 -mindepth 1 -printf '%T@ %s %p\\n'", 120)
+    if listing.rc != 0:
+        raise DrillError(f"cannot list the backup folder {folder} on {host.url}: {listing.tail(3)}")
+    found = []
+    for line in listing.stdout.splitlines():
+        mtime, size, path = line.split(" ", 2)
+        name = path.rsplit("/", 1)[-1]
+        if name.endswith(FACTS_SUFFIX) or not fnmatch(name, cfg.existing.backup_pattern):
+            continue
+        if name.startswith("drtests-") and not cfg.existing.include_drill_backups:
+            continue
+        found.append(Candidate(path, float(mtime), int(size)))
+    return sorted(found, key=lambda c: (-c.mtime_epoch, c.path))
+
+
+def named_backup(host: TargetHost, path: str) -> Candidate:
+    """existing.backup_file as a candidate of its own."""
+    stat = host.run(f"stat -L -c '%Y %s' {quote(path)}", 30)
+    if stat.rc != 0:
+        raise DrillError(f"the backup {path} (existing.backup_file) is not there on {host.url}: {stat.tail(1)}")
+    mtime, size = stat.stdout.split()
+    return Candidate(path, float(mtime), int(size))
+
+
+def pick_backup(cfg: DrillConfig, candidates: list[Candidate], now: float, rng: random.Random,
+                pick: str = "") -> Selection:  # fmt: skip
+    """The newest candidate, or (existing.pick, or `pick`, = "random") any one written within
+    window_days."""
+    ex = cfg.existing
+    pick = pick or ex.pick
+    shown = [{"path": c.path, "mtime": c.mtime, "size": c.size} for c in candidates[:SHOWN_CANDIDATES]]
+    folder = cfg.path(cfg.stackstate.backup_dir)
+    if not candidates:
+        raise DrillError(f"no backup to verify: no file named {ex.backup_pattern} in {folder} (is the nightly "
+                         "sts-backup.sh running? set existing.backup_pattern or existing.backup_file)")  # fmt: skip
+    if pick == "newest":
+        return Selection(candidates[0].path, "the newest file named like the install's backups", len(candidates), shown)
+    window = [c for c in candidates if now - c.mtime_epoch <= ex.window_days * 86400]
+    if not window:
+        raise DrillError(f"no backup to verify: no file named {ex.backup_pattern} in {folder} was written within "
+                         f"the last {ex.window_days:g} days (existing.window_days); the newest is "
+                         f"{candidates[0].path} ({candidates[0].mtime})")  # fmt: skip
+    chosen = rng.choice(window)
+    return Selection(chosen.path, f"picked at random among the {len(window)} written within the last "
+                     f"{ex.window_days:g} days", len(candidates), shown)  # fmt: skip
+
+
+def snapshot_of(repository: str, snap: dict, patterns: list[str]) -> Snapshot:
+    """A repository's snapshot as the drill records it; only the indices the drill covers."""
+    indices = sorted(i for i in snap["indices"] if any(fnmatch(i, p) for p in patterns))
+    return Snapshot(
+        repository=repository,
+        snapshot=snap["snapshot"],
+        uuid=snap.get("uuid"),
+        state=snap["state"],
+        indices=indices,
+        include_global_state=snap.get("include_global_state", False),
+        shards=snap.get("shards", {"total": 0, "failed": 0, "successful": 0}),
+        failures=snap.get("failures", []),
+        start_time=snap.get("start_time"),
+        end_time=snap.get("end_time"),
+        duration_ms=snap.get("duration_in_millis"),
+    )
+
+
+def include_patterns(indices: str) -> list[str]:
+    return [p.strip() for p in indices.split(",") if p.strip() and not p.strip().startswith("-")]
+
+
+def pick_snapshot(es, cfg: DrillConfig, near_epoch: float | None) -> tuple[Snapshot, Selection]:
+    """The named snapshot, or the newest SUCCESS one holding any of elasticsearch.indices (or,
+    snapshot_pick = "nearest", the one that started nearest `near_epoch`). Drill-made snapshots
+    (drtests-*) are the drills' own, not the install's: never candidates."""
+    ex, repository = cfg.existing, cfg.elasticsearch.repository
+    patterns = include_patterns(cfg.elasticsearch.indices)
+    if ex.snapshot:
+        try:
+            found = es.snapshot.get(repository=repository, snapshot=ex.snapshot)["snapshots"]
+        except es_errors.NotFoundError:
+            missing = f"snapshot {ex.snapshot} (existing.snapshot) not found in repository {repository}"
+            raise DrillError(missing) from None
+        return snapshot_of(repository, found[0], patterns), Selection(ex.snapshot, "named by existing.snapshot", 1)
+    listed = es.snapshot.get(repository=repository, snapshot="_all",
+                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
+    candidates = [s for s in listed if s["state"] == "SUCCESS" and not s["snapshot"].startswith("drtests-")
+                  and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
+    shown = [{"snapshot": s["snapshot"], "start_time": s.get("start_time"), "indices": len(s["indices"])}
+             for s in candidates[:SHOWN_CANDIDATES]]  # fmt: skip
+    if not candidates:
+        raise DrillError(f"no snapshot to verify: repository {repository} holds no SUCCESS snapshot of "
+                         f"{cfg.elasticsearch.indices} (is the nightly snapshot running? set "
+                         "existing.snapshot)")  # fmt: skip
+    if ex.snapshot_pick == "nearest" and near_epoch is not None:
+        chosen = min(candidates, key=lambda s: abs(s["start_time_in_millis"] / 1000 - near_epoch))
+        why = "the SUCCESS snapshot of the indices that started nearest the graph backup's time"
+    else:
+        chosen, why = candidates[0], "the newest SUCCESS snapshot of the indices"
+    return snapshot_of(repository, chosen, patterns), Selection(chosen["snapshot"], why, len(candidates), shown)
+
+
+# --- backup-time facts ------------------------------------------------------------------------
+
+
+def facts_path(backup: str) -> str:
+    return backup + FACTS_SUFFIX
+
+
+def backup_time_facts(cfg: DrillConfig, artifact: FileFacts, topology: dict[str, int], host_name: str) -> dict:
+    """What `drtests record-backup` writes beside a backup right after it was made."""
+    return {
+        "file": artifact.path,
+        "sha256": artifact.sha256,
+        "size": artifact.size,
+        "topology": topology,
+        "host": host_name,
+        "target": cfg.target_name,
+        "recorded": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "recorded_epoch": round(time.time(), 3),
+        "drtests": metadata.version("drtests"),
+    }
+
+
+def read_facts(host: TargetHost, backup: str) -> dict | None:
+    """The facts recorded beside `backup`, None when there are none; a file that is there but
+    not such facts is an error (a drill must not compare against it silently)."""
+    path = facts_path(backup)
+    if not host.exists(path):
+        return None
+    text = host.read(path)
+    try:
+        facts = json.loads(text or "")
+    except ValueError as exc:
+        raise DrillError(f"the backup-time facts {path} are not JSON ({exc}): write them again with "
+                         "drtests record-backup, or remove the file") from None  # fmt: skip
+    if not isinstance(facts, dict) or not isinstance(facts.get("topology"), dict) or "sha256" not in facts:
+        raise DrillError(f"the backup-time facts {path} lack sha256 or topology: write them again with "
+                         "drtests record-backup, or remove the file")  # fmt: skip
+    return facts
