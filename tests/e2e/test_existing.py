@@ -1,0 +1,194 @@
+"""Existing-backup drills on the lab: the install's own sts-backup.sh file and nightly snapshot,
+verified from a disposable host while production runs on, untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures import nightly
+from tests.e2e.conftest import DRTESTS, DrillLab
+from tests.e2e.test_containers import drtests_containers
+
+
+def backup_folder(lab: DrillLab) -> Path:
+    return lab.home / "backups"
+
+
+def make_nightly(lab: DrillLab, snapshot_indices: str = "") -> tuple[Path, str]:
+    """The lab's nightly jobs: sts-backup.sh with the node stopped, a snapshot named like a nightly one."""
+
+    def run(command: str) -> None:
+        subprocess.run(command, shell=True, check=True, capture_output=True)
+
+    ctl = lab.lab.bin("stackstate-ctl")
+    nightly.graph_backup(run, str(lab.home), f"{ctl} stop stackstate --timeout 10", f"{ctl} start stackstate")
+    indices, name = snapshot_indices or f"{lab.index_prefix}*", f"nightly-{lab.index_prefix.strip('_')}"
+    name = nightly.snapshot(lab.es_url, "e2e-repo", str(lab.repo_root / "e2e-repo"), indices, name=name)
+    (backup,) = sorted(backup_folder(lab).glob("sts-backup-*.graph"))
+    return backup, name
+
+
+def existing(lab: DrillLab, lab_image: str, *extra: str) -> tuple[str, ...]:
+    return ("--set", "drill.mode=existing", "--set", f"isolated.image={lab_image}", *extra)
+
+
+def production(lab: DrillLab) -> dict:
+    """What an existing-backup drill must leave as it was: the graph, the backup folder, the node."""
+    files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in backup_folder(lab).iterdir() if p.is_file()}
+    return {"graph": lab.lab.graph_types(), "backups": files, "node_active": lab.node_active()}
+
+
+def record_backup(lab: DrillLab, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([DRTESTS, "record-backup", "--config", str(lab.config), *args], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def failed_checks(lab: DrillLab) -> dict[str, str]:
+    return {c["name"]: c["message"] for c in lab.evidence()["checks"] if c["verdict"] == "fail"}
+
+
+def phase_message(lab: DrillLab, phase: str) -> str:
+    return next(p for p in lab.evidence()["phases"] if p["name"] == phase)["message"]
+
+
+def test_the_nightly_backup_is_verified_while_production_runs_untouched(drill_lab: DrillLab, lab_image: str) -> None:
+    backup, snapshot = make_nightly(drill_lab)
+    recorded = record_backup(drill_lab)
+    assert recorded.returncode == 0, recorded.stderr
+    assert f"recorded {backup}.facts.json" in recorded.stdout
+    before = production(drill_lab)
+    drill = drill_lab.start(*existing(drill_lab, lab_image))
+    states = set()
+    while drill.poll() is None:  # the node's state through the whole drill
+        states.add(drill_lab.node_active())
+    output = drill.stdout.read()
+    assert drill.returncode == 0, output[-3000:]
+    assert states == {True}
+    assert production(drill_lab) == before  # graph, backup folder (and facts file) unchanged
+    evidence = drill_lab.evidence()
+    assert evidence["verdict"] == "pass" and evidence["mode"] == "existing"
+    assert evidence["existing"]["backup_file"]["picked"] == str(backup)
+    assert evidence["existing"]["snapshot"]["picked"] == snapshot
+    assert evidence["existing"]["recorded"]["sha256"] == evidence["artifact"]["sha256"]
+    rules = evidence["existing"]["index_rules"]
+    today = time.strftime("%Y.%m.%d", time.gmtime())
+    assert {rule for index, rule in rules.items() if not index.endswith(today)} == {"exact (a past day)"}
+    assert not any(s["phase"] == "backup" and s["name"].startswith(("stop", "export")) for s in evidence["steps"])
+    assert "Restoring graph" not in drill_lab.log_text()  # nothing was imported into production
+    assert drill_lab.leftover_restored() == [] and drtests_containers() == []
+    drill_lab.assert_drill_followed_its_plan(evidence, *existing(drill_lab, lab_image))
+
+
+def test_without_backup_time_facts_the_topology_is_compared_with_live_within_the_tolerance(
+    drill_lab: DrillLab, lab_image: str
+) -> None:
+    make_nightly(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image, "--set", "existing.topology_tolerance=0"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["existing"]["recorded"] is None
+    assert set(evidence["existing"]["topology_drift"].values()) == {0.0}
+    assert evidence["topology"]["after"] == evidence["topology"]["before"]
+
+
+def test_facts_whose_counts_differ_from_the_restore_fail_the_verify(drill_lab: DrillLab, lab_image: str) -> None:
+    backup, _ = make_nightly(drill_lab)
+    assert record_backup(drill_lab).returncode == 0
+    facts_file = Path(f"{backup}.facts.json")
+    facts = json.loads(facts_file.read_text())
+    recorded = facts["topology"]["Component"]
+    facts["topology"]["Component"] = recorded + 7  # the backup held 7 more than the restore brings back
+    facts_file.write_text(json.dumps(facts))
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    message = failed_checks(drill_lab)["topology Component"]
+    assert message.startswith(f"topology type Component: {recorded + 7} at backup time (recorded by drtests "
+                              "record-backup ")  # fmt: skip
+    assert message.endswith(f"{recorded} restored (-7)")
+    assert production(drill_lab) == before and drtests_containers() == [] and drill_lab.leftover_restored() == []
+
+
+def test_a_truncated_nightly_backup_fails_the_restore(drill_lab: DrillLab, lab_image: str) -> None:
+    drill_lab.fault("export_truncate")  # sts-backup.sh writes half the file and exits 0
+    make_nightly(drill_lab)
+    drill_lab.fault()
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    failed = failed_checks(drill_lab)
+    assert failed["import exit code"].startswith("import exited 1 on docker://drtests-"), failed
+    assert production(drill_lab) == before and drtests_containers() == [] and drill_lab.leftover_restored() == []
+
+
+def zero_bytes(backup: Path) -> None:
+    backup.write_bytes(b"")
+
+
+def rotted(backup: Path) -> None:
+    with backup.open("r+b") as f:  # one byte changed at rest, after record-backup hashed it
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def two_days_old(backup: Path) -> None:
+    old = time.time() - 2 * 86400
+    os.utime(backup, (old, old))
+
+
+def dangling(backup: Path) -> None:
+    moved = backup.with_name("moved-away")
+    backup.rename(moved)
+    backup.symlink_to(backup.parent / "offsite" / backup.name)
+
+
+def gone(backup: Path) -> None:
+    backup.unlink()
+
+
+@pytest.mark.parametrize(
+    ("fault", "check", "message"),
+    [
+        (zero_bytes, "backup file non-empty", "the backup {backup} is empty (0 bytes): the backup job wrote nothing"),
+        (rotted, "backup sha256 as recorded at backup time", "the backup {backup} changed since it was written: "),
+        (two_days_old, "newest backup within the RPO objective", "the newest backup {backup} was written 17280"),
+        (dangling, "backup phase completed", "cannot read {backup} on local://: "),
+        (gone, "backup phase completed", "no backup to verify: no file named sts-backup-*.graph in {folder} (is the "
+         "nightly sts-backup.sh running? set existing.backup_pattern or existing.backup_file)"),
+    ],
+    ids=["zero-byte", "rotted-at-rest", "older-than-rpo", "unreadable", "none"],
+)  # fmt: skip
+def test_a_bad_nightly_backup_fails_before_any_restore(drill_lab: DrillLab, lab_image: str, fault, check: str,
+                                                       message: str) -> None:  # fmt: skip
+    backup, _ = make_nightly(drill_lab)
+    assert record_backup(drill_lab).returncode == 0
+    fault(backup)
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    failed = failed_checks(drill_lab)
+    expected = message.format(backup=backup, folder=backup_folder(drill_lab))
+    assert failed[check].startswith(expected), failed
+    assert phase_message(drill_lab, "restore") == f"blocked by backup: {phase_message(drill_lab, 'backup')}"
+    assert production(drill_lab) == before and drtests_containers() == []
+
+
+def test_a_snapshot_that_lacks_an_index_group_fails_the_backup_phase(drill_lab: DrillLab, lab_image: str) -> None:
+    lacking = f"{drill_lab.index_prefix}*,-{drill_lab.index_prefix}metrics-*"
+    _, snapshot = make_nightly(drill_lab, snapshot_indices=lacking)
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    message = failed_checks(drill_lab)["snapshot holds every index"]
+    assert message.startswith(f"snapshot {snapshot} lacks 2 live index(es) that existed when it started: "
+                              f"{drill_lab.index_prefix}metrics-"), message  # fmt: skip
+    assert production(drill_lab) == before and drill_lab.leftover_restored() == []
