@@ -75,6 +75,87 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path) -> dict:
             "profile": profile_drill(config, reports)}  # fmt: skip
 
 
+def run_drill(config: Path, reports: Path, *sets: str) -> tuple[float, dict]:
+    """One `drtests run`; its wall time and evidence (a failed drill stops the bench)."""
+    args = [a for s in sets for a in ("--set", s)]
+    t0 = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "drtests.cli", "run", "--config", str(config), "--report-dir",
+                             str(reports), *args], capture_output=True, text=True)  # fmt: skip
+    wall = time.monotonic() - t0
+    if result.returncode != 0:
+        raise SystemExit(f"bench drill ({' '.join(sets) or 'default'}) failed:\n{result.stdout[-3000:]}")
+    return wall, json.loads((reports / "latest" / "evidence.json").read_text())
+
+
+GRAPH_CALLS = ("stop ", "start ", "export graph", "import graph")
+
+
+def path_times(evidence: dict) -> dict:
+    """The graph path (stop, export or import, start, in backup and restore) and the telemetry path
+    (counts and snapshot; snapshot restore) of one drill, as its evidence records them."""
+    graph = sum(s["duration_s"] for s in evidence["steps"]
+                if s["phase"] in ("backup", "restore") and s["name"].startswith(GRAPH_CALLS))  # fmt: skip
+    paths = evidence["paths"]
+    telemetry_s = sum((paths[k] or {}).get("telemetry") or 0 for k in ("backup_s", "restore_s"))
+    return {"graph_s": round(graph, 3), "telemetry_s": round(telemetry_s, 3)}
+
+
+def bench_paths(config: Path, reports: Path) -> dict:
+    """One drill with the paths one after the other (drill.parallel_paths = false), one side by
+    side, in the same run: fixed cost = sequential wall - graph path - telemetry path."""
+    seq_wall, seq = run_drill(config, reports, "drill.parallel_paths=false")
+    par_wall, par = run_drill(config, reports)
+    seq_paths, par_paths = path_times(seq), path_times(par)
+    fixed = seq_wall - seq_paths["graph_s"] - seq_paths["telemetry_s"]
+    bound = 1.1 * max(par_paths["graph_s"], par_paths["telemetry_s"]) + fixed
+    return {"sequential_wall_s": round(seq_wall, 3), "parallel_wall_s": round(par_wall, 3),
+            "sequential": seq_paths, "parallel": par_paths, "fixed_s": round(fixed, 3), "bound_s": round(bound, 3),
+            "rto_sequential_s": seq["rto"]["measured_s"], "rto_parallel_s": par["rto"]["measured_s"]}  # fmt: skip
+
+
+EXISTING_CALLS = (*CALLS, "start restore host", "copy backup file")
+
+
+def bench_existing(lab: Lab, config: Path, reports: Path, image: str) -> dict:
+    """An existing-backup drill of the lab's "nightly" backup and snapshot: production's node
+    sampled through the whole drill (its downtime), and the fixed cost outside the calls."""
+    from fixtures import nightly
+
+    def run(command: str) -> None:
+        subprocess.run(command, shell=True, check=True, capture_output=True)
+
+    ctl = lab.bin("stackstate-ctl")
+    nightly.graph_backup(run, str(lab.prefix / "stackstate"), f"{ctl} stop stackstate --timeout 30",
+                         f"{ctl} start stackstate")  # fmt: skip
+    es_url = (lab.root / "es.url").read_text().strip()
+    nightly.snapshot(es_url, "sts-backup", str(lab.es_home / "repo" / "bench"), "sts_*")
+    subprocess.run([sys.executable, "-m", "drtests.cli", "record-backup", "--config", str(config)], check=True,
+                   capture_output=True)  # fmt: skip
+    samples: list[tuple[float, bool]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            active = subprocess.run([str(ctl), "status", "stackstate"], capture_output=True).returncode == 0
+            samples.append((time.monotonic(), active))
+            done.wait(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        wall, evidence = run_drill(config, reports, "drill.mode=existing", f"isolated.image={image}",
+                                   "objectives.rpo_seconds=86400")  # fmt: skip
+    finally:
+        done.set()
+        sampler.join()
+    down = sum(b[0] - a[0] for a, b in zip(samples, samples[1:], strict=False) if not a[1])
+    inside = sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(EXISTING_CALLS))
+    return {"wall_s": round(wall, 3), "samples": len(samples), "downtime_s": round(down, 3),
+            "inactive_samples": sum(1 for _, active in samples if not active), "work_s": round(inside, 3),
+            "fixed_s": round(wall - inside, 3), "rto_s": evidence["rto"]["measured_s"],
+            "verdict": evidence["verdict"]}  # fmt: skip
+
+
 def breakdown(evidence: dict, wall: float) -> dict:
     """Where one drill's wall time went: phases, the time outside them, the longest steps."""
     phases = {p["name"]: p["duration_s"] for p in evidence["phases"]}
@@ -259,6 +340,9 @@ def main() -> int:
         seeded = time.monotonic() - t0
         print("drills ...", flush=True)
         drills = bench_drills(lab, drill_config(lab, es_url, root), scale["runs"], root / "reports")
+        config = drill_config(lab, es_url, root)
+        print("sequential against parallel paths ...", flush=True)
+        paths = bench_paths(config, root / "reports")
         print("telemetry verification ...", flush=True)
         tele = bench_telemetry(es_url, scale["runs"])
         image = None if args.image == "none" else args.image
@@ -266,6 +350,10 @@ def main() -> int:
             from fixtures.docker import image as lab_image
 
             image = lab_image.build()
+        existing = None
+        if image:
+            print("existing-backup drill ...", flush=True)
+            existing = bench_existing(lab, config, root / "reports", image)
         print("hashing and copying ...", flush=True)
         files = bench_hash_and_copy(scale["hash_mb"], scale["runs"], image)
         print("log following ...", flush=True)
@@ -273,7 +361,7 @@ def main() -> int:
     finally:
         lab.down()
     results = {"scale": args.scale, "seed_s": round(seeded, 1), "drill": drills, "telemetry": tele, "files": files,
-               "log": logs}  # fmt: skip
+               "log": logs, "paths": paths, "existing": existing}  # fmt: skip
     write_results(args.out, results, " ".join(["python", "-m", "bench.run", *sys.argv[1:]]))
     print(json.dumps(results, indent=2))
     return 0
@@ -308,6 +396,40 @@ def write_results(path: Path, r: dict, command: str) -> None:
         ("log follower CPU while idle (% of a core)", lg["idle_cpu_pct_of_a_core"], "< 2 %",
          lg["idle_cpu_pct_of_a_core"] < 2),
     ]  # fmt: skip
+    p = r["paths"]
+    rows.append(
+        (
+            "drill wall time, paths side by side (s)",
+            f"{p['parallel_wall_s']:g} vs {p['sequential_wall_s']:g} one after the other",
+            f"<= 1.1 x slower path + fixed cost = {p['bound_s']:g}",
+            p["parallel_wall_s"] <= p["bound_s"],
+        )
+    )
+    rows.append(
+        (
+            "fixed cost outside stop, start, export, import, snapshot, restore (s)",
+            f"{p['fixed_s']:g}",
+            "<= 10 s",
+            p["fixed_s"] <= 10,
+        )
+    )
+    if ex := r.get("existing"):
+        rows.append(
+            (
+                "production downtime during an existing-backup drill (s)",
+                f"{ex['downtime_s']:g} ({ex['inactive_samples']} of {ex['samples']} samples inactive)",
+                "0 s",
+                ex["downtime_s"] == 0 and ex["inactive_samples"] == 0,
+            )
+        )
+        rows.append(
+            (
+                "existing-backup drill: fixed cost outside the calls (s)",
+                f"{ex['fixed_s']:g} of {ex['wall_s']:g} wall",
+                "reported",
+                True,
+            )
+        )
     if "copy_drtests_s" in f:
         copy_ok = f["copy_drtests_s"]["median"] <= 1.1 * f["copy_docker_cp_s"]["median"]
         copied = f"{shown(f['copy_drtests_s'])} vs docker cp {shown(f['copy_docker_cp_s'])}"
@@ -325,6 +447,14 @@ def write_results(path: Path, r: dict, command: str) -> None:
         "| measure | result | target | verdict |", "|---|---|---|---|",
         *[f"| {name} | {value} | {target} | {verdict(ok)} |" for name, value, target, ok in rows], "",
         f"Drill wall time (s): {shown(d['wall_s'])}", "",
+        "## Sequential against parallel paths (one run, same data)", "",
+        "| drill | wall (s) | graph path (s) | telemetry path (s) | RTO (s) |", "|---|---|---|---|---|",
+        f"| paths one after the other | {p['sequential_wall_s']:g} | {p['sequential']['graph_s']:g} | "
+        f"{p['sequential']['telemetry_s']:g} | {p['rto_sequential_s']:g} |",
+        f"| paths side by side | {p['parallel_wall_s']:g} | {p['parallel']['graph_s']:g} | "
+        f"{p['parallel']['telemetry_s']:g} | {p['rto_parallel_s']:g} |", "",
+        f"Graph path: stop, export, start (backup) and stop, import, start (restore); telemetry path: counts, "
+        f"snapshot (backup) and snapshot restore. Fixed cost = sequential wall - both paths = {p['fixed_s']:g} s.", "",
         "## Where one drill's time goes", "",
         f"Wall {d['breakdown']['wall_s']} s; inside export, import, stop/start, snapshot and restore "
         f"{d['breakdown']['work_s']} s; outside every phase (start-up, safety steps, final evidence) "

@@ -21,8 +21,11 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
     table = out.read_text()
     for measure in ("harness overhead", "peak RSS of the drill process", "ES requests for counts + fingerprints",
                     "sha256 of the backup", "log follower latency", "log follower CPU while idle",
-                    "copy into the disposable host", "peak RSS while copying"):  # fmt: skip
+                    "copy into the disposable host", "peak RSS while copying", "drill wall time, paths side by side",
+                    "fixed cost outside stop, start, export, import, snapshot, restore",
+                    "production downtime during an existing-backup drill"):  # fmt: skip
         assert f"| {measure}" in table, measure
+    assert "| paths one after the other | " in table and "| paths side by side | " in table
     assert "200 indices" in table and "Command: `python -m bench.run --scale smoke" in table
     assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
     assert re.search(r"\| harness overhead \(% of drill wall time\) \| [\d.]+ \([\d.]+-[\d.]+\) \|", table)
