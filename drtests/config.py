@@ -50,6 +50,9 @@ class DrillSection:
     # in-place: restore onto the target; isolated: back up the target, restore in a disposable host;
     # existing: verify the backups the install already keeps ([existing]), production never stopped
     mode: str = setting("in-place", choices=("in-place", "isolated", "existing"))
+    # the snapshot beside the export and the snapshot restore beside the import (false: each after
+    # the graph's part, one after the other: slower, for comparison or a cluster that needs the room)
+    parallel_paths: bool = setting(True)
 
 
 @dataclass(frozen=True)

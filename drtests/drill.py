@@ -48,12 +48,18 @@ class Step:
     output_tail: str = ""
     outcome: str = "done"  # done | failed | skipped
     ran: str = ""  # the command exactly as the target was given it (timeout, sudo -n -u owner, ...)
+    started: str = ""  # UTC, to the millisecond: which steps overlapped (the parallel paths), in what order
+
+
+def utc_ms(epoch_s: float | None = None) -> str:
+    moment = datetime.fromtimestamp(epoch_s, UTC) if epoch_s is not None else datetime.now(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @contextmanager
 def timed_step(steps: list[Step], phase: str, name: str, command: str = "") -> Iterator[Step]:
     """Append a step to `steps` and time it; it stays "failed" unless its block ends normally."""
-    entry = Step(phase, name, command=command, outcome="failed")
+    entry = Step(phase, name, command=command, outcome="failed", started=utc_ms())
     steps.append(entry)
     t0 = time.monotonic()
     try:
@@ -132,8 +138,9 @@ class Drill:
         return [c for c in self.checks if c.verdict == "fail" and (phase is None or c.phase == phase)]
 
     def step(self, phase: str, name: str, result=None, outcome: str = "done") -> Step:
-        entry = Step(phase, name, outcome=outcome)
+        entry = Step(phase, name, outcome=outcome, started=utc_ms())
         if result is not None:
+            entry.started = utc_ms(time.time() - result.duration_s)
             entry.command, entry.rc, entry.ran = result.command, result.rc, result.ran
             entry.duration_s, entry.output_tail = round(result.duration_s, 3), result.tail()
         self.steps.append(entry)

@@ -25,7 +25,10 @@ class Cancelled(DrillError):
 
 
 class Beside(Generic[T]):
-    def __init__(self, name: str, work: Callable[[Beside[T]], T]) -> None:
+    """`work` in a thread of its own, started at once, or (start=False) when start() is called:
+    the same path then runs after the graph path instead of beside it (drill.parallel_paths)."""
+
+    def __init__(self, name: str, work: Callable[[Beside[T]], T], start: bool = True) -> None:
         self.steps: list[Step] = []
         self.cancelled = threading.Event()
         self.started = time.monotonic()
@@ -33,7 +36,13 @@ class Beside(Generic[T]):
         self._value: T | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(work,), name=f"drtests-{name}", daemon=True)
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        if self._thread.ident is None:  # not started yet
+            self.started = time.monotonic()
+            self._thread.start()
 
     def _run(self, work: Callable[[Beside[T]], T]) -> None:
         try:
@@ -61,7 +70,9 @@ class Beside(Generic[T]):
                 every()
 
     def join_into(self, steps: list[Step], every: Callable[[], None], interval: float = 5.0) -> None:
-        """Wait for the path, then add its steps to the drill's, after the graph path's."""
+        """Start the path if it waits for the graph path, wait for it, then add its steps to the
+        drill's, after the graph path's."""
+        self.start()
         self.wait(every, interval)
         steps.extend(self.steps)
 

@@ -28,6 +28,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     st, es, unit = cfg.stackstate, cfg.elasticsearch, cfg.service.unit
     stop, start = node_commands(cfg)
     export = cfg.command(st.export_command, file=backup_file(cfg, "<drill-id>"))
+    when = "beside the export" if cfg.drill.parallel_paths else "after the export"
     planned = [
         step(PHASE, f"stop {unit}", f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)"),
         step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
@@ -35,8 +36,8 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     if es.enabled:
         planned += [
             step(PHASE, "count and fingerprint docs at snapshot time",
-                 f"beside the export: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
-            step(PHASE, "snapshot", f"beside the export, the node stopped: {es.indices} into {es.repository} "
+                 f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
+            step(PHASE, "snapshot", f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
         ]  # fmt: skip
     planned += [
@@ -88,8 +89,9 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     # meanwhile, so the graph backup and the snapshot hold the same moment.
     telemetry_path = None
     if es is not None:
-        dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, beside the export")
-        telemetry_path = Beside("snapshot", lambda path: snapshot_path(path, es, cfg, drill))
+        when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
+        dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
+        telemetry_path = Beside("snapshot", lambda path: snapshot_path(path, es, cfg, drill), cfg.drill.parallel_paths)
     try:
         with graph_path(telemetry_path):
             dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")

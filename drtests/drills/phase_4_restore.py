@@ -55,12 +55,13 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
              f"following {cfg.path(st.log_file)}"),
     ]  # fmt: skip
     if es.enabled:
+        when = "beside the import" if cfg.drill.parallel_paths else "after the import"
         if es.restore == "rename":
             cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
-            how = (f"beside the import: renamed {es.rename_pattern} -> {es.rename_replacement} (never over live "
+            how = (f"{when}: renamed {es.rename_pattern} -> {es.rename_replacement} (never over live "
                    f"indices); restored indices {cleanup}")  # fmt: skip
         else:
-            how = f"beside the import: DELETE the live indices {es.indices}, wait for 404, restore them"
+            how = f"{when}: DELETE the live indices {es.indices}, wait for 404, restore them"
         planned.append(step(PHASE, "restore snapshot", how))
         if es.restore == "rename":
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
@@ -129,8 +130,9 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
             with path.timed_step(PHASE, "restore snapshot", request_line):
                 return telemetry.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later)
 
-        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode), beside the import")
-        telemetry_path = Beside("restore", restore_path)
+        when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
+        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode), {when}")
+        telemetry_path = Beside("restore", restore_path, cfg.drill.parallel_paths)
     try:
         with graph_path(telemetry_path):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -58,7 +59,31 @@ def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
         paths[phase_paths][path] > 0 for phase_paths in ("backup_s", "restore_s") for path in ("graph", "telemetry")
     )
     assert "stopped for the export" in paths["consistency"]
+    steps = {(s["phase"], s["name"]): s for s in evidence["steps"]}
+    import_started = datetime.fromisoformat(steps["restore", "import graph"]["started"]).timestamp()
+    restore_started = datetime.fromisoformat(steps["restore", "restore snapshot"]["started"]).timestamp()
+    assert restore_started < import_started + steps["restore", "import graph"]["duration_s"]  # side by side
     drill_lab.assert_drill_followed_its_plan(evidence)
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_with_parallel_paths_off_the_telemetry_path_runs_after_the_graph_path(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    result = drill_lab.run("--set", "drill.parallel_paths=false")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "restoring snapshot drtests-" in result.stdout and "after the import (drill.parallel_paths = false)" in (
+        result.stdout
+    )
+    evidence = drill_lab.evidence()
+    assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"] == counts
+    steps = {(s["phase"], s["name"]): s for s in evidence["steps"]}
+    for phase, graph, telemetry in (
+        ("backup", "export graph", "snapshot"),
+        ("restore", "import graph", "restore snapshot"),
+    ):
+        ended = datetime.fromisoformat(steps[phase, graph]["started"]).timestamp() + steps[phase, graph]["duration_s"]
+        assert datetime.fromisoformat(steps[phase, telemetry]["started"]).timestamp() >= ended - 0.01, phase
+    drill_lab.assert_drill_followed_its_plan(evidence, "--set", "drill.parallel_paths=false")
     assert_target_healthy(drill_lab, counts)
 
 
