@@ -53,14 +53,18 @@ LAB_SETS = --set stackstate.home="$$(cat .lab/stackstate.prefix)/stackstate" \
 drill: deps-drill lab-up
 	$(BIN)/drtests run --config fixtures/drills/lab-local.toml $(LAB_SETS)
 
-# Isolated: back up the lab container, restore into a fresh disposable container, compare, remove both.
+# Isolated: back up the lab container, restore the graph into a fresh disposable container and the
+# snapshot into the lab's restore cluster (a second ES node reading the same repository), compare,
+# remove both copies.
 ISO_SETS = --set elasticsearch.url="$$(cat .lab/es.url)" \
 	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
 	--set isolated.image="$$($(BIN)/python -m fixtures.docker.image)"
 
 drill-isolated: deps-test lab-up image
+	$(BIN)/python -m fixtures.lab restore-cluster-up
 	$(BIN)/python -m fixtures.lab docker-up
-	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS); rc=$$?; \
+	$(BIN)/drtests run --config fixtures/drills/lab-isolated.toml $(ISO_SETS) \
+		--set restore_cluster.url="$$(cat .lab/es-restore.url)"; rc=$$?; \
 	$(BIN)/python -m fixtures.lab docker-down; exit $$rc
 
 # Existing backups: the lab container's "nightly" sts-backup.sh file and snapshot (made first, their

@@ -131,6 +131,18 @@ class ElasticsearchSection:
 
 
 @dataclass(frozen=True)
+class RestoreClusterSection:
+    """A separate Elasticsearch cluster the snapshot is restored into (under the original names),
+    so production gets no restore traffic and no new index. It must register the snapshot
+    repository read-only: two clusters writing one repository corrupt it."""
+
+    url: str = setting("")  # empty: restore into the production cluster under renamed indices
+    username_env: str = setting("")  # names of environment variables, as for elasticsearch
+    password_env: str = setting("")
+    api_key_env: str = setting("")
+
+
+@dataclass(frozen=True)
 class IsolatedSection:
     """mode = "isolated": the restore runs in a disposable container started from `image`."""
 
@@ -198,6 +210,7 @@ class DrillConfig:
     probe: ProbeSection = field(default_factory=ProbeSection)
     elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
     isolated: IsolatedSection = field(default_factory=IsolatedSection)
+    restore_cluster: RestoreClusterSection = field(default_factory=RestoreClusterSection)
     existing: ExistingSection = field(default_factory=ExistingSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
@@ -226,8 +239,8 @@ class DrillConfig:
         values = {"home": self.stackstate.home, "graph": self.stackstate.graph, **extra}
         return template.format(**{key: shlex.quote(value) for key, value in values.items()})
 
-    def secret(self, env_key: str) -> str | None:
-        name = getattr(self.elasticsearch, env_key)
+    def secret(self, env_key: str, section: str = "elasticsearch") -> str | None:
+        name = getattr(getattr(self, section), env_key)
         return os.environ.get(name) if name else None
 
 
@@ -330,7 +343,18 @@ def _cross_checks(cfg: DrillConfig) -> None:
         )
     if scheme != "local" and not urlparse(cfg.target.url).hostname:
         raise ConfigError(src, "target.url", f"names no host: {cfg.target.url!r} (e.g. ssh://user@host)")
-    for key, url in (("elasticsearch.url", cfg.elasticsearch.url), ("probe.api_url", cfg.probe.api_url)):
+    urls = [("elasticsearch.url", cfg.elasticsearch.url), ("probe.api_url", cfg.probe.api_url)]
+    if cfg.restore_cluster.url:
+        urls.append(("restore_cluster.url", cfg.restore_cluster.url))
+        if urlparse(cfg.restore_cluster.url).password is not None:
+            raise ConfigError(src, "restore_cluster.url", "holds a password: secrets never go in the config; name "
+                              "environment variables in restore_cluster.username_env and password_env")  # fmt: skip
+        if cfg.restore_cluster.url.rstrip("/") == cfg.elasticsearch.url.rstrip("/"):
+            raise ConfigError(src, "restore_cluster.url", "is the production cluster (elasticsearch.url): a restore "
+                              "cluster is a separate one; leave it empty to restore under renamed indices")  # fmt: skip
+        if not cfg.elasticsearch.enabled:
+            raise ConfigError(src, "restore_cluster.url", "needs elasticsearch.enabled = true")
+    for key, url in urls:
         parsed = urlparse(url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(src, key, f"must be an http(s) URL with a host, got {url!r}")
@@ -357,10 +381,13 @@ def _cross_checks(cfg: DrillConfig) -> None:
         raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
     if not cfg.probe.types and cfg.probe.kind != "command":
         raise ConfigError(src, "probe.types", "must name at least one node type")
-    for key in ("username_env", "password_env", "api_key_env"):
-        name = getattr(cfg.elasticsearch, key)
-        if name and name not in os.environ:
-            raise ConfigError(src, f"elasticsearch.{key}", f"names environment variable {name}, which is not set")
+    for section in ("elasticsearch", "restore_cluster"):
+        for key in ("username_env", "password_env", "api_key_env"):
+            name = getattr(getattr(cfg, section), key)
+            if name and name not in os.environ:
+                raise ConfigError(src, f"{section}.{key}", f"names environment variable {name}, which is not set")
+    if cfg.restore_cluster.password_env and not cfg.restore_cluster.username_env:
+        raise ConfigError(src, "restore_cluster.username_env", "is required with restore_cluster.password_env")
     if cfg.alerts.webhook_url_env and cfg.alerts.webhook_url_env not in os.environ:
         raise ConfigError(src, "alerts.webhook_url_env", f"names environment variable {cfg.alerts.webhook_url_env}, "
                           "which is not set")  # fmt: skip

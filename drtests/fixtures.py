@@ -87,6 +87,17 @@ def dr_es(dr_config: DrillConfig):
 
 
 @pytest.fixture(scope="session")
+def dr_restore_es(dr_config: DrillConfig, dr_es):
+    """The cluster the snapshot is restored into: the restore cluster (restore_cluster.url), else
+    the production cluster (under renamed indices)."""
+    if not dr_config.restore_cluster.url:
+        return dr_es
+    from drtests.telemetry import connect
+
+    return connect(dr_config, "restore_cluster")
+
+
+@pytest.fixture(scope="session")
 def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_options, dr_say):
     """Where the restore happens: the target (in place) or a disposable host (isolated, existing),
     which is removed at the end unless --dr-keep."""

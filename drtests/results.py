@@ -25,6 +25,7 @@ class Preflight:
     target_host: str | None = None  # the target's hostname
     stackstate_version: str | None = None  # on the target (stackstate.version_command)
     elasticsearch: ElasticsearchFacts | None = None
+    restore_cluster: ElasticsearchFacts | None = None  # where the snapshot is restored, when not production
     leftovers: str | None = None  # what an interrupted drill left, in words
     node_state_at_start: str | None = None  # active | inactive
 
@@ -100,7 +101,7 @@ class RestoreLog:
 
 @dataclass
 class RestoredTelemetry:
-    mode: str  # rename | replace
+    mode: str  # rename | replace | restore cluster (original names, in the restore cluster)
     indices: dict[str, str]  # original -> restored name
     shards: dict[str, int]
     health: str

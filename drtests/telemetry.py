@@ -24,14 +24,15 @@ from drtests.results import RestoredTelemetry, Snapshot
 from drtests.waiting import wait_until
 
 
-def connect(cfg: DrillConfig) -> Elasticsearch:
-    """A client with credentials from the environment, checked with one info() call."""
-    es_cfg = cfg.elasticsearch
+def connect(cfg: DrillConfig, section: str = "elasticsearch") -> Elasticsearch:
+    """A client with credentials from the environment, checked with one info() call; `section`:
+    the production cluster (elasticsearch) or the restore cluster (restore_cluster)."""
+    es_cfg = getattr(cfg, section)
     kwargs: dict = {"timeout": 60}  # seconds per request unless a call says otherwise
-    if api_key := cfg.secret("api_key_env"):
+    if api_key := cfg.secret("api_key_env", section):
         kwargs["api_key"] = api_key
-    elif user := cfg.secret("username_env"):
-        kwargs["http_auth"] = (user, cfg.secret("password_env") or "")
+    elif user := cfg.secret("username_env", section):
+        kwargs["http_auth"] = (user, cfg.secret("password_env", section) or "")
     es = Elasticsearch(es_cfg.url, **kwargs)
     try:
         info = es.info()
@@ -40,9 +41,10 @@ def connect(cfg: DrillConfig) -> Elasticsearch:
                          "(the client's product check)") from None  # fmt: skip
     except es_errors.AuthenticationException:
         raise DrillError(f"Elasticsearch at {es_cfg.url} refused the credentials (HTTP 401): check the variables "
-                         "named by elasticsearch.username_env/password_env/api_key_env") from None  # fmt: skip
+                         f"named by {section}.username_env/password_env/api_key_env") from None  # fmt: skip
     except es_errors.ConnectionError as exc:
-        raise Unreachable(f"Elasticsearch at {es_cfg.url} is unreachable: {cause(exc)}") from None
+        what = "Elasticsearch" if section == "elasticsearch" else "the restore cluster (restore_cluster.url)"
+        raise Unreachable(f"{what} at {es_cfg.url} is unreachable: {cause(exc)}") from None
     except es_errors.TransportError as exc:
         raise DrillError(f"{es_cfg.url} is not Elasticsearch: GET / answered HTTP {exc.status_code}") from None
     if not str(info.get("version", {}).get("number", "")).startswith("7."):
@@ -88,6 +90,50 @@ def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
         "settings": settings.get("settings", {}),
         "verified_nodes": sorted(n["name"] for n in nodes.values()),
     }
+
+
+def ensure_readonly_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
+    """The restore cluster's view of the snapshot repository: registered read-only (registered
+    here when elasticsearch.repository_location is set), refused when it is writable there."""
+    repo, location, url = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location, cfg.restore_cluster.url
+    try:
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    except es_errors.NotFoundError:
+        if not location:
+            missing = (f"snapshot repository {repo!r} is not registered on the restore cluster {url}: register it "
+                       'there read-only ("readonly": true), or set elasticsearch.repository_location')  # fmt: skip
+            raise DrillError(missing) from None
+        body = {"type": "fs", "settings": {"location": location, "readonly": True}}
+        try:
+            es.snapshot.create_repository(repository=repo, body=body)
+        except es_errors.TransportError as exc:
+            refused = (f"cannot register snapshot repository {repo!r} read-only on the restore cluster {url} at "
+                       f"{location}: {reason(exc)} (the location must be under its path.repo)")  # fmt: skip
+            raise DrillError(refused) from None
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    if str(settings.get("settings", {}).get("readonly", "false")).lower() != "true":
+        raise DrillError(f"snapshot repository {repo!r} is registered writable on the restore cluster {url}: two "
+                         "clusters writing one repository corrupt it. Register it there read-only: PUT "
+                         f"_snapshot/{repo} with settings.readonly = true")  # fmt: skip
+    try:
+        nodes = es.snapshot.verify_repository(repository=repo)["nodes"]
+    except es_errors.TransportError as exc:
+        raise DrillError(f"snapshot repository {repo!r} failed _verify on the restore cluster {url}: "
+                         f"{reason(exc)}") from None  # fmt: skip
+    return {"repository": repo, "type": settings.get("type"), "settings": settings.get("settings", {}),
+            "verified_nodes": sorted(n["name"] for n in nodes.values())}  # fmt: skip
+
+
+def free_bytes(es: Elasticsearch) -> int:
+    """Disk available to the cluster's data nodes (_cat/allocation)."""
+    rows = es.cat.allocation(format="json", bytes="b")
+    return sum(int(r["disk.avail"]) for r in rows if r.get("disk.avail") not in (None, ""))
+
+
+def primary_bytes(es: Elasticsearch, pattern: str) -> int:
+    """What the indices' primaries hold on disk: what a restore of them needs."""
+    rows = es.cat.indices(index=pattern, h="pri.store.size", bytes="b", format="json", expand_wildcards="open")
+    return sum(int(r["pri.store.size"] or 0) for r in rows)
 
 
 URL_BUDGET = 3000  # ES refuses request lines over 4 KB (http.max_initial_line_length): lists go in parts
@@ -242,9 +288,11 @@ def restore_snapshot(
     snapshot: Snapshot,
     say: Callable[[str], None],
     before_restore: Callable[[list[str]], None] = lambda names: None,
+    elsewhere: bool = False,
 ) -> RestoredTelemetry:
     """Restore every index of the snapshot, renamed (default) or over deleted originals
-    (replace). Never partial, never the global state; then wait for yellow.
+    (replace), or (`elsewhere`: `es` is the restore cluster) under the original names, which no
+    index there may hold yet. Never partial, never the global state; then wait for yellow.
     `before_restore` gets the names the restore will create, once it is sure none exists yet
     (the caller registers their removal there: never of an index the drill did not create)."""
     es_cfg = cfg.elasticsearch
@@ -255,19 +303,21 @@ def restore_snapshot(
         "partial": False,
         "index_settings": {"index.number_of_replicas": 0},
     }
-    if es_cfg.restore == "rename":
-        mapping = renamed(cfg, originals)
-        body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
+    if es_cfg.restore == "rename" or elsewhere:
+        mapping = {name: name for name in originals} if elsewhere else renamed(cfg, originals)
+        if not elsewhere:
+            body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
         # Invisible to production: the copies join none of the live indices' aliases (a read
         # through an alias would count them twice), and no lifecycle policy acts on them.
         body |= {"include_aliases": False, "ignore_index_settings": INERT_SETTINGS}
         existing = existing_indices(es, mapping.values())
         if existing:
             name = sorted(existing)[0]
+            where = f" on the restore cluster {cfg.restore_cluster.url}" if elsewhere else ""
+            fix = "" if elsewhere else ", or change elasticsearch.rename_replacement"
             raise DrillError(
-                f"restore target index {name} already exists: a restore would fail on it (open) or overwrite it "
-                f"(closed). Delete it if it is a leftover of an earlier drill (a drill run with --recover does), "
-                f"or change elasticsearch.rename_replacement"
+                f"restore target index {name} already exists{where}: a restore would fail on it (open) or overwrite it "
+                f"(closed). Delete it if it is a leftover of an earlier drill (a drill run with --recover does){fix}"
             )
         before_restore(sorted(mapping.values()))
     else:
@@ -305,7 +355,7 @@ def restore_snapshot(
             raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
                               f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
     health = "yellow" if "yellow" in statuses else "green"
-    return RestoredTelemetry(es_cfg.restore, mapping, result["shards"], health)
+    return RestoredTelemetry("restore cluster" if elsewhere else es_cfg.restore, mapping, result["shards"], health)
 
 
 def failed_shards(es: Elasticsearch, indices: list[str]) -> str:

@@ -9,6 +9,7 @@ import pytest
 from drtests import alerts, recovery, telemetry
 from drtests.config import DrillConfig
 from drtests.drills.common import Planned, check, expect, stackstate_version, step
+from drtests.errors import Unreachable
 from drtests.hosts import disposable
 from drtests.hosts.host import quote
 from drtests.hosts.service import change_state
@@ -45,9 +46,19 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             step(PHASE, f"snapshot repository {es.repository}", f"{register}POST _snapshot/{es.repository}/_verify"),
             check(PHASE, "snapshot repository verified"),
         ]
+    if es.enabled and cfg.restore_cluster.url:
+        url = cfg.restore_cluster.url
+        planned += [
+            check(PHASE, "restore cluster reachable", url),
+            step(PHASE, f"restore cluster repository {es.repository}", f"registered read-only there (refused when "
+                 f"writable: two clusters writing one repository corrupt it); POST _snapshot/{es.repository}/_verify"),
+            check(PHASE, "restore cluster reads the snapshots", "its version >= the production cluster's"),
+            check(PHASE, "restore cluster has room (MB)", f"disk available >= the primaries of {es.indices} + 10 %"),
+            check(PHASE, "restore names free", f"no index named like one of {es.indices} on {url}"),
+        ]  # fmt: skip
     if cfg.alerts.stale_backup == "fail":
         planned.append(check(PHASE, "backups within the RPO objective", "newest backup file and snapshot"))
-    if es.enabled and es.restore == "rename":
+    if es.enabled and es.restore == "rename" and not cfg.restore_cluster.url:
         planned.append(
             check(PHASE, "restore names free", f"no index named as a restored copy ({es.rename_replacement})")
         )
@@ -72,12 +83,12 @@ def destructive_steps(cfg: DrillConfig) -> list[str]:
     destructive = []
     if cfg.drill.mode == "in-place":
         destructive.append(f"overwrite the graph on {cfg.target.url} with the backup")
-    if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace":
+    if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace" and not cfg.restore_cluster.url:
         destructive.append(f"delete the live indices {cfg.elasticsearch.indices} before restoring them")
     return destructive
 
 
-def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say):
+def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     dr_say(f"drill {drill.id} on {host.url} ({cfg.drill.mode})")
     reached = host.run("true", 60)
@@ -145,6 +156,10 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
         drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
 
+    restore_es = es
+    if es is not None and cfg.restore_cluster.url:
+        restore_es = check_restore_cluster(cfg, drill, es, request)
+
     if cfg.alerts.stale_backup != "off":
         findings = alerts.stale_backup_findings(cfg, host, es)
         for finding in findings:
@@ -153,7 +168,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         if cfg.alerts.stale_backup == "fail":
             expect(drill, PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
 
-    leftovers = recovery.find(cfg, host, dr_service.state(), es)
+    leftovers = recovery.find(cfg, host, dr_service.state(), restore_es)  # restore indices: where they are made
     holder = leftovers.lock_holder.strip()
     named = bool(holder) and dr_options.recover_drill == recovery.holder_drill(holder)
     if holder and not leftovers.holder_gone and not (dr_options.recover and named):
@@ -183,9 +198,16 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             f"{dr_options.flag('recover')} to end what still runs, remove the lock and the restore indices and "
             "start the node",
         )
-        recover(leftovers, drill, host, dr_service, es, cfg, dr_say)
+        recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say)
 
-    if es is not None and cfg.elasticsearch.restore == "rename":
+    if es is not None and cfg.restore_cluster.url:
+        live = telemetry.index_names(es, cfg.elasticsearch.indices)
+        taken = telemetry.existing_indices(restore_es, live)
+        expect(drill, PHASE, "restore names free", [], taken,
+               message=f"index {taken[0] if taken else ''} already exists on the restore cluster "
+               f"{cfg.restore_cluster.url} and no drill recorded it (it is not in the restore ledger), so drtests "
+               "leaves it alone: delete it there (the restore cluster restores under the original names)")  # fmt: skip
+    elif es is not None and cfg.elasticsearch.restore == "rename":
         live = telemetry.index_names(es, cfg.elasticsearch.indices)
         taken = telemetry.existing_indices(es, sorted(set(telemetry.renamed(cfg, live).values()) - set(live)))
         expect(drill, PHASE, "restore names free", [], taken,
@@ -273,6 +295,37 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     )
 
     dr_say("preflight passed")
+
+
+def check_restore_cluster(cfg: DrillConfig, drill, es, request):
+    """The restore cluster answers, reads the repository read-only, can read production's
+    snapshots and has room for them; returns its client."""
+    url = cfg.restore_cluster.url
+    try:
+        restore_es = request.getfixturevalue("dr_restore_es")
+    except Unreachable as exc:
+        drill.check(PHASE, "restore cluster reachable", True, False, message=str(exc))
+        raise
+    drill.check(PHASE, "restore cluster reachable", True, True)
+    repository = cfg.elasticsearch.repository
+    with drill.timed_step(PHASE, f"restore cluster repository {repository}", f"POST _snapshot/{repository}/_verify"):
+        repo = telemetry.ensure_readonly_repository(restore_es, cfg)
+    version, production = telemetry.server_version(restore_es), drill.preflight.elasticsearch.version
+    drill.preflight.restore_cluster = ElasticsearchFacts(url, version, telemetry.health_status(restore_es), repo)
+    expect(drill, PHASE, "restore cluster reads the snapshots", f">= {production}", version,
+           ok=major_minor(version) >= major_minor(production),
+           message=f"the restore cluster {url} runs Elasticsearch {version}, older than production's {production}: "
+           "it cannot read snapshots of a newer version; upgrade it")  # fmt: skip
+    need = round(1.1 * telemetry.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
+    free = round(telemetry.free_bytes(restore_es) / 2**20)
+    expect(drill, PHASE, "restore cluster has room (MB)", f">= {need}", free, ok=free >= need,
+           message=f"the restore cluster {url} has {free} MB of disk available, the restore needs {need} MB (the "
+           f"primaries of {cfg.elasticsearch.indices} + 10 %): free space there")  # fmt: skip
+    return restore_es
+
+
+def major_minor(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
 
 
 def recover(leftovers, drill, host, service, es, cfg, say) -> None:

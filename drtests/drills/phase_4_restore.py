@@ -56,14 +56,17 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]  # fmt: skip
     if es.enabled:
         when = "beside the import" if cfg.drill.parallel_paths else "after the import"
-        if es.restore == "rename":
-            cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
+        cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
+        if cfg.restore_cluster.url:
+            how = (f"{when}: into the restore cluster {cfg.restore_cluster.url} under the original names (production "
+                   f"gets no restore traffic and no new index); restored indices {cleanup}")  # fmt: skip
+        elif es.restore == "rename":
             how = (f"{when}: renamed {es.rename_pattern} -> {es.rename_replacement} (never over live "
                    f"indices); restored indices {cleanup}")  # fmt: skip
         else:
             how = f"{when}: DELETE the live indices {es.indices}, wait for 404, restore them"
         planned.append(step(PHASE, "restore snapshot", how))
-        if es.restore == "rename":
+        if es.restore == "rename" or cfg.restore_cluster.url:
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
             planned.append(step(PHASE, "write the restore ledger", f"{ledger} (only those are ever deleted)"))
     planned += [
@@ -108,7 +111,8 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     telemetry_path = None
     if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
-        es, snapshot = request.getfixturevalue("dr_es"), drill.backup.snapshot
+        es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
+        elsewhere = bool(cfg.restore_cluster.url)
 
         def restore_path(path: Beside) -> RestoredTelemetry:
             """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
@@ -128,10 +132,14 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
 
             request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
             with path.timed_step(PHASE, "restore snapshot", request_line):
-                return telemetry.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later)
+                return telemetry.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
+                                                  elsewhere=elsewhere)  # fmt: skip
 
         when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
-        dr_say(f"restoring snapshot {snapshot.snapshot} ({cfg.elasticsearch.restore} mode), {when}")
+        into = (
+            f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
+        )
+        dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
         telemetry_path = Beside("restore", restore_path, cfg.drill.parallel_paths)
     try:
         with graph_path(telemetry_path):

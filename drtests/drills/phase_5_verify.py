@@ -54,7 +54,7 @@ def test_verify(dr_config, dr_drill, dr_say, request):
         compare_topology(drill, after)
 
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
-        es = request.getfixturevalue("dr_es")
+        es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
         with drill.timed_step(PHASE, "count and fingerprint restored docs"):
             restored_counts = telemetry.doc_counts(es, list(mapping.values()))

@@ -69,6 +69,8 @@ def facts_of(drill: Drill) -> dict:
             facts["stackstate_version"]["restore_host"] = restore.stackstate_version
     if pre.elasticsearch is not None:
         facts["elasticsearch"] = asdict(pre.elasticsearch)
+    if pre.restore_cluster is not None:
+        facts["restore_cluster"] = asdict(pre.restore_cluster)
     if pre.leftovers:
         facts["leftovers"] = pre.leftovers
     if pre.node_state_at_start is not None:

@@ -203,3 +203,21 @@ def test_a_password_in_a_url_is_refused_and_never_shown(tmp_path: Path, key: str
     assert f"{key.split('=')[0]}: holds a password: secrets never go in the config" in result.stderr
     assert secret not in result.stdout + result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("sets", "key", "problem"),
+    [
+        (["restore_cluster.url=http://127.0.0.1:9200"], "restore_cluster.url", "is the production cluster"),
+        (["restore_cluster.url=http://u:pw@127.0.0.1:9201"], "restore_cluster.url", "holds a password"),
+        (["restore_cluster.url=ftp://h"], "restore_cluster.url", "must be an http(s) URL with a host"),
+        (["restore_cluster.url=http://h:9201", "restore_cluster.password_env=HOME"], "restore_cluster.username_env",
+         "is required with restore_cluster.password_env"),
+        (["restore_cluster.url=http://h:9201", "restore_cluster.api_key_env=DRTESTS_NO_SUCH_VAR"],
+         "restore_cluster.api_key_env", "names environment variable DRTESTS_NO_SUCH_VAR, which is not set"),
+    ],
+)  # fmt: skip
+def test_a_bad_restore_cluster_is_refused(tmp_path: Path, sets: list[str], key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, ""), parse_overrides(sets))
+    assert caught.value.key == key and caught.value.problem.startswith(problem), str(caught.value)
