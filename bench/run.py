@@ -218,6 +218,57 @@ def bench_telemetry(es_url: str, runs: int) -> dict:
             "drtests_s": spread(ours), "naive_s": spread(naive)}  # fmt: skip
 
 
+def plain_read(es: Elasticsearch, name: str) -> int:
+    """The reference: every document of an index read with search_after on a point in time, the
+    same pages as a full digest, nothing hashed, one reader."""
+    pit = es.open_point_in_time(index=name, keep_alive="5m")["id"]
+    body: dict = {"size": telemetry.FULL_PAGE, "pit": {"id": pit, "keep_alive": "5m"},
+                  "sort": [{"_shard_doc": "asc"}], "track_total_hits": False}  # fmt: skip
+    count = 0
+    try:
+        while (
+            page := es.search(body=body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
+            .get("hits", {})
+            .get("hits", [])
+        ):
+            count += len(page)
+            body["search_after"] = page[-1]["sort"]
+    finally:
+        es.close_point_in_time(body={"id": pit}, ignore=404)
+    return count
+
+
+MEMORY_CHILD = """
+import resource, sys
+from elasticsearch import Elasticsearch
+from drtests import telemetry
+es = Elasticsearch(sys.argv[1], timeout=300)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+telemetry.full_digests(es, sys.argv[2].split(","), 2)
+print(before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def bench_full_verify(es_url: str, runs: int) -> dict:
+    """Full verification (elasticsearch.full_verify = "1/7": every document of a seventh of the
+    indices, hashed) against a plain search_after read of the same indices, in the same run."""
+    es = Elasticsearch(es_url, timeout=300)
+    names = telemetry.chosen_for_full_verify(sorted(es.indices.get(index="sts_*")), "1/7", 0)
+    docs = sum(es.count(index=name)["count"] for name in names)
+    ours, plain = [], []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        telemetry.full_digests(es, names, 2)
+        ours.append(docs / (time.monotonic() - t0))
+        t0 = time.monotonic()
+        read = sum(plain_read(es, name) for name in names)
+        plain.append(read / (time.monotonic() - t0))
+    out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, es_url, ",".join(names)], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout.split()  # fmt: skip
+    return {"indices": len(names), "docs": docs, "full_docs_per_s": spread(ours), "plain_docs_per_s": spread(plain),
+            "rss_before_mb": round(float(out[0]), 1), "rss_peak_mb": round(float(out[1]), 1)}  # fmt: skip
+
+
 def bench_hash_and_copy(size_mb: int, runs: int, image: str | None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="drtests-bench-", dir="/var/tmp"))
     big = work / "big.graph"
@@ -345,6 +396,8 @@ def main() -> int:
         paths = bench_paths(config, root / "reports")
         print("telemetry verification ...", flush=True)
         tele = bench_telemetry(es_url, scale["runs"])
+        print("full verification ...", flush=True)
+        full = bench_full_verify(es_url, scale["runs"])
         image = None if args.image == "none" else args.image
         if image is None and args.image != "none" and shutil.which("docker"):
             from fixtures.docker import image as lab_image
@@ -361,7 +414,7 @@ def main() -> int:
     finally:
         lab.down()
     results = {"scale": args.scale, "seed_s": round(seeded, 1), "drill": drills, "telemetry": tele, "files": files,
-               "log": logs, "paths": paths, "existing": existing}  # fmt: skip
+               "log": logs, "paths": paths, "existing": existing, "full_verify": full}  # fmt: skip
     write_results(args.out, results, " ".join(["python", "-m", "bench.run", *sys.argv[1:]]))
     print(json.dumps(results, indent=2))
     return 0
@@ -396,6 +449,24 @@ def write_results(path: Path, r: dict, command: str) -> None:
         ("log follower CPU while idle (% of a core)", lg["idle_cpu_pct_of_a_core"], "< 2 %",
          lg["idle_cpu_pct_of_a_core"] < 2),
     ]  # fmt: skip
+    fv = r["full_verify"]
+    rows.append(
+        (
+            "full verification throughput (docs/s)",
+            f"{shown(fv['full_docs_per_s'])} vs plain search_after {shown(fv['plain_docs_per_s'])} "
+            f"({fv['docs']} docs in {fv['indices']} indices, 1/7)",
+            ">= 0.8 x plain",
+            fv["full_docs_per_s"]["median"] >= 0.8 * fv["plain_docs_per_s"]["median"],
+        )
+    )
+    rows.append(
+        (
+            "peak RSS while verifying in full (MB)",
+            f"{fv['rss_peak_mb']:g} (at start {fv['rss_before_mb']:g})",
+            "flat (< 300 MB)",
+            fv["rss_peak_mb"] < 300,
+        )
+    )
     p = r["paths"]
     rows.append(
         (

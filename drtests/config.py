@@ -127,6 +127,10 @@ class ElasticsearchSection:
     password_env: str = setting("")
     api_key_env: str = setting("")
     fingerprint_sample: int = setting(50, ge=1, le=10000)  # ES returns at most 10,000 hits a search
+    # "n/t": each drill hashes every document of n t-ths of the indices (rotating with the drill's
+    # sequence number), so within t/n drills every index was verified in full; "off": samples only
+    full_verify: str = setting("off")
+    full_verify_slices: int = setting(2, ge=1, le=16)  # parallel readers per index (sliced point in time)
     timeout: float = setting(1800.0, gt=0, unit="seconds")
 
 
@@ -404,6 +408,12 @@ def _cross_checks(cfg: DrillConfig) -> None:
         raise ConfigError(src, "elasticsearch.rename_replacement", "must start with a fixed prefix ending in '-' "
                           f"before $1 (e.g. drtests-restored-$1), so restored copies never take a live index's "
                           f"name, got {replacement!r}")  # fmt: skip
+    spec = cfg.elasticsearch.full_verify
+    share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
+    if spec != "off" and (not share or int(share[1]) > int(share[2])):
+        problem = ('must be "off" or "n/t" with 1 <= n <= t (e.g. "1/7": a seventh of the indices each drill, every '
+                   f"index once in 7 drills), got {spec!r}")  # fmt: skip
+        raise ConfigError(src, "elasticsearch.full_verify", problem)
     if cfg.alerts.notify_env and cfg.alerts.notify_env not in os.environ:
         raise ConfigError(src, "alerts.notify_env", f"names environment variable {cfg.alerts.notify_env}, "
                           "which is not set")  # fmt: skip

@@ -78,6 +78,18 @@ class Backup:
     fingerprints_at_snapshot: dict[str, str] | None = None
     snapshot: Snapshot | None = None
     paths_s: dict[str, float | None] | None = None  # graph (export) and telemetry (snapshot) path, side by side
+    full_verify: FullVerify | None = None  # elasticsearch.full_verify: which indices are hashed in full
+
+
+@dataclass
+class FullVerify:
+    """Rotating full verification: this drill's share of the indices, every document hashed."""
+
+    share: str  # "n/t"
+    sequence: int  # the drill's number among its target's drills (from the history): moves the share on
+    indices: list[str]  # hashed in full by this drill (original names)
+    source: dict[str, dict] | None = None  # {"docs", "digest"} at snapshot time (existing drills: live)
+    restored: dict[str, dict] | None = None  # {"docs", "digest"} of the restored copies, by original name
 
 
 @dataclass

@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from elasticsearch import Elasticsearch
@@ -230,6 +231,72 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
                 digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
         result[name] = digest.hexdigest()
     return result
+
+
+FULL_PAGE = 2000  # documents per search_after page of a full digest
+DIGEST_MODULUS = 2**256
+
+
+def doc_hash(doc_id: str, source: dict) -> int:
+    """One document's hash over its id and canonical source, as a number to add up."""
+    canonical = doc_id.encode() + b"\0" + json.dumps(source, sort_keys=True, separators=(",", ":")).encode()
+    return int.from_bytes(hashlib.sha256(canonical).digest(), "big")
+
+
+def full_digests(es: Elasticsearch, names: list[str], slices: int = 2) -> dict[str, dict]:
+    """Per index, every document hashed: {"docs": n, "digest": hex}. The digest is the sum of the
+    per-document hashes modulo 2**256 (keyed by _id, so it does not depend on the order documents
+    are read in, nor on how the index is split); read page by page with search_after on a point in
+    time, `slices` slices at once; memory stays flat (one page per slice)."""
+    return {name: full_digest(es, name, slices) for name in names}
+
+
+def full_digest(es: Elasticsearch, name: str, slices: int) -> dict:
+    pit = es.open_point_in_time(index=name, keep_alive="5m")["id"]
+    try:
+        with ThreadPoolExecutor(slices) as pool:
+            parts = list(pool.map(lambda part: _digest_slice(es, pit, part, slices), range(slices)))
+    finally:
+        es.close_point_in_time(body={"id": pit}, ignore=404)
+    return {"docs": sum(n for n, _ in parts), "digest": f"{sum(d for _, d in parts) % DIGEST_MODULUS:064x}"}
+
+
+def _digest_slice(es: Elasticsearch, pit: str, part: int, slices: int) -> tuple[int, int]:
+    body: dict = {"size": FULL_PAGE, "pit": {"id": pit, "keep_alive": "5m"}, "sort": [{"_shard_doc": "asc"}],
+                  "track_total_hits": False}  # fmt: skip
+    if slices > 1:
+        body["slice"] = {"id": part, "max": slices}
+    count = total = 0
+    while True:
+        hits = es.search(body=body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
+        page = hits.get("hits", {}).get("hits", [])
+        if not page:
+            return count, total
+        for hit in page:
+            total += doc_hash(hit["_id"], hit["_source"])
+        count += len(page)
+        total %= DIGEST_MODULUS
+        body["search_after"] = page[-1]["sort"]
+
+
+def full_verify_share(spec: str) -> tuple[int, int] | None:
+    """elasticsearch.full_verify "n/t" as (n, t); None when off."""
+    if not spec or spec == "off":
+        return None
+    n, t = spec.split("/")
+    return int(n), int(t)
+
+
+def chosen_for_full_verify(names: list[str], spec: str, sequence: int) -> list[str]:
+    """The indices this drill hashes in full: those whose name falls in this drill's n of t slots
+    (stable by name; the slots move on with the drill's sequence number for its target), so every
+    index is hashed in full once within ceil(t/n) consecutive drills."""
+    share = full_verify_share(spec)
+    if share is None:
+        return []
+    n, t = share
+    slots = {(sequence * n + k) % t for k in range(n)}
+    return [name for name in names if int(hashlib.sha256(name.encode()).hexdigest(), 16) % t in slots]
 
 
 def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:

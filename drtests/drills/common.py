@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from drtests import telemetry
 from drtests.config import DrillConfig
 from drtests.drill import Drill
 from drtests.hosts.service import Service, change_state
+from drtests.results import FullVerify
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,31 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
         drill.check(phase, "node active again", "active", "active")
     except Exception as exc:
         drill.check(phase, "node active again", "active", service.state(), message=str(exc))
+
+
+def full_verify_choice(cfg: DrillConfig, options, names: list[str]) -> FullVerify | None:
+    """elasticsearch.full_verify: which of `names` this drill hashes in full. The drill's sequence
+    number is how many drills of its target the report folder's history holds."""
+    spec = cfg.elasticsearch.full_verify
+    if spec == "off":
+        return None
+    from drtests.report import history
+
+    earlier = [e for e in history.read(Path(options.report_dir)) if history.target_of(e) == cfg.target_name]
+    sequence = len(earlier)
+    return FullVerify(spec, sequence, telemetry.chosen_for_full_verify(sorted(names), spec, sequence))
+
+
+def compare_full(drill: Drill, phase: str, mapping: dict[str, str], rule: str = "at snapshot time") -> None:
+    """A check per fully hashed index: the restored copy's digest of every document == the source's."""
+    full = drill.backup.full_verify
+    for orig in full.indices:
+        before, after, new = full.source.get(orig, {}), full.restored.get(orig, {}), mapping.get(orig, orig)
+        n, m = before.get("docs"), after.get("docs")
+        drill.check(phase, f"full {orig}", before.get("digest"), after.get("digest"),
+                    message=f"index {orig}: full verification differs: {n} docs {rule} hashed to "
+                    f"{str(before.get('digest'))[:16]}..., {m} in restored {new} to {str(after.get('digest'))[:16]}... "
+                    f"(a document was changed, lost or added)")  # fmt: skip
 
 
 def stackstate_version(cfg: DrillConfig, host) -> str | None:

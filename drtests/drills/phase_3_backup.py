@@ -1,11 +1,23 @@
 """Backup: stop the node, export the graph, start the node again (always); snapshot ES."""
 
+from functools import partial
+
 import pytest
 
 from drtests import telemetry
 from drtests.config import DrillConfig
 from drtests.drills import existing_backup
-from drtests.drills.common import Planned, assert_checks, check, expect, node_commands, require, restart_node, step
+from drtests.drills.common import (
+    Planned,
+    assert_checks,
+    check,
+    expect,
+    full_verify_choice,
+    node_commands,
+    require,
+    restart_node,
+    step,
+)
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, graph_path
@@ -37,6 +49,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         planned += [
             step(PHASE, "count and fingerprint docs at snapshot time",
                  f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
+            full_step(cfg, PHASE, "full digest at snapshot time", f"{when}: "),
             step(PHASE, "snapshot", f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
         ]  # fmt: skip
@@ -55,10 +68,22 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             check(PHASE, "snapshot failed shards", "0"),
             check(PHASE, "snapshot holds every index"),
         ]
-    return planned
+    return [p for p in planned if p]
 
 
-def snapshot_path(path: Beside, es, cfg: DrillConfig, drill) -> Snapshot:
+def full_step(cfg: DrillConfig, phase: str, name: str, prefix: str = "") -> Planned | None:
+    spec = cfg.elasticsearch.full_verify
+    if spec == "off":
+        return None
+    return step(
+        phase,
+        name,
+        f"{prefix}every document of {spec} of the indices (rotating with the drill's number for "
+        "the target), read with search_after on a point in time, slices in parallel",
+    )
+
+
+def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions) -> Snapshot:
     """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
     terminal belongs to the main thread)."""
     with path.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
@@ -66,13 +91,18 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill) -> Snapshot:
         drill.backup.fingerprints_at_snapshot = telemetry.fingerprints(
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
+    full = drill.backup.full_verify = full_verify_choice(cfg, options, sorted(at_snapshot))
+    if full is not None:
+        with path.timed_step(PHASE, "full digest at snapshot time", f"every document of {len(full.indices)} "
+                             f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
+            full.source = telemetry.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
     name = f"drtests-{drill.id}".lower()
     with path.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
         snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
     return snap
 
 
-def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
+def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     require(drill, "baseline")
     es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
@@ -91,7 +121,8 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, request):
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
         dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        telemetry_path = Beside("snapshot", lambda path: snapshot_path(path, es, cfg, drill), cfg.drill.parallel_paths)
+        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=dr_options),
+                                cfg.drill.parallel_paths)  # fmt: skip
     try:
         with graph_path(telemetry_path):
             dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")

@@ -8,7 +8,7 @@ from drtests import restore_site, telemetry
 from drtests.config import DrillConfig
 from drtests.drill import Drill
 from drtests.drills import existing_verify
-from drtests.drills.common import Planned, assert_checks, check, require, step
+from drtests.drills.common import Planned, assert_checks, check, compare_full, full_verify_choice, require, step
 from drtests.options import DrillOptions
 from drtests.topology import make_probe, probe_description
 
@@ -31,6 +31,14 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             check(PHASE, "docs <each index>", "restored doc count == at snapshot time"),
             check(PHASE, "fingerprint <each index>", "restored sample == at snapshot time"),
         ]
+    if cfg.elasticsearch.enabled and cfg.elasticsearch.full_verify != "off":
+        if existing:
+            planned.append(step(PHASE, "full digest of the live indices", f"{cfg.elasticsearch.full_verify} of the "
+                                "past-day indices, every document"))  # fmt: skip
+        planned += [
+            step(PHASE, "full digest of the restored copies", "every document of the same indices"),
+            check(PHASE, "full <each index>", "digest of every document restored == source (order-independent)"),
+        ]
     objectives = cfg.objectives
     rpo = ("the picked file's mtime - watermark" if existing and cfg.existing.pick == "random" and
            not cfg.existing.backup_file else "drill start - watermark")  # fmt: skip
@@ -41,7 +49,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     return planned
 
 
-def test_verify(dr_config, dr_drill, dr_say, request):
+def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     cfg, drill = dr_config, dr_drill
     require(drill, "restore")
     site = request.getfixturevalue("dr_restore_site")
@@ -65,6 +73,7 @@ def test_verify(dr_config, dr_drill, dr_say, request):
             existing_verify.compare_telemetry(drill, restored_counts, restored_prints)
         else:
             compare_telemetry(drill, restored_counts, restored_prints)
+        verify_in_full(cfg, drill, es, mapping, dr_options, request)
 
     rto, rpo, objectives = drill.rto_seconds, drill.rpo_seconds, cfg.objectives
     rpo_of = "the backup's newest change is {rpo}s older than the drill"
@@ -92,6 +101,27 @@ def test_verify(dr_config, dr_drill, dr_say, request):
     failed = drill.failed_checks(PHASE)
     dr_say(f"verify: {len(failed)} difference(s)" if failed else "verify: nothing lost")
     assert_checks(drill, PHASE)
+
+
+def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], options, request) -> None:
+    """elasticsearch.full_verify: every document of this drill's share of the indices, restored
+    against the source (at snapshot time; existing drills: the live past-day indices)."""
+    slices, rule = cfg.elasticsearch.full_verify_slices, "at snapshot time"
+    if cfg.drill.mode == "existing" and cfg.elasticsearch.full_verify != "off":
+        rules = drill.verify.index_rules or {}
+        exact = [orig for orig, how in rules.items() if how == existing_verify.EXACT]
+        full = drill.backup.full_verify = full_verify_choice(cfg, options, exact)
+        with drill.timed_step(PHASE, "full digest of the live indices", f"{len(full.indices)} past-day indices"):
+            full.source = telemetry.full_digests(request.getfixturevalue("dr_es"), full.indices, slices)
+        rule = "live (a past day)"
+    full = drill.backup.full_verify
+    if full is None or full.source is None:
+        return
+    with drill.timed_step(PHASE, "full digest of the restored copies", f"every document of {len(full.indices)} "
+                          "indices"):  # fmt: skip
+        restored = telemetry.full_digests(es, [mapping[orig] for orig in full.indices if orig in mapping], slices)
+    full.restored = {orig: restored[mapping[orig]] for orig in full.indices if mapping.get(orig) in restored}
+    compare_full(drill, PHASE, mapping, rule)
 
 
 def compare_topology(drill: Drill, after: dict[str, int]) -> None:

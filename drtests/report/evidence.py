@@ -116,6 +116,8 @@ def facts_of(drill: Drill) -> dict:
         facts["paths"] = {"backup_s": backup.paths_s, "restore_s": restore.paths_s, "consistency": consistency}
     if drill.config.drill.mode == "existing":
         facts["existing"] = existing_facts(drill)
+    if (full := backup.full_verify) is not None:
+        facts["full_verification"] = asdict(full)
     if drill.infrastructure_error:
         facts["infrastructure_error"] = drill.infrastructure_error
     return facts

@@ -23,7 +23,30 @@ def summary(evidence: dict) -> dict:
         "rto_s": evidence["rto"]["measured_s"], "rto_objective_s": evidence["rto"]["objective_s"],
         "rpo_s": evidence["rpo"]["measured_s"], "rpo_objective_s": evidence["rpo"]["objective_s"],
         "failed_checks": sum(1 for c in evidence["checks"] if c["verdict"] == "fail"),
+        **full_verification_summary(evidence),
     }  # fmt: skip
+
+
+def full_verification_summary(evidence: dict) -> dict:
+    """Which indices the drill verified in full (elasticsearch.full_verify), and how many it had."""
+    full = evidence.get("full_verification")
+    if not full:
+        return {}
+    verified = sorted(name for name in full["indices"] if name in (full.get("restored") or {}))
+    return {"full_verify": full["share"], "full_verified": verified,
+            "indices": len(evidence.get("telemetry", {}).get("before") or {})}  # fmt: skip
+
+
+def full_coverage(drills: list[dict]) -> str | None:
+    """The share of the newest drill's indices verified in full within the last cycle (its t
+    drills), as "k of n indices in the last t drills"; None without full verification."""
+    newest = drills[-1] if drills else {}
+    if "full_verify" not in newest:
+        return None
+    n, t = (int(x) for x in newest["full_verify"].split("/"))
+    cycle = -(-t // n)
+    verified = {name for entry in drills[-cycle:] for name in entry.get("full_verified", [])}
+    return f"{len(verified)} of {newest['indices']} indices in the last {min(cycle, len(drills))} drills"
 
 
 REQUIRED = ("drill_id", "started", "verdict", "target")
@@ -94,6 +117,7 @@ def write_index(root: Path, entries: list[dict]) -> Path:
     ages = {f.target: f for f in freshness(entries)}
     html = env.get_template("index.html.j2").render(entries=entries, newest_first=list(reversed(entries)),
                                                     groups=by_target(entries), ages=ages, age_in_words=age_in_words,
+                                                    full_coverage=full_coverage,
                                                     max_age_s=DEFAULT_MAX_AGE_S,
                                                     present={p.name for p in root.iterdir() if p.is_dir()})  # fmt: skip
     tmp = root / f".index-{os.getpid()}.html"

@@ -23,7 +23,8 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "sha256 of the backup", "log follower latency", "log follower CPU while idle",
                     "copy into the disposable host", "peak RSS while copying", "drill wall time, paths side by side",
                     "fixed cost outside stop, start, export, import, snapshot, restore",
-                    "production downtime during an existing-backup drill"):  # fmt: skip
+                    "production downtime during an existing-backup drill", "full verification throughput",
+                    "peak RSS while verifying in full"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "| paths one after the other | " in table and "| paths side by side | " in table
     assert "200 indices" in table and "Command: `python -m bench.run --scale smoke" in table

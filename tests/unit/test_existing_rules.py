@@ -108,3 +108,31 @@ def test_past_days_compare_exactly_the_snapshot_day_at_most_and_gone_indices_are
     assert [c.name for c in drill.failed_checks()] == ["docs m-2026.11.25"]
     assert drill.failed_checks()[0].message == ("index m-2026.11.25 (a day before the snapshot, no longer written): "
                                                 "10 docs live, 9 in restored r-m-2026.11.25 (-1)")  # fmt: skip
+
+
+def test_full_verification_shares_cover_every_index_once_per_cycle() -> None:
+    from drtests.telemetry import chosen_for_full_verify
+
+    names = [f"sts_metrics-2026.11.{day:02d}" for day in range(1, 31)]
+    for spec, cycle in (("1/7", 7), ("2/7", 4), ("3/3", 1)):
+        seen = [name for sequence in range(cycle) for name in chosen_for_full_verify(names, spec, sequence)]
+        assert sorted(set(seen)) == sorted(names), spec
+    first = chosen_for_full_verify(names, "1/7", 0)
+    assert first == chosen_for_full_verify(list(reversed(names)), "1/7", 7)[::-1]  # stable: by name and sequence
+    assert chosen_for_full_verify(names, "off", 3) == []
+
+
+def test_full_coverage_counts_the_indices_of_the_last_cycle() -> None:
+    from drtests.report.history import full_coverage
+
+    drills = [{"full_verify": "1/3", "indices": 5, "full_verified": names} for names in (["a"], ["b", "c"], ["d"])]
+    assert full_coverage(drills) == "4 of 5 indices in the last 3 drills"
+    assert full_coverage(drills[:1]) == "1 of 5 indices in the last 1 drills"
+    assert full_coverage([{"verdict": "pass"}]) is None
+
+
+@pytest.mark.parametrize("spec", ["1/0", "8/7", "0/7", "1-7", "half"])
+def test_a_bad_full_verify_share_is_refused(tmp_path: Path, spec: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, f"elasticsearch.full_verify={spec}")
+    assert caught.value.key == "elasticsearch.full_verify" and 'must be "off" or "n/t"' in caught.value.problem

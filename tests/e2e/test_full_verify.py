@@ -1,0 +1,62 @@
+"""Rotating full verification on the real node: every document of the drill's share of the
+indices is hashed, so a change in the middle of an index, outside the sampled ends, is caught."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import DrillLab
+
+# A user check that rewrites one restored index with the document in its middle changed, each
+# document written in its original order into a fresh one-shard index, so every _seq_no (and with
+# it the sampled first and last documents) stays as the snapshot had it.
+TAMPER_THE_MIDDLE = """
+import pytest
+
+@pytest.mark.dr_check("restore")
+def test_change_one_document_in_the_middle(dr_drill, dr_restore_es):
+    es, restored = dr_restore_es, dr_drill.restore.telemetry.indices[{index!r}]
+    docs = es.search(index=restored, body={{"size": 10000, "sort": [{{"_seq_no": "asc"}}]}})["hits"]["hits"]
+    settings = {{"number_of_shards": 1, "number_of_replicas": 0}}
+    es.indices.delete(index=restored)
+    es.indices.create(index=restored, body={{"settings": settings}})
+    for position, doc in enumerate(docs):
+        source = dict(doc["_source"], value=-1.0) if position == len(docs) // 2 else doc["_source"]
+        es.index(index=restored, id=doc["_id"], body=source)
+    es.indices.refresh(index=restored)
+"""
+
+
+def test_a_document_changed_in_the_middle_passes_the_sample_and_fails_the_full_check(drill_lab: DrillLab) -> None:
+    index = sorted(drill_lab.doc_counts())[3]
+    checks = drill_lab.add_checks(TAMPER_THE_MIDDLE.format(index=index))
+    args = ("--set", "elasticsearch.full_verify=1/1", "--set", "elasticsearch.fingerprint_sample=5")
+    result = drill_lab.run(*args, "--", checks)
+    assert result.returncode == 1, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    verdicts = {c["name"]: c["verdict"] for c in evidence["checks"]}
+    assert verdicts[f"fingerprint {index}"] == "pass" and verdicts[f"docs {index}"] == "pass"  # the sample passes
+    failed = {c["name"]: c["message"] for c in evidence["checks"] if c["verdict"] == "fail"}
+    assert list(failed) == [f"full {index}"], failed
+    docs = evidence["telemetry"]["at_snapshot"][index]
+    assert failed[f"full {index}"].startswith(f"index {index}: full verification differs: {docs} docs at snapshot time")
+    assert set(evidence["full_verification"]["indices"]) == set(evidence["telemetry"]["at_snapshot"])
+    assert drill_lab.leftover_restored() == []
+
+
+def test_over_a_cycle_every_index_is_verified_in_full_once(drill_lab: DrillLab) -> None:
+    indices = set(drill_lab.doc_counts())
+    seen: list[str] = []
+    for _ in range(3):  # 1/3: three drills cover every index, each drill a different third
+        result = drill_lab.run("--set", "elasticsearch.full_verify=1/3")
+        assert result.returncode == 0, result.stdout[-3000:]
+        full = drill_lab.evidence()["full_verification"]
+        assert all(full["source"][name] == full["restored"][name] for name in full["indices"])
+        seen += full["indices"]
+    assert sorted(seen) == sorted(indices)  # each index exactly once over the cycle
+    history = [json.loads(line) for line in (drill_lab.reports / "history.jsonl").read_text().splitlines()]
+    assert [entry["full_verify"] for entry in history] == ["1/3"] * 3
+    index_html = (drill_lab.reports / "index.html").read_text()
+    assert f"Verified in full (every document): {len(indices)} of {len(indices)} indices in the last 3 drills." in (
+        index_html
+    )

@@ -1,0 +1,110 @@
+"""Telemetry restored away from production: a second real Elasticsearch node (the restore
+cluster) reads the snapshot repository read-only and restores there under the original names."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+from elasticsearch import Elasticsearch
+
+from fixtures.elasticsearch.node import free_port
+from tests.e2e.conftest import DrillLab
+from tests.e2e.test_containers import drtests_containers
+from tests.e2e.test_drill import assert_target_healthy, phase
+from tests.e2e.test_safety import wait_for
+
+
+def restore_cluster(url: str) -> tuple[str, ...]:
+    return ("--set", f"restore_cluster.url={url}")
+
+
+def lab_indices(es: Elasticsearch, prefix: str) -> list[str]:
+    return sorted(es.indices.get(index=f"*{prefix}*", allow_no_indices=True, expand_wildcards="all"))
+
+
+def test_an_isolated_drill_restores_telemetry_into_the_restore_cluster_and_production_gets_no_index(
+    drill_lab: DrillLab, lab_image: str, restore_es_url: str
+) -> None:
+    counts = drill_lab.doc_counts()
+    production_indices = sorted(drill_lab.es.indices.get(index="*", expand_wildcards="all"))
+    args = ("--set", "drill.mode=isolated", "--set", f"isolated.image={lab_image}", *restore_cluster(restore_es_url))
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def sample() -> None:  # production's index list through the whole drill
+        while not done.is_set():
+            seen.update(drill_lab.es.indices.get(index="*", expand_wildcards="all"))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = drill_lab.run(*args)
+    finally:
+        done.set()
+        sampler.join()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "restoring snapshot drtests-" in result.stdout and f"(into the restore cluster {restore_es_url})" in (
+        result.stdout
+    )
+    assert sorted(seen - set(production_indices)) == []  # not one index appeared in production, however briefly
+    evidence = drill_lab.evidence()
+    assert evidence["restore"]["mode"] == "restore cluster"
+    assert all(original == copy for original, copy in evidence["restore"]["indices"].items())  # original names
+    assert evidence["restore_cluster"]["repository"]["settings"]["readonly"] == "true"
+    assert evidence["telemetry"]["restored"] == evidence["telemetry"]["at_snapshot"] == counts
+    assert lab_indices(Elasticsearch(restore_es_url), drill_lab.index_prefix) == []  # removed at the end
+    assert drtests_containers() == []
+    drill_lab.assert_drill_followed_its_plan(evidence, *args)
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_an_unreachable_restore_cluster_stops_the_drill_in_preflight(drill_lab: DrillLab) -> None:
+    counts = drill_lab.doc_counts()
+    url = f"http://127.0.0.1:{free_port()}"
+    result = drill_lab.run(*restore_cluster(url))
+    assert result.returncode == 3, result.stdout[-3000:]
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message.startswith(f"the restore cluster (restore_cluster.url) at {url} is unreachable: "), message
+    assert drill_lab.evidence()["phases"][2]["status"] == "skipped"
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_a_repository_writable_on_the_restore_cluster_is_refused(
+    drill_lab: DrillLab, restore_es_url: str, es_repo_root: Path
+) -> None:
+    counts = drill_lab.doc_counts()
+    repository = f"writable-{drill_lab.index_prefix.strip('_')}"
+    drill_lab.configure(repository=repository)
+    other = Elasticsearch(restore_es_url)
+    other.snapshot.create_repository(repository=repository, body={"type": "fs", "settings": {
+        "location": str(es_repo_root / repository)}})  # fmt: skip
+    try:
+        result = drill_lab.run(*restore_cluster(restore_es_url))
+    finally:
+        other.snapshot.delete_repository(repository=repository)
+    assert result.returncode == 1
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message == (f"snapshot repository '{repository}' is registered writable on the restore cluster "
+                       f"{restore_es_url}: two clusters writing one repository corrupt it. Register it there "
+                       f"read-only: PUT _snapshot/{repository} with settings.readonly = true")  # fmt: skip
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_ctrl_c_during_the_import_removes_what_the_restore_cluster_restored(
+    drill_lab: DrillLab, restore_es_url: str
+) -> None:
+    counts = drill_lab.doc_counts()
+    other = Elasticsearch(restore_es_url)
+    drill_lab.fault("import_hang")
+    drill = drill_lab.start(*restore_cluster(restore_es_url))
+    wait_for(lambda: len(lab_indices(other, drill_lab.index_prefix)) == len(counts), "the restore cluster's copies")
+    drill.send_signal(signal.SIGINT)
+    output, _ = drill.communicate(timeout=90)
+    drill_lab.fault()
+    assert drill.returncode == 1, output[-3000:]
+    assert phase(drill_lab.evidence(), "restore")["message"].startswith("interrupted")
+    assert lab_indices(other, drill_lab.index_prefix) == []
+    assert_target_healthy(drill_lab, counts)
