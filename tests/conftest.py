@@ -12,6 +12,7 @@ from fixtures.pytest_lab import (  # noqa: F401  (fixtures are found by name in 
     es_url,
     lab_container,
     lab_image,
+    restore_es_url,
     sts_lab,
 )
 
