@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fixtures import nightly
+from fixtures.pytest_lab import LAB_COMPONENTS, LAB_RELATIONS
 from tests.e2e.conftest import DRTESTS, DrillLab
 from tests.e2e.test_containers import drtests_containers
 
@@ -21,7 +22,7 @@ def backup_folder(lab: DrillLab) -> Path:
     return lab.home / "backups"
 
 
-def make_nightly(lab: DrillLab, snapshot_indices: str = "") -> tuple[Path, str]:
+def make_nightly(lab: DrillLab, snapshot_indices: str = "", repository: str = "e2e-repo") -> tuple[Path, str]:
     """The lab's nightly jobs: sts-backup.sh with the node stopped, a snapshot named like a nightly one."""
 
     def run(command: str) -> None:
@@ -30,7 +31,7 @@ def make_nightly(lab: DrillLab, snapshot_indices: str = "") -> tuple[Path, str]:
     ctl = lab.lab.bin("stackstate-ctl")
     nightly.graph_backup(run, str(lab.home), f"{ctl} stop stackstate --timeout 10", f"{ctl} start stackstate")
     indices, name = snapshot_indices or f"{lab.index_prefix}*", f"nightly-{lab.index_prefix.strip('_')}"
-    name = nightly.snapshot(lab.es_url, "e2e-repo", str(lab.repo_root / "e2e-repo"), indices, name=name)
+    name = nightly.snapshot(lab.es_url, repository, str(lab.repo_root / repository), indices, name=name)
     (backup,) = sorted(backup_folder(lab).glob("sts-backup-*.graph"))
     return backup, name
 
@@ -192,3 +193,45 @@ def test_a_snapshot_that_lacks_an_index_group_fails_the_backup_phase(drill_lab: 
     assert message.startswith(f"snapshot {snapshot} lacks 2 live index(es) that existed when it started: "
                               f"{drill_lab.index_prefix}metrics-"), message  # fmt: skip
     assert production(drill_lab) == before and drill_lab.leftover_restored() == []
+
+
+def test_a_backup_of_another_graph_fails_the_topology_comparison(drill_lab: DrillLab, lab_image: str) -> None:
+    drill_lab.lab.seed_graph(50, 60)  # the nightly backup is taken of a different, smaller graph ...
+    make_nightly(drill_lab)
+    drill_lab.lab.seed_graph(LAB_COMPONENTS, LAB_RELATIONS)  # ... than the one production runs
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    message = failed_checks(drill_lab)["topology Component"]
+    assert message.startswith(f"topology type Component: {LAB_COMPONENTS} live, 50 restored (-75.0%, tolerance 10%"), (
+        message
+    )
+    assert production(drill_lab) == before and drtests_containers() == [] and drill_lab.leftover_restored() == []
+
+
+def test_a_nightly_snapshot_with_a_corrupted_blob_fails_the_restore(drill_lab: DrillLab, lab_image: str) -> None:
+    repository = f"nightly-{drill_lab.index_prefix.strip('_')}"
+    drill_lab.configure(repository=repository)
+    make_nightly(drill_lab, repository=repository)
+    for blob in (drill_lab.repo_root / repository / "indices").rglob("__*"):  # data blobs rotted at rest
+        blob.write_bytes(blob.read_bytes()[: blob.stat().st_size // 2])
+    before = production(drill_lab)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1
+    message = phase_message(drill_lab, "restore")
+    assert message.startswith(f"restore of snapshot {repository}/nightly-"), message
+    assert production(drill_lab) == before and drtests_containers() == [] and drill_lab.leftover_restored() == []
+
+
+def test_the_gate_verifies_the_nightly_backup_as_the_rollback_point(drill_lab: DrillLab, lab_image: str) -> None:
+    backup, snapshot = make_nightly(drill_lab)
+    version = ("--set", "stackstate.version_command={home}/bin/sts version")
+    result = subprocess.run([DRTESTS, "gate", "--config", str(drill_lab.config), "--report-dir",
+                             str(drill_lab.reports), *existing(drill_lab, lab_image), *version],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["mode"] == "existing" and evidence["gate"] is True
+    line = next(x for x in result.stdout.splitlines() if x.startswith("GATE "))
+    assert f"artifact={backup} sha256={evidence['artifact']['sha256']}" in line
+    assert f"snapshot=e2e-repo/{snapshot}" in line
