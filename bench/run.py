@@ -211,7 +211,7 @@ def bench_telemetry(es_url: str, runs: int) -> dict:
             es.indices.refresh(index=name)
             es.count(index=name)
             for order in ("asc", "desc"):
-                es.search(index=name, size=50, sort=f"_seq_no:{order}")
+                es.search(index=name, size=50, sort=[{"_seq_no": order}])
         naive.append(time.monotonic() - t0)
         naive_req = counter.count
     return {"indices": len(counts), "drtests_requests": ours_req, "naive_requests": naive_req,
