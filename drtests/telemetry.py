@@ -235,11 +235,12 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
 
 FULL_PAGE = 2000  # documents per search_after page of a full digest
 DIGEST_MODULUS = 2**256
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # built once: json.dumps builds one a call
 
 
 def doc_hash(doc_id: str, source: dict) -> int:
     """One document's hash over its id and canonical source, as a number to add up."""
-    canonical = doc_id.encode() + b"\0" + json.dumps(source, sort_keys=True, separators=(",", ":")).encode()
+    canonical = doc_id.encode() + b"\0" + CANONICAL.encode(source).encode()
     return int.from_bytes(hashlib.sha256(canonical).digest(), "big")
 
 
