@@ -4,7 +4,8 @@
                  [--allow-destructive] [--keep] [-- extra pytest arguments]
     drtests run  --config fleet/ -- -n 4          a fleet: every *.toml in fleet/ (or a config
                                                  with [[fleet]] entries), 4 drills at a time
-    drtests gate --config drill.toml ...          run's options; an isolated drill + version check
+    drtests gate --config drill.toml ...          run's options; an isolated drill (existing-backup
+                                                 drills stay so) + version check
     drtests plan --config drill.toml [--set section.key=value ...]
     drtests record-backup --config drill.toml [--file F]   after the nightly sts-backup.sh: write
                                                  F.facts.json (sha256, counts per type) beside it
@@ -55,7 +56,11 @@ def parser() -> argparse.ArgumentParser:
     config_help = next(o.help for o in OPTIONS if o.name == "config").removesuffix("; given, the built-in drill runs")
     for name, text in (
         ("run", "run a drill (a pytest run of the built-in drill)"),
-        ("gate", "pre-upgrade gate: an isolated drill that also checks versions and keeps the rollback point"),
+        (
+            "gate",
+            "pre-upgrade gate: an isolated (or existing-backup) drill that also checks versions and keeps the "
+            "rollback point",
+        ),
         ("plan", "print every step, touch nothing"),
     ):
         cmd = sub.add_parser(name, help=text, description=text, epilog=EXIT_CODES if name != "plan" else None,

@@ -235,3 +235,14 @@ def test_the_gate_verifies_the_nightly_backup_as_the_rollback_point(drill_lab: D
     line = next(x for x in result.stdout.splitlines() if x.startswith("GATE "))
     assert f"artifact={backup} sha256={evidence['artifact']['sha256']}" in line
     assert f"snapshot=e2e-repo/{snapshot}" in line
+
+
+def test_record_backup_of_a_missing_file_says_so_and_writes_nothing(drill_lab: DrillLab) -> None:
+    missing = backup_folder(drill_lab) / "sts-backup-20990101-0000.graph"
+    result = record_backup(drill_lab, "--file", str(missing))
+    assert result.returncode == 3
+    assert result.stderr.startswith("drtests: error: ")
+    assert f"cannot read {missing} on local://: " in result.stderr and "Traceback" not in result.stderr
+    assert list(backup_folder(drill_lab).iterdir()) == []
+    nothing = record_backup(drill_lab)  # no backup at all: the same error as a drill's
+    assert nothing.returncode == 3 and "no backup to verify: no file named sts-backup-*.graph" in nothing.stderr
