@@ -136,3 +136,11 @@ def test_a_bad_full_verify_share_is_refused(tmp_path: Path, spec: str) -> None:
     with pytest.raises(ConfigError) as caught:
         config(tmp_path, f"elasticsearch.full_verify={spec}")
     assert caught.value.key == "elasticsearch.full_verify" and 'must be "off" or "n/t"' in caught.value.problem
+
+
+def test_a_document_hash_ignores_key_order_and_takes_integers_beyond_64_bits() -> None:
+    from drtests.telemetry import doc_hash
+
+    assert doc_hash("a", {"x": 1, "y": {"b": 2, "a": 1}}) == doc_hash("a", {"y": {"a": 1, "b": 2}, "x": 1})
+    assert doc_hash("a", {"x": 1}) != doc_hash("b", {"x": 1}) != doc_hash("a", {"x": 2})
+    assert doc_hash("a", {"big": 2**70}) != doc_hash("a", {"big": 2**70 + 1})  # orjson refuses; json takes it
