@@ -100,17 +100,26 @@ def path_times(evidence: dict) -> dict:
     return {"graph_s": round(graph, 3), "telemetry_s": round(telemetry_s, 3)}
 
 
-def bench_paths(config: Path, reports: Path) -> dict:
-    """One drill with the paths one after the other (drill.parallel_paths = false), one side by
-    side, in the same run: fixed cost = sequential wall - graph path - telemetry path."""
-    seq_wall, seq = run_drill(config, reports, "drill.parallel_paths=false")
-    par_wall, par = run_drill(config, reports)
-    seq_paths, par_paths = path_times(seq), path_times(par)
-    fixed = seq_wall - seq_paths["graph_s"] - seq_paths["telemetry_s"]
+def bench_paths(config: Path, reports: Path, runs: int) -> dict:
+    """Drills with the paths one after the other (drill.parallel_paths = false) and side by side,
+    alternating, `runs` of each in the same run; medians. Fixed cost = sequential wall - graph
+    path - telemetry path."""
+    seq, par = [], []
+    for _ in range(runs):
+        for order, sets in ((seq, ("drill.parallel_paths=false",)), (par, ())):
+            wall, evidence = run_drill(config, reports, *sets)
+            order.append({"wall_s": wall, **path_times(evidence), "rto_s": evidence["rto"]["measured_s"]})
+
+    def median(drills: list[dict], key: str) -> float:
+        return round(statistics.median(d[key] for d in drills), 3)
+
+    seq_paths = {"graph_s": median(seq, "graph_s"), "telemetry_s": median(seq, "telemetry_s")}
+    par_paths = {"graph_s": median(par, "graph_s"), "telemetry_s": median(par, "telemetry_s")}
+    fixed = statistics.median(d["wall_s"] - d["graph_s"] - d["telemetry_s"] for d in seq)
     bound = 1.1 * max(par_paths["graph_s"], par_paths["telemetry_s"]) + fixed
-    return {"sequential_wall_s": round(seq_wall, 3), "parallel_wall_s": round(par_wall, 3),
+    return {"runs": runs, "sequential_wall_s": median(seq, "wall_s"), "parallel_wall_s": median(par, "wall_s"),
             "sequential": seq_paths, "parallel": par_paths, "fixed_s": round(fixed, 3), "bound_s": round(bound, 3),
-            "rto_sequential_s": seq["rto"]["measured_s"], "rto_parallel_s": par["rto"]["measured_s"]}  # fmt: skip
+            "rto_sequential_s": median(seq, "rto_s"), "rto_parallel_s": median(par, "rto_s")}  # fmt: skip
 
 
 EXISTING_CALLS = (*CALLS, "start restore host", "copy backup file")
@@ -393,7 +402,7 @@ def main() -> int:
         drills = bench_drills(lab, drill_config(lab, es_url, root), scale["runs"], root / "reports")
         config = drill_config(lab, es_url, root)
         print("sequential against parallel paths ...", flush=True)
-        paths = bench_paths(config, root / "reports")
+        paths = bench_paths(config, root / "reports", scale["runs"])
         print("telemetry verification ...", flush=True)
         tele = bench_telemetry(es_url, scale["runs"])
         print("full verification ...", flush=True)
@@ -518,7 +527,7 @@ def write_results(path: Path, r: dict, command: str) -> None:
         "| measure | result | target | verdict |", "|---|---|---|---|",
         *[f"| {name} | {value} | {target} | {verdict(ok)} |" for name, value, target, ok in rows], "",
         f"Drill wall time (s): {shown(d['wall_s'])}", "",
-        "## Sequential against parallel paths (one run, same data)", "",
+        f"## Sequential against parallel paths (medians of {p['runs']} drills each, alternating, same data)", "",
         "| drill | wall (s) | graph path (s) | telemetry path (s) | RTO (s) |", "|---|---|---|---|---|",
         f"| paths one after the other | {p['sequential_wall_s']:g} | {p['sequential']['graph_s']:g} | "
         f"{p['sequential']['telemetry_s']:g} | {p['rto_sequential_s']:g} |",
