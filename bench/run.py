@@ -35,7 +35,7 @@ SCALES = {
     #          components relations docs      days runs hash_mb idle_s
     "full": dict(components=50_000, relations=50_000, docs=2_000_000, days=25, runs=3, hash_mb=1024, idle_s=60),
     "medium": dict(components=50_000, relations=50_000, docs=200_000, days=25, runs=3, hash_mb=256, idle_s=20),
-    "smoke": dict(components=500, relations=500, docs=2_000, days=25, runs=1, hash_mb=8, idle_s=3),
+    "smoke": dict(components=500, relations=500, docs=2_000, days=3, runs=1, hash_mb=8, idle_s=3),
 }
 CALLS = ("stop ", "start ", "export graph", "import graph", "snapshot", "restore snapshot")
 

@@ -27,6 +27,6 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "peak RSS while verifying in full"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "| paths one after the other | " in table and "| paths side by side | " in table
-    assert "200 indices" in table and "Command: `python -m bench.run --scale smoke" in table
+    assert "24 indices" in table and "Command: `python -m bench.run --scale smoke" in table
     assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
     assert re.search(r"\| harness overhead \(% of drill wall time\) \| [\d.]+ \([\d.]+-[\d.]+\) \|", table)
