@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from drtests import telemetry
 from drtests.config import DrillConfig
 from drtests.drill import utc_now
 from drtests.hosts.host import TargetHost, quote
@@ -79,8 +80,7 @@ def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es) -> list[str]
                 done.append(f"deleted {artifact}")
         elif es is not None:
             repository, snapshot = artifact.name.split("/", 1)
-            result = es.snapshot.delete(repository=repository, snapshot=snapshot, ignore=[404], request_timeout=600)
-            if not (isinstance(result, dict) and result.get("status") == 404):
+            if telemetry.delete_snapshot(es, repository, snapshot):
                 done.append(f"deleted {artifact}")
     record = {"at": utc_now(), "by": f"{getpass.getuser()}@{socket.gethostname()}", "target": cfg.target_name,
               "deleted": done, "kept": [str(a) for a in keep]}  # fmt: skip

@@ -345,6 +345,13 @@ def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
     )
 
 
+def delete_snapshot(es: Elasticsearch, repository: str, name: str) -> bool:
+    """Delete a snapshot (one still running is aborted first, by Elasticsearch); False when it
+    did not exist."""
+    result = es.snapshot.delete(repository=repository, snapshot=name, ignore=[404], request_timeout=600)
+    return not (isinstance(result, dict) and result.get("status") == 404)
+
+
 def java_replacement(replacement: str) -> str:
     """Java's $1 in rename_replacement becomes Python's \\g<1>."""
     return re.sub(r"\$(\d+)", r"\\g<\1>", replacement.replace("\\", "\\\\"))

@@ -83,6 +83,10 @@ def full_step(cfg: DrillConfig, phase: str, name: str, prefix: str = "") -> Plan
     )
 
 
+def snapshot_name(drill) -> str:
+    return f"drtests-{drill.id}".lower()
+
+
 def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions) -> Snapshot:
     """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
     terminal belongs to the main thread)."""
@@ -96,13 +100,13 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
         with path.timed_step(PHASE, "full digest at snapshot time", f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
             full.source = telemetry.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
-    name = f"drtests-{drill.id}".lower()
+    name = snapshot_name(drill)
     with path.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
         snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
     return snap
 
 
-def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, request):
+def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, dr_safety, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     require(drill, "baseline")
     es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
@@ -110,33 +114,45 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
         existing_backup.run(cfg, drill, host, es, dr_say)
         assert_checks(drill, PHASE)
         return
+    name = snapshot_name(drill)
+    try:
+        take_backup(cfg, drill, host, es, dr_service, dr_say, dr_options)
+    except BaseException:  # failed or interrupted: its snapshot (finished or still running) is of no use
+        if es is not None and not dr_options.keep:
+            dr_safety.register(f"snapshot {name} of the failed backup deleted",
+                               partial(telemetry.delete_snapshot, es, cfg.elasticsearch.repository, name))  # fmt: skip
+        raise
+
+
+def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillOptions) -> None:
+    """Stop, export (and, beside it, snapshot), start again; then the checks."""
     file = backup_file(cfg, drill.id)
-    dr_say(f"stopping {dr_service.name} for the export")
-    drill.step(PHASE, f"stop {dr_service.name}", change_state(dr_service, "inactive", cfg.service.timeout, dr_say))
-    seen = {dr_service.state()}  # the node's state while the export runs: anything but inactive spoils it
-    sample = Every(NODE_SAMPLE_S, lambda: seen.add(dr_service.state()))
+    say(f"stopping {service.name} for the export")
+    drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, say))
+    seen = {service.state()}  # the node's state while the export runs: anything but inactive spoils it
+    sample = Every(NODE_SAMPLE_S, lambda: seen.add(service.state()))
     # The snapshot is taken beside the export, while the node is stopped: no telemetry is written
     # meanwhile, so the graph backup and the snapshot hold the same moment.
     telemetry_path = None
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
-        dr_say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=dr_options),
+        say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
+        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
                                 cfg.drill.parallel_paths)  # fmt: skip
     try:
         with graph_path(telemetry_path):
-            dr_say(f"exporting graph {cfg.stackstate.graph} to {file}")
+            say(f"exporting graph {cfg.stackstate.graph} to {file}")
             exported = export_graph(cfg, host, file, drill.id, sample)
             drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
-                telemetry_path.join_into(drill.steps, every=lambda: (sample(), dr_say("waiting for the snapshot")))
-            seen.add(dr_service.state())
+                telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))
+            seen.add(service.state())
     finally:
-        restart_node(PHASE, drill, dr_service, cfg, dr_say, drill.preflight.node_was_active)
+        restart_node(PHASE, drill, service, cfg, say, drill.preflight.node_was_active)
     if telemetry_path is not None:
         drill.backup.paths_s = {"graph": round(exported.duration_s, 3), "telemetry": telemetry_path.duration_s}
     expect(drill, PHASE, "node stopped for the whole export", ["inactive"], sorted(seen),
-           message=f"{dr_service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
+           message=f"{service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
            f"{NODE_SAMPLE_S:g}s): something started it, another drill's safety step or an operator; a backup "
            "taken while the node writes is not consistent")  # fmt: skip
     if exported.timed_out:
@@ -164,7 +180,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
         message=f"export exited 0 but {file} is empty",
     )
     drill.check(PHASE, "backup sha256 recorded", True, len(facts.sha256) == 64)
-    dr_say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}...")
+    say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}...")
 
     if telemetry_path is not None:
         snap = telemetry_path.result()  # its failure (a red index, a refused snapshot) fails the phase here

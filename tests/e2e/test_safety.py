@@ -58,6 +58,11 @@ def test_an_interrupted_drill_starts_the_node_again_and_releases_the_lock(
     assert evidence["verdict"] == "fail"
     assert phase(evidence, interrupted_phase)["message"].startswith("interrupted")
     assert_target_healthy(drill_lab, counts)
+    # the snapshot of an interrupted backup is deleted (one still running is aborted); a backup
+    # that passed keeps its snapshot (retention prunes it later)
+    snapshot = f"drtests-{evidence['drill_id']}".lower()
+    found = drill_lab.es.snapshot.get(repository="e2e-repo", snapshot=snapshot, ignore_unavailable=True)
+    assert [s["snapshot"] for s in found["snapshots"]] == ([] if moment == "export" else [snapshot])
 
 
 def test_after_kill_9_the_next_drill_finds_the_leftovers_and_recovers_only_when_told(drill_lab: DrillLab) -> None:
