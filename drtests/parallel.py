@@ -31,7 +31,7 @@ class Beside(Generic[T]):
     def __init__(self, name: str, work: Callable[[Beside[T]], T], start: bool = True) -> None:
         self.steps: list[Step] = []
         self.cancelled = threading.Event()
-        self.started = time.monotonic()
+        self.started = 0.0  # time.monotonic() when the thread started
         self.duration_s: float | None = None
         self._value: T | None = None
         self._error: BaseException | None = None

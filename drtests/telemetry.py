@@ -82,10 +82,15 @@ def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
         raise DrillError(
             f"snapshot repository {repo!r} is not registered: register it or set elasticsearch.repository_location"
         ) from None
+    return verified_repository(es, repo, settings)
+
+
+def verified_repository(es: Elasticsearch, repo: str, settings: dict, where: str = "") -> dict:
+    """POST _snapshot/<repo>/_verify, and the repository as the evidence describes it."""
     try:
         nodes = es.snapshot.verify_repository(repository=repo)["nodes"]
     except es_errors.TransportError as exc:
-        raise DrillError(f"snapshot repository {repo!r} failed _verify: {reason(exc)}") from None
+        raise DrillError(f"snapshot repository {repo!r} failed _verify{where}: {reason(exc)}") from None
     return {
         "repository": repo,
         "type": settings.get("type"),
@@ -117,13 +122,7 @@ def ensure_readonly_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
         raise DrillError(f"snapshot repository {repo!r} is registered writable on the restore cluster {url}: two "
                          "clusters writing one repository corrupt it. Register it there read-only: PUT "
                          f"_snapshot/{repo} with settings.readonly = true")  # fmt: skip
-    try:
-        nodes = es.snapshot.verify_repository(repository=repo)["nodes"]
-    except es_errors.TransportError as exc:
-        raise DrillError(f"snapshot repository {repo!r} failed _verify on the restore cluster {url}: "
-                         f"{reason(exc)}") from None  # fmt: skip
-    return {"repository": repo, "type": settings.get("type"), "settings": settings.get("settings", {}),
-            "verified_nodes": sorted(n["name"] for n in nodes.values())}  # fmt: skip
+    return verified_repository(es, repo, settings, f" on the restore cluster {url}")
 
 
 def free_bytes(es: Elasticsearch) -> int:

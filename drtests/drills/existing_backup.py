@@ -15,6 +15,7 @@ from drtests.drill import Drill
 from drtests.drills.common import Planned, check, expect, step
 from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost
+from drtests.results import Selection
 
 PHASE = "backup"
 
@@ -66,7 +67,7 @@ def run(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Callable[[str
         now = float(host.run("date +%s", 30).stdout.strip() or time.time())
         if ex.backup_file:
             candidates = [existing.named_backup(host, ex.backup_file)]
-            backup.file_selection = existing.Selection(ex.backup_file, "named by existing.backup_file", 1)
+            backup.file_selection = Selection(ex.backup_file, "named by existing.backup_file", 1)
         else:
             candidates = existing.backup_candidates(cfg, host)
             backup.file_selection = existing.pick_backup(cfg, candidates, now, random.Random())

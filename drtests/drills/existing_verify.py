@@ -37,6 +37,12 @@ def plan(cfg: DrillConfig) -> list[Planned]:
     return planned
 
 
+def judged_at_file_time(cfg: DrillConfig) -> bool:
+    """A backup picked at random (for coverage) has its RPO measured against when it was
+    written, not against now."""
+    return cfg.drill.mode == "existing" and cfg.existing.pick == "random" and not cfg.existing.backup_file
+
+
 def index_day(name: str) -> date | None:
     found = DAY.search(name)
     if not found:

@@ -40,8 +40,9 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             check(PHASE, "full <each index>", "digest of every document restored == source (order-independent)"),
         ]
     objectives = cfg.objectives
-    rpo = ("the picked file's mtime - watermark" if existing and cfg.existing.pick == "random" and
-           not cfg.existing.backup_file else "drill start - watermark")  # fmt: skip
+    rpo = "drill start - watermark"
+    if existing_verify.judged_at_file_time(cfg):
+        rpo = "the picked file's mtime - watermark"
     planned += [
         check(PHASE, "RTO (s)", f"restore phase wall time <= {objectives.rto_seconds:g}s"),
         check(PHASE, "RPO (s)", f"{rpo} <= {objectives.rpo_seconds:g}s"),
@@ -77,8 +78,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
 
     rto, rpo, objectives = drill.rto_seconds, drill.rpo_seconds, cfg.objectives
     rpo_of = "the backup's newest change is {rpo}s older than the drill"
-    if existing and cfg.existing.pick == "random" and not cfg.existing.backup_file and rpo is not None:
-        # a backup picked at random for coverage is judged against when it was written, not now
+    if existing_verify.judged_at_file_time(cfg) and rpo is not None:
         written = drill.backup.artifact.mtime
         rpo = round(max(0.0, datetime.fromisoformat(written).timestamp() - drill.restore.watermark_ns / 1e9), 3)
         rpo_of = "the backup's newest change is {rpo}s older than the backup file " + f"({written})"
