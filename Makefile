@@ -81,10 +81,13 @@ drill-existing: deps-test lab-up image
 bench: deps-test venv jars image
 	$(BIN)/python -m bench.run
 
+# Two workers (pytest-xdist), each with its own Elasticsearch node; the tests that start containers
+# run on one of them in turn (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: deps-test venv jars image
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
 
 lint: venv
 	$(BIN)/ruff check .
