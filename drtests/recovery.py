@@ -46,12 +46,13 @@ class Leftovers:
     holder_gone: bool = False
     node_inactive: bool = False  # with a lock present: the drill stopped the node and died
     restore_indices: list[str] = field(default_factory=list)  # named in the ledger, and still there
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # ledger names per other cluster's uuid
     ledger: str = ""  # the restore ledger's path, when one exists
     commands: list[tuple[str, int, str]] = field(default_factory=list)  # (pid file, pid, drill): still running
     stale_pidfiles: list[str] = field(default_factory=list)  # their command ended; the file stayed
 
     def __bool__(self) -> bool:
-        return bool(self.lock_holder or self.restore_indices or self.commands)
+        return bool(self.lock_holder or self.restore_indices or self.elsewhere or self.commands)
 
     def describe(self) -> str:
         found = []
@@ -65,7 +66,23 @@ class Leftovers:
         if self.restore_indices:
             names = ", ".join(self.restore_indices[:3]) + (" ..." if len(self.restore_indices) > 3 else "")
             found.append(f"{len(self.restore_indices)} restore indices of an earlier drill ({names})")
+        for cluster, names in self.elsewhere.items():
+            listed = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+            found.append(f"{len(names)} restore indices of an earlier drill in another cluster than this drill "
+                         f"restores into (cluster uuid {cluster}: {listed})")  # fmt: skip
         return "; ".join(found)
+
+    def elsewhere_message(self) -> str:
+        """Why --recover cannot help: the copies are in a cluster this drill does not reach, and the
+        same names here may be production's own indices."""
+        clusters = ", ".join(self.elsewhere)
+        return (
+            f"the restore ledger {self.ledger} names indices an earlier drill restored into another cluster "
+            f"(uuid {clusters}) than this drill restores into; drtests deletes a ledger's indices only in the "
+            "cluster they were restored into (the same names here may be production's own): set "
+            "restore_cluster.url back to that cluster and run with --recover, or delete them there by hand "
+            f"and remove {self.ledger}"
+        )
 
 
 def ledger_path(cfg: DrillConfig) -> str:
@@ -75,13 +92,18 @@ def ledger_path(cfg: DrillConfig) -> str:
     return cfg.path(cfg.target.lock_file) + ".restored"
 
 
-def write_ledger(cfg: DrillConfig, host: TargetHost, names: list[str]) -> None:
-    if not host.write(ledger_path(cfg), "".join(f"{name}\n" for name in names)):
+def write_ledger(cfg: DrillConfig, host: TargetHost, names: list[str], cluster: str) -> None:
+    """One line per index: its name and the uuid of the cluster it is restored into. A restore
+    cluster restores under production's own names, so a name alone must never be deleted in
+    whatever cluster a later drill happens to reach."""
+    if not host.write(ledger_path(cfg), "".join(f"{name}\t{cluster}\n" for name in names)):
         raise DrillError(f"cannot write the restore ledger {ledger_path(cfg)} on {host.url}: nothing was restored")
 
 
-def ledger_names(cfg: DrillConfig, host: TargetHost) -> list[str]:
-    return [line.strip() for line in (host.read(ledger_path(cfg)) or "").splitlines() if line.strip()]
+def ledger_entries(cfg: DrillConfig, host: TargetHost) -> list[tuple[str, str]]:
+    """(index name, cluster uuid); the uuid is "" in a ledger written before it was recorded."""
+    lines = (host.read(ledger_path(cfg)) or "").splitlines()
+    return [(name, cluster) for name, _, cluster in (line.strip().partition("\t") for line in lines) if name]
 
 
 def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
@@ -94,7 +116,11 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
             found.commands.append((pidfile, pid, pidfile_owner(pidfile)))
         else:
             found.stale_pidfiles.append(pidfile)
-    if es is not None and (recorded := ledger_names(cfg, host)):
-        found.restore_indices = telemetry.existing_indices(es, recorded)
+    if es is not None and (recorded := ledger_entries(cfg, host)):
+        here = telemetry.cluster_uuid(es)
+        found.restore_indices = telemetry.existing_indices(es, [name for name, c in recorded if c in ("", here)])
+        for name, cluster in recorded:
+            if cluster not in ("", here):
+                found.elsewhere.setdefault(cluster, []).append(name)
         found.ledger = ledger_path(cfg)
     return found

@@ -153,6 +153,11 @@ def expressions(indices: str | Iterable[str]) -> list[str]:
     return parts
 
 
+def cluster_uuid(es: Elasticsearch) -> str:
+    """Which cluster a client reaches (its URL may change; the uuid does not)."""
+    return es.info()["cluster_uuid"]
+
+
 def existing_indices(es: Elasticsearch, names: Iterable[str]) -> list[str]:
     """Which of `names` exist, open or closed."""
     found: set[str] = set()

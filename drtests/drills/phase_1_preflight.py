@@ -196,9 +196,11 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             ok=dr_options.recover,
             message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
             f"{dr_options.flag('recover')} to end what still runs, remove the lock and the restore indices and "
-            "start the node",
+            "start the node" + (f"; but {leftovers.elsewhere_message()}" if leftovers.elsewhere else ""),
         )
         recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say)
+        expect(drill, PHASE, "restore ledger names no other cluster", [], sorted(leftovers.elsewhere),
+               message=leftovers.elsewhere_message())  # fmt: skip
 
     if es is not None and cfg.restore_cluster.url:
         live = telemetry.index_names(es, cfg.elasticsearch.indices)
@@ -352,5 +354,5 @@ def recover(leftovers, drill, host, service, es, cfg, say) -> None:
         say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
         telemetry.delete_indices(es, leftovers.restore_indices)
         drill.step(PHASE, f"recover: delete restore indices {', '.join(leftovers.restore_indices)}")
-    if leftovers.ledger:
+    if leftovers.ledger and not leftovers.elsewhere:  # else kept: it names copies in another cluster
         host.remove(leftovers.ledger)

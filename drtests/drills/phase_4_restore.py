@@ -120,7 +120,8 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
 
             def remove_later(targets: list[str]) -> None:  # before the restore request, never after
                 with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
-                    recovery.write_ledger(dr_config, dr_target, targets)  # on the target: where the lock is
+                    # on the target (where the lock is), with the cluster the copies go to
+                    recovery.write_ledger(dr_config, dr_target, targets, telemetry.cluster_uuid(es))
                 if not dr_options.keep:
 
                     def remove() -> None:

@@ -108,3 +108,29 @@ def test_ctrl_c_during_the_import_removes_what_the_restore_cluster_restored(
     assert phase(drill_lab.evidence(), "restore")["message"].startswith("interrupted")
     assert lab_indices(other, drill_lab.index_prefix) == []
     assert_target_healthy(drill_lab, counts)
+
+
+def test_copies_kept_in_the_restore_cluster_are_never_looked_for_in_production(
+    drill_lab: DrillLab, restore_es_url: str
+) -> None:
+    """The restore cluster restores under production's own names. A drill kept its copies there
+    (--keep); the next drill's config has no restore cluster: the ledger's names must not be taken
+    for leftovers in production, and --recover must not delete production's indices."""
+    counts = drill_lab.doc_counts()
+    other = Elasticsearch(restore_es_url)
+    kept = drill_lab.run("--keep", *restore_cluster(restore_es_url))
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    assert lab_indices(other, drill_lab.index_prefix) == sorted(counts)
+    refused = drill_lab.run("--recover")
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    uuid = other.info()["cluster_uuid"]
+    ledger = drill_lab.home / "var" / "drtests.lock.restored"
+    assert message.startswith(f"the restore ledger {ledger} names indices an earlier drill restored into another "
+                              f"cluster (uuid {uuid})"), message  # fmt: skip
+    assert_target_healthy(drill_lab, counts)
+    assert lab_indices(other, drill_lab.index_prefix) == sorted(counts)
+    recovered = drill_lab.run("--recover", *restore_cluster(restore_es_url))
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert lab_indices(other, drill_lab.index_prefix) == []
+    assert_target_healthy(drill_lab, counts)
