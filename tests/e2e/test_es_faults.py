@@ -41,7 +41,7 @@ def test_a_snapshot_with_broken_blobs_fails_the_restore_and_leaves_nothing_behin
     result = drill_lab.run("--", checks)
     assert result.returncode == 1
     evidence = drill_lab.evidence()
-    assert phase(evidence, "restore")["status"] == "fail"
+    assert phase(evidence, "restore")["status"] == "fail", result.stdout[-4000:]
     message = phase(evidence, "restore")["message"]
     assert evidence["snapshot"]["snapshot"] in message
     assert_target_healthy(drill_lab, counts)
