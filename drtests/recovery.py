@@ -117,10 +117,12 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
         else:
             found.stale_pidfiles.append(pidfile)
     if es is not None and (recorded := ledger_entries(cfg, host)):
-        here = telemetry.cluster_uuid(es)
-        found.restore_indices = telemetry.existing_indices(es, [name for name, c in recorded if c in ("", here)])
+        here, ours = telemetry.cluster_uuid(es), []
         for name, cluster in recorded:
-            if cluster not in ("", here):
+            if cluster in ("", here):
+                ours.append(name)
+            else:
                 found.elsewhere.setdefault(cluster, []).append(name)
+        found.restore_indices = telemetry.existing_indices(es, ours)
         found.ledger = ledger_path(cfg)
     return found

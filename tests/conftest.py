@@ -34,13 +34,17 @@ CONTAINER_MODULES = (
 )
 
 
+def in_container_module(nodeid: str) -> bool:
+    return nodeid.split("::", 1)[0] in CONTAINER_MODULES
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if LAB_FIXTURES & fixtures:
             item.add_marker(pytest.mark.lab)
-        module = item.nodeid.split("::", 1)[0]
-        if "lab_image" in fixtures and module not in CONTAINER_MODULES:
+        if "lab_image" in fixtures and not in_container_module(item.nodeid):
+            module = item.nodeid.split("::", 1)[0]
             raise pytest.UsageError(f"{item.nodeid} asks for lab_image: add {module} to CONTAINER_MODULES in "
                                     "tests/conftest.py (one worker runs those in turn)")  # fmt: skip
 
@@ -56,7 +60,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         worker starts on them at once); every other test a scope of its own, as with `--dist load`."""
 
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return "containers" if module in CONTAINER_MODULES else nodeid
+            return "containers" if in_container_module(nodeid) else nodeid
 
     return ContainerScheduling(config, log)
