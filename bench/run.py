@@ -300,7 +300,8 @@ def bench_hash_and_copy(size_mb: int, runs: int, image: str | None) -> dict:
 
 COPY_CHILD = """
 import resource, sys, time
-from drtests.restore_site import RestoreSite, copy_artifact
+from drtests.modes import RestoreSite
+from drtests.modes.isolated import copy_artifact
 from drtests.config import load, with_overrides
 from drtests.hosts.disposable import DisposableHost
 from drtests.hosts.host import TargetHost

@@ -33,10 +33,10 @@ from drtests.errors import ConfigError
 from drtests.options import OPTIONS, SET_HELP, DrillOptions
 from drtests.plan import render
 from drtests.plugin import DRILLS_DIR
-from drtests.report import history, manifest
+from drtests.report import history, manifest, store
+from drtests.report.finish import DrillOutcome
 from drtests.report.manifest import KEY_ENV
 from drtests.session import DrillSession
-from drtests.summary import DrillOutcome
 
 EXIT_CODES = """exit codes:
   0  the drill passed
@@ -133,7 +133,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command == "gate" and not gate_verifies_existing(args.config, args.set):
+    if args.command == "gate" and not gate_keeps_mode(args.config, args.set):
         args.set.append("drill.mode=isolated")  # a gate never restores onto the install it protects
     if args.command == "report":
         return rebuild_history(Path(args.report_dir))
@@ -180,14 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(code, outcome.outcomes)
 
 
-def gate_verifies_existing(path: str, sets: list[str]) -> bool:
-    """A gate keeps a drill of mode "existing" as it is (it restores away from the install too);
+def gate_keeps_mode(path: str, sets: list[str]) -> bool:
+    """A gate keeps a drill whose mode says so (existing: it restores away from the install too);
     any other mode becomes isolated. A config that does not load is left to the run to report."""
+    from drtests import modes
+
     try:
         configs = drill_config.load_fleet(path, drill_config.parse_overrides(sets))
     except ConfigError:
         return False
-    return all(cfg.drill.mode == "existing" for cfg in configs)
+    return all(modes.of(cfg).kept_by_gate for cfg in configs)
 
 
 def exit_code(pytest_code: int, outcomes: list[DrillOutcome]) -> int:
@@ -295,7 +297,7 @@ def drill_status(root: Path, max_age: str) -> int:
     try:
         if not root.is_dir():
             raise FileNotFoundError(2, "no such folder")
-        entries = history.read(root)
+        entries = store.history(root)
     except OSError as exc:
         print(f"drtests: error: cannot read the report folder {root}: {exc.strerror or exc}", file=sys.stderr)
         return INFRASTRUCTURE_ERROR

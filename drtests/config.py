@@ -19,11 +19,13 @@ import tomllib
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from drtests.errors import ConfigError
+from drtests.words import Mode
 
 DEFAULT_TYPES = [
     "Component", "Relation", "ComponentType", "RelationType", "Layer", "Domain", "Environment",
@@ -49,7 +51,7 @@ class DrillSection:
     name: str = setting("stackstate-drill", required=True)  # names evidence folders, snapshots, containers
     # in-place: restore onto the target; isolated: back up the target, restore in a disposable host;
     # existing: verify the backups the install already keeps ([existing]), production never stopped
-    mode: str = setting("in-place", choices=("in-place", "isolated", "existing"))
+    mode: Mode = setting(Mode.IN_PLACE, choices=tuple(Mode))
     # the snapshot beside the export and the snapshot restore beside the import (false: each after
     # the graph's part, one after the other: slower, for comparison or a cluster that needs the room)
     parallel_paths: bool = setting(True)
@@ -252,6 +254,10 @@ def _check_value(source: str, key: str, value: object, hint: object) -> object:
     """Type-check one value against its annotation (bool, int, float, str, list[str])."""
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(hint, type) and issubclass(hint, StrEnum):  # one of its words; any other: _check_rules says so
+        if not isinstance(value, str):
+            raise ConfigError(source, key, f"must be str, got {type(value).__name__} {value!r}")
+        return hint(value) if value in hint._value2member_map_ else value
     origin = typing.get_origin(hint)
     if origin is list:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -370,10 +376,10 @@ def _cross_checks(cfg: DrillConfig) -> None:
         for key in ("start_command", "stop_command", "status_command"):
             if not getattr(cfg.service, key):
                 raise ConfigError(src, f"service.{key}", 'is required when service.backend = "command"')
-    if cfg.drill.mode in ("isolated", "existing") and not cfg.isolated.image:
+    if cfg.drill.mode in (Mode.ISOLATED, Mode.EXISTING) and not cfg.isolated.image:
         raise ConfigError(src, "isolated.image", f'is required when drill.mode = "{cfg.drill.mode}" (the restore '
                           "runs in a disposable host started from it)")  # fmt: skip
-    if cfg.drill.mode == "existing" and cfg.elasticsearch.restore != "rename":
+    if cfg.drill.mode == Mode.EXISTING and cfg.elasticsearch.restore != "rename":
         raise ConfigError(src, "elasticsearch.restore", 'must be "rename" when drill.mode = "existing": verifying a '
                           "backup never deletes or overwrites production indices")  # fmt: skip
     if cfg.existing.backup_file and not cfg.existing.backup_file.startswith("/"):

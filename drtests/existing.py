@@ -12,7 +12,6 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fnmatch import fnmatch
 from importlib import metadata
 
@@ -20,7 +19,8 @@ from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.es_errors import es_errors
 from drtests.hosts.host import FileFacts, TargetHost, quote
-from drtests.results import Selection, Snapshot
+from drtests.record.clock import utc_at, utc_now
+from drtests.record.results import Selection, Snapshot
 
 SHOWN_CANDIDATES = 20  # the evidence lists this many newest candidates (and how many there were)
 FACTS_SUFFIX = ".facts.json"
@@ -34,12 +34,14 @@ class Candidate:
 
     @property
     def mtime(self) -> str:
-        return datetime.fromtimestamp(self.mtime_epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return utc_at(self.mtime_epoch)
 
 
 def backup_candidates(cfg: DrillConfig, host: TargetHost) -> list[Candidate]:
-    """Files in the backup folder named like the install's backups, newest first. Drill-made
-    files (drtests-*) only with existing.include_drill_backups."""
+    """The installation's own backups, newest first: the files in the backup folder named like
+    existing.backup_pattern (what the nightly sts-backup.sh writes). Drill-made files (drtests-*)
+    only with existing.include_drill_backups. The one definition: the stale-backup warning and
+    an existing-backup drill look at the same files."""
     folder = cfg.path(cfg.stackstate.backup_dir)
     listing = host.run(f"find {quote(folder)} -maxdepth 1 -mindepth 1 -printf '%T@ %s %p\\n'", 120)
     if listing.rc != 0:
@@ -110,6 +112,18 @@ def include_patterns(indices: str) -> list[str]:
     return [p.strip() for p in indices.split(",") if p.strip() and not p.strip().startswith("-")]
 
 
+def own_snapshots(es, cfg: DrillConfig, drill_made: bool = False) -> list[dict]:
+    """The installation's snapshots, newest first: SUCCESS, holding any of elasticsearch.indices
+    (a repository shared by a fleet also holds the other installs'); a drill's own (drtests-*)
+    only with `drill_made` (the stale-backup warning: a drill's snapshot can be restored too; an
+    existing-backup drill verifies the install's own). Among the repository's 500 newest."""
+    patterns = include_patterns(cfg.elasticsearch.indices)
+    listed = es.snapshot.get(repository=cfg.elasticsearch.repository, snapshot="_all",
+                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
+    return [s for s in listed if s["state"] == "SUCCESS" and (drill_made or not s["snapshot"].startswith("drtests-"))
+            and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
+
+
 def pick_snapshot(es, cfg: DrillConfig, near_epoch: float | None) -> tuple[Snapshot, Selection]:
     """The named snapshot, or the newest SUCCESS one holding any of elasticsearch.indices (or,
     snapshot_pick = "nearest", the one that started nearest `near_epoch`). Drill-made snapshots
@@ -123,10 +137,7 @@ def pick_snapshot(es, cfg: DrillConfig, near_epoch: float | None) -> tuple[Snaps
             missing = f"snapshot {ex.snapshot} (existing.snapshot) not found in repository {repository}"
             raise DrillError(missing) from None
         return snapshot_of(repository, found[0], patterns), Selection(ex.snapshot, "named by existing.snapshot", 1)
-    listed = es.snapshot.get(repository=repository, snapshot="_all",
-                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
-    candidates = [s for s in listed if s["state"] == "SUCCESS" and not s["snapshot"].startswith("drtests-")
-                  and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
+    candidates = own_snapshots(es, cfg)
     shown = [{"snapshot": s["snapshot"], "start_time": s.get("start_time"), "indices": len(s["indices"])}
              for s in candidates[:SHOWN_CANDIDATES]]  # fmt: skip
     if not candidates:
@@ -157,7 +168,7 @@ def backup_time_facts(cfg: DrillConfig, artifact: FileFacts, topology: dict[str,
         "topology": topology,
         "host": host_name,
         "target": cfg.target_name,
-        "recorded": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "recorded": utc_now(),
         "recorded_epoch": round(time.time(), 3),
         "drtests": metadata.version("drtests"),
     }
@@ -179,3 +190,48 @@ def read_facts(host: TargetHost, backup: str) -> dict | None:
         raise DrillError(f"the backup-time facts {path} lack sha256 or topology: write them again with "
                          "drtests record-backup, or remove the file")  # fmt: skip
     return facts
+
+
+# --- stale backups (preflight: alerts.stale_backup) ------------------------------------------
+
+
+def newest_backup_age(cfg: DrillConfig, host: TargetHost) -> tuple[str, float] | None:
+    """(path, age in seconds) of the newest of the installation's own backups (backup_candidates),
+    or None (none, or a backup folder that cannot be listed: preflight names that on its own)."""
+    try:
+        newest = next(iter(backup_candidates(cfg, host)), None)
+    except DrillError:
+        return None
+    if newest is None:
+        return None
+    now = host.run("date +%s", 60).stdout.strip()
+    return newest.path, float(int(now) - int(newest.mtime_epoch))
+
+
+def newest_snapshot_age(es, cfg: DrillConfig) -> tuple[str, float] | None:
+    """(name, age in seconds) of the newest snapshot of the installation's indices, or None."""
+    newest = next(iter(own_snapshots(es, cfg, drill_made=True)), None)
+    return (newest["snapshot"], time.time() - newest["end_time_in_millis"] / 1000) if newest else None
+
+
+def stale_backup_findings(cfg: DrillConfig, host: TargetHost, es) -> list[str]:
+    """What is older than the RPO objective (or missing), in words for the evidence."""
+    limit = cfg.objectives.rpo_seconds
+    findings = []
+    backup = newest_backup_age(cfg, host)
+    if backup is None:
+        folder = cfg.path(cfg.stackstate.backup_dir)
+        findings.append(f"no backup of the installation's own (a file named {cfg.existing.backup_pattern}, as the "
+                        f"nightly sts-backup.sh writes, not made by a drill) in {folder} on {host.url}")  # fmt: skip
+    elif backup[1] > limit:
+        findings.append(f"the newest backup file {backup[0]} is {backup[1] / 3600:.1f} h old, older than the RPO "
+                        f"objective ({limit / 3600:.1f} h)")  # fmt: skip
+    if es is not None:
+        snapshot = newest_snapshot_age(es, cfg)
+        if snapshot is None:
+            findings.append(f"no successful snapshot of {cfg.elasticsearch.indices} in repository "
+                            f"{cfg.elasticsearch.repository}")  # fmt: skip
+        elif snapshot[1] > limit:
+            findings.append(f"the newest snapshot {snapshot[0]} is {snapshot[1] / 3600:.1f} h old, older than the RPO "
+                            f"objective ({limit / 3600:.1f} h)")  # fmt: skip
+    return findings

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 import pytest
 
 from drtests.config import DrillConfig
-from drtests.drill import Drill
 from drtests.hosts.host import TargetHost
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import Service, node_service, stackgraph_service
 from drtests.options import DrillOptions
 from drtests.progress import Progress
+from drtests.record.drill import Drill
 from drtests.safety import Safety
 from drtests.session import DrillSession
 
@@ -99,14 +99,14 @@ def dr_restore_es(dr_config: DrillConfig, dr_es):
 
 @pytest.fixture(scope="session")
 def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_options, dr_say):
-    """Where the restore happens: the target (in place) or a disposable host (isolated, existing),
-    which is removed at the end unless --dr-keep."""
-    from drtests import restore_site
+    """Where the restore happens (drtests.modes): the target (in place) or a disposable host
+    (isolated, existing), which is removed at the end unless --dr-keep."""
+    from drtests import modes
 
-    if dr_config.drill.mode == "in-place":
-        return restore_site.in_place(dr_config, dr_target, dr_service, dr_drill)
-    site = restore_site.isolated(dr_config, dr_drill, dr_say)
+    site = modes.of(dr_config).open_site(dr_config, dr_drill, dr_target, dr_service, dr_say)
     disposable = site.disposable
+    if disposable is None:
+        return site
     if dr_options.keep:
         dr_say(
             f"{dr_options.flag('keep')}: the restore host stays; enter it with: docker exec -it {disposable.name} bash"

@@ -1,12 +1,18 @@
-"""Notifications to people through Apprise (Slack, Teams, e-mail, Matrix, a JSON webhook, ...):
-the URLs come from an environment variable named in the config (they hold tokens, so they never
-live in the file), and a failure to notify is a warning, within an overall deadline."""
+"""Every message a drill sends out: a JSON webhook with the drill's summary (alerts.webhook_url_env)
+and notifications to people through Apprise (Slack, Teams, e-mail, Matrix, ...). The URLs come
+from environment variables named in the config (they hold tokens, so they never live in the
+file), and a failure to send is a warning, within an overall deadline."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 
-from drtests.drill import Drill
+from drtests.record.drill import Drill
 from drtests.waiting import call_within
 
 
@@ -53,3 +59,26 @@ def notify(urls: str, title: str, body: str, failed: bool, deadline: float) -> s
     if sent is True:
         return None
     return f"notification failed for {len(wanted)} URL(s){': ' + sent if isinstance(sent, str) else ''}"
+
+
+def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
+    """POST the summary as JSON; returns a problem in words, or None when it was accepted. The
+    whole exchange gets `timeout` seconds (a receiver that drips bytes does not hold the drill's
+    end), and no failure of the receiver is more than a warning."""
+    scheme = urllib.parse.urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        return (
+            f"webhook URL must be http:// or https://, got {f'a {scheme}: URL' if scheme else 'a URL without a scheme'}"
+        )
+
+    def post() -> str | None:
+        headers = {"Content-Type": "application/json", "User-Agent": "drtests"}
+        request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"
+        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            return f"webhook failed: {getattr(exc, 'reason', None) or exc!r}"
+
+    done, problem = call_within(post, timeout, "drtests-webhook")
+    return problem if done else f"webhook did not answer within {timeout:g}s (webhook_timeout)"

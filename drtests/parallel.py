@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
-from drtests.drill import Step, timed_step
 from drtests.errors import DrillError
+from drtests.record.drill import Step, timed_step
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from drtests.drills import (
     phase_5_verify,
     phase_6_report,
 )
-from drtests.drills.common import Planned
 from drtests.options import DrillOptions
+from drtests.steps import Planned
 
 PHASE_MODULES = (phase_1_preflight, phase_2_baseline, phase_3_backup, phase_4_restore, phase_5_verify, phase_6_report)
 

@@ -9,63 +9,34 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from drtests import telemetry
 from drtests.config import DrillConfig
-from drtests.drill import utc_now
 from drtests.hosts.host import TargetHost, quote
+from drtests.record.clock import utc_now
+from drtests.report import store
+from drtests.report.store import Artifact, DrillSummary
+from drtests.words import Verdict
 
 PRUNES = "prunes.jsonl"
 
 
-@dataclass(frozen=True)
-class Artifact:
-    kind: str  # "backup file" | "snapshot"
-    name: str  # the file's path, or repository/snapshot
-    drill_id: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.name} (drill {self.drill_id})"
-
-
-def drills_of(cfg: DrillConfig, report_dir: Path) -> list[dict]:
+def drills_of(cfg: DrillConfig, report_dir: Path) -> list[DrillSummary]:
     """This target's drills from their evidence, newest first."""
-    found = []
-    for path in report_dir.glob("*/evidence.json"):
-        if path.parent.is_symlink():
-            continue
-        try:
-            evidence = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(evidence, dict) and evidence.get("target_name") == cfg.target_name and "started" in evidence:
-            found.append(evidence)
-    return sorted(found, key=lambda e: e["started"], reverse=True)
-
-
-def artifacts_of(evidence: dict) -> list[Artifact]:
-    """What one drill made on production, by the names drtests gives its own files and snapshots."""
-    made = []
-    path = (evidence.get("artifact") or {}).get("path", "")
-    if PurePosixPath(path).name.startswith("drtests-") and path.endswith(".graph"):
-        made.append(Artifact("backup file", path, evidence["drill_id"]))
-    snapshot = evidence.get("snapshot") or {}
-    if str(snapshot.get("snapshot", "")).startswith("drtests-"):
-        made.append(Artifact("snapshot", f"{snapshot['repository']}/{snapshot['snapshot']}", evidence["drill_id"]))
-    return made
+    found = [d.summary for d in store.scan(report_dir).drills if d.summary.target_name == cfg.target_name]
+    return found[::-1]
 
 
 def plan(cfg: DrillConfig, report_dir: Path) -> tuple[list[Artifact], list[Artifact]]:
     """(to delete, to keep) for this target."""
-    drills = [e for e in drills_of(cfg, report_dir) if artifacts_of(e)]
-    keep_ids = {e["drill_id"] for e in drills[: cfg.retention.keep_drill_artifacts]}
-    gates = [e for e in drills if e.get("gate") and e.get("verdict") == "pass"]
+    drills = [d for d in drills_of(cfg, report_dir) if d.artifacts]
+    keep_ids = {d.drill_id for d in drills[: cfg.retention.keep_drill_artifacts]}
+    gates = [d for d in drills if d.gate and d.verdict == Verdict.PASS]
     if gates:
-        keep_ids.add(gates[0]["drill_id"])  # the rollback point, until a newer gate passed
-    delete = [a for e in drills if e["drill_id"] not in keep_ids for a in artifacts_of(e)]
-    keep = [a for e in drills if e["drill_id"] in keep_ids for a in artifacts_of(e)]
+        keep_ids.add(gates[0].drill_id)  # the rollback point, until a newer gate passed
+    delete = [a for d in drills if d.drill_id not in keep_ids for a in d.artifacts]
+    keep = [a for d in drills if d.drill_id in keep_ids for a in d.artifacts]
     return delete, keep
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 
-from drtests.drill import Drill
+from drtests.record.drill import Drill
 
 
 class Safety:

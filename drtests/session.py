@@ -16,10 +16,10 @@ from dataclasses import asdict
 import pytest
 
 from drtests.config import DrillConfig
-from drtests.drill import PHASES, Drill
 from drtests.errors import DrillError, Unreachable
 from drtests.options import DrillOptions
-from drtests.summary import DrillOutcome, finish_drill
+from drtests.record.drill import PHASES, Drill
+from drtests.report.finish import DrillOutcome, finish_drill
 
 NAME = "drtests-session"
 

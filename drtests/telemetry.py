@@ -22,7 +22,7 @@ from elasticsearch import exceptions as es_errors
 from drtests.config import DrillConfig
 from drtests.errors import DrillError, Unreachable, WaitTimeout
 from drtests.es_errors import cause, reason
-from drtests.results import RestoredTelemetry, Snapshot
+from drtests.record.results import RestoredTelemetry, Snapshot
 from drtests.waiting import wait_until
 
 

@@ -6,15 +6,14 @@ import os
 
 import pytest
 
-from drtests import alerts, recovery, telemetry
+from drtests import existing, modes, recovery, telemetry
 from drtests.config import DrillConfig
-from drtests.drills.common import Planned, check, expect, stackstate_version, step
 from drtests.errors import Unreachable
-from drtests.hosts import disposable
 from drtests.hosts.host import quote
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.results import ElasticsearchFacts
+from drtests.record.results import ElasticsearchFacts
+from drtests.steps import Planned, check, expect, stackstate_version, step
 from drtests.waiting import wait_until
 
 pytestmark = pytest.mark.dr_phase("preflight")
@@ -34,8 +33,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         planned.append(check(PHASE, "destructive steps allowed", "refuse unless the target is disposable or "
                              f"{options.flag('allow-destructive')} is given" + ("" if allowed else
                              " (it is neither: the drill would stop here)")))  # fmt: skip
-    if cfg.drill.mode in ("isolated", "existing"):
-        planned.append(check(PHASE, "restore host image available", f"image {cfg.isolated.image} on the Docker engine"))
+    planned += modes.of(cfg).preflight_plan(cfg)
     planned.append(check(PHASE, "StackGraph running", f"`{graph_status}`"))
     if es.enabled:
         register = (
@@ -68,7 +66,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         check(PHASE, "node state known", f"record the state of {svc.unit}"),
         check(PHASE, "backup folder exists", backup_dir),
     ]
-    if cfg.drill.mode != "existing":  # an existing-backup drill writes nothing on the target
+    if modes.of(cfg).takes_backup:  # else the drill writes nothing on the target
         planned += [
             check(PHASE, f"backup folder writable by {owner}", f"{backup_dir}, asked as {owner}"),
             check(PHASE, "free space (MB)",
@@ -80,9 +78,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 
 def destructive_steps(cfg: DrillConfig) -> list[str]:
     """What this drill would overwrite on the target, in words (empty: nothing)."""
-    destructive = []
-    if cfg.drill.mode == "in-place":
-        destructive.append(f"overwrite the graph on {cfg.target.url} with the backup")
+    destructive = modes.of(cfg).destructive_steps(cfg)
     if cfg.elasticsearch.enabled and cfg.elasticsearch.restore == "replace" and not cfg.restore_cluster.url:
         destructive.append(f"delete the live indices {cfg.elasticsearch.indices} before restoring them")
     return destructive
@@ -122,9 +118,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             f"(target.disposable = true in the config) or pass {dr_options.flag('allow-destructive')}",
         )
 
-    if cfg.drill.mode in ("isolated", "existing"):
-        problem = disposable.image_problem(cfg.isolated.image)
-        expect(drill, PHASE, "restore host image available", None, problem, message=problem or "")
+    modes.of(cfg).check_preflight(cfg, drill)
 
     graph_state = dr_stackgraph.state()
     expect(
@@ -161,7 +155,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         restore_es = check_restore_cluster(cfg, drill, es, request)
 
     if cfg.alerts.stale_backup != "off":
-        findings = alerts.stale_backup_findings(cfg, host, es)
+        findings = existing.stale_backup_findings(cfg, host, es)
         for finding in findings:
             dr_say(f"WARNING: {finding}")
         drill.warnings += findings
@@ -261,7 +255,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         host.is_dir(backup_dir),
         message=f"backup folder {backup_dir} does not exist on {host.url}: create it, owned by {cfg.target.owner}",
     )
-    if cfg.drill.mode == "existing":
+    if not modes.of(cfg).takes_backup:  # nothing is written on the target: no room needed
         dr_say("preflight passed")
         return
     expect(

@@ -2,10 +2,10 @@
 
 import pytest
 
-from drtests import telemetry
+from drtests import modes, telemetry
 from drtests.config import DrillConfig
-from drtests.drills.common import Planned, check, expect, require, step
 from drtests.options import DrillOptions
+from drtests.steps import Planned, check, expect, require, step
 from drtests.topology import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("baseline")
@@ -22,7 +22,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             step(PHASE, "count docs", f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
             check(PHASE, "telemetry indices found", "> 0 indices"),
         ]
-        if cfg.drill.mode == "existing":
+        if modes.of(cfg).fingerprints_live:
             sample = cfg.elasticsearch.fingerprint_sample
             how = f"hash the first and last {sample} docs per index (past days must equal their restored copy)"
             planned.append(step(PHASE, "fingerprint live docs", how))
@@ -54,7 +54,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
         # indices keep changing until then, so fingerprints taken here would prove nothing. An
         # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
         drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
-        if cfg.drill.mode == "existing":
+        if modes.of(cfg).fingerprints_live:
             with drill.timed_step(PHASE, "fingerprint live docs"):
                 sample = cfg.elasticsearch.fingerprint_sample
                 drill.baseline.fingerprints = telemetry.fingerprints(es, sorted(docs), sample)

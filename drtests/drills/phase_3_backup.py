@@ -4,10 +4,13 @@ from functools import partial
 
 import pytest
 
-from drtests import telemetry
+from drtests import modes, telemetry
 from drtests.config import DrillConfig
-from drtests.drills import existing_backup
-from drtests.drills.common import (
+from drtests.hosts.service import change_state
+from drtests.options import DrillOptions
+from drtests.parallel import Beside, graph_path
+from drtests.record.results import Snapshot
+from drtests.steps import (
     Planned,
     assert_checks,
     check,
@@ -18,10 +21,6 @@ from drtests.drills.common import (
     restart_node,
     step,
 )
-from drtests.hosts.service import change_state
-from drtests.options import DrillOptions
-from drtests.parallel import Beside, graph_path
-from drtests.results import Snapshot
 from drtests.topology import export_graph
 from drtests.waiting import Every
 
@@ -35,8 +34,8 @@ def backup_file(cfg: DrillConfig, drill_id: str) -> str:
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
-    if cfg.drill.mode == "existing":
-        return existing_backup.plan(cfg)
+    if not (mode := modes.of(cfg)).takes_backup:
+        return mode.backup_plan(cfg)
     st, es, unit = cfg.stackstate, cfg.elasticsearch, cfg.service.unit
     stop, start = node_commands(cfg)
     export = cfg.command(st.export_command, file=backup_file(cfg, "<drill-id>"))
@@ -110,8 +109,8 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
     cfg, drill, host = dr_config, dr_drill, dr_target
     require(drill, "baseline")
     es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
-    if cfg.drill.mode == "existing":  # the install's own backups: nothing stopped, nothing written
-        existing_backup.run(cfg, drill, host, es, dr_say)
+    if not (mode := modes.of(cfg)).takes_backup:  # the install's own backups: nothing stopped, nothing written
+        mode.run_backup(cfg, drill, host, es, dr_say)
         assert_checks(drill, PHASE)
         return
     name = snapshot_name(drill)

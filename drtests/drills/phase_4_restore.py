@@ -3,9 +3,16 @@ ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
 import pytest
 
-from drtests import recovery, restore_site, telemetry
+from drtests import modes, recovery, telemetry
 from drtests.config import DrillConfig
-from drtests.drills.common import (
+from drtests.drills.phase_3_backup import backup_file
+from drtests.hosts.logtail import LogWindow
+from drtests.hosts.service import change_state
+from drtests.modes.isolated import copy_artifact
+from drtests.options import DrillOptions
+from drtests.parallel import Beside, graph_path
+from drtests.record.results import RestoredTelemetry, RestoreLog
+from drtests.steps import (
     Planned,
     assert_checks,
     check,
@@ -16,12 +23,6 @@ from drtests.drills.common import (
     stackstate_version,
     step,
 )
-from drtests.drills.phase_3_backup import backup_file
-from drtests.hosts.logtail import LogWindow
-from drtests.hosts.service import change_state
-from drtests.options import DrillOptions
-from drtests.parallel import Beside, graph_path
-from drtests.results import RestoredTelemetry, RestoreLog
 from drtests.topology import import_graph
 
 pytestmark = pytest.mark.dr_phase("restore")
@@ -31,22 +32,9 @@ PHASE = "restore"
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     es, lock = cfg.elasticsearch, cfg.path(cfg.target.lock_file)
     file = backup_file(cfg, "<drill-id>")
-    planned = []
-    if cfg.drill.mode in ("isolated", "existing"):
-        iso = cfg.isolated
-        cfg = restore_site.isolated_config(cfg)
-        name = "<the selected backup>" if cfg.drill.mode == "existing" else "drtests-<drill-id>.graph"
-        file = f"{iso.copy_to.rstrip('/')}/{name}"
-        kept = f"kept ({options.flag('keep')})" if options.keep else "removed at the end"
-        planned += [
-            step(PHASE, "start restore host", f"a disposable container from {iso.image}; wait until systemd, "
-                 f"{iso.stackgraph_unit} and {iso.unit} are up (timeout {iso.ready_timeout:g}s); {kept}"),
-            check(PHASE, "StackState versions match") if cfg.stackstate.version_command else None,
-            step(PHASE, "copy backup file to restore host", f"into {iso.copy_to}"),
-            check(PHASE, "backup file intact after the copy (sha256)"),
-        ]  # fmt: skip
-    elif cfg.stackstate.version_command:
-        planned.append(check(PHASE, "StackState versions match"))
+    mode = modes.of(cfg)
+    planned, file = mode.restore_plan(cfg, options, file)
+    cfg = mode.site_config(cfg)
     st, unit = cfg.stackstate, cfg.service.unit
     stop, start = node_commands(cfg)
     planned += [
@@ -100,7 +88,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     if site.disposable is not None:
         dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
         with drill.timed_step(PHASE, "copy backup file to restore host", f"{dr_target.url}:{artifact} -> {host.url}"):
-            artifact, copied_by = restore_site.copy_artifact(dr_target, artifact, site)
+            artifact, copied_by = copy_artifact(dr_target, artifact, site)
             copied = host.file_facts(artifact)
         drill.restore.host.artifact, drill.restore.host.copied_by = copied, copied_by
         expect(drill, PHASE, "backup file intact after the copy (sha256)", original.sha256, copied.sha256,

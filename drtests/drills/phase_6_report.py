@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from drtests.config import DrillConfig
-from drtests.drills.common import Planned
 from drtests.options import DrillOptions
-from drtests.report.evidence import write_evidence
+from drtests.report.finish import write_folder
+from drtests.steps import Planned
 
 pytestmark = pytest.mark.dr_phase("report")
 PHASE = "report"
@@ -20,5 +20,5 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 
 
 def test_report(dr_drill, dr_options, dr_say):
-    folder = write_evidence(dr_drill, Path(dr_options.report_dir))
+    folder, _ = write_folder(dr_drill, Path(dr_options.report_dir))
     dr_say(f"evidence written to {folder}")

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from drtests.report.history import by_target
+from drtests.report.store import DrillSummary, by_target
+from drtests.words import Verdict
 
 DEFAULT_MAX_AGE_S = 35 * 86400  # a monthly drill, with a few days' slack
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -29,15 +30,15 @@ def age_in_words(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-def started_at(entry: dict) -> datetime:
-    return datetime.fromisoformat(entry["started"].replace("Z", "+00:00"))
+def started_at(entry: DrillSummary) -> datetime:
+    return datetime.fromisoformat(entry.started.replace("Z", "+00:00"))
 
 
 @dataclass
 class TargetFreshness:
     target: str
-    last: dict  # the newest drill's history line
-    last_pass: dict | None  # the newest passing drill's
+    last: DrillSummary  # the newest drill
+    last_pass: DrillSummary | None  # the newest passing drill
     now: datetime
 
     @property
@@ -49,18 +50,18 @@ class TargetFreshness:
 
     def line(self, max_age_s: float) -> str:
         age = age_in_words((self.now - started_at(self.last)).total_seconds())
-        passed = (f"last pass {self.last_pass['drill_id']} {age_in_words(self.pass_age_s)} ago" if self.last_pass
+        passed = (f"last pass {self.last_pass.drill_id} {age_in_words(self.pass_age_s)} ago" if self.last_pass
                   else "never passed")  # fmt: skip
         state = "OK" if self.fresh(max_age_s) else "OVERDUE"
-        return (f"{state:7} {self.target}: last drill {self.last['drill_id']} {self.last['verdict'].upper()} "
+        return (f"{state:7} {self.target}: last drill {self.last.drill_id} {self.last.verdict.upper()} "
                 f"{age} ago; {passed} (max age {age_in_words(max_age_s)})")  # fmt: skip
 
 
-def freshness(entries: list[dict], now: datetime | None = None) -> list[TargetFreshness]:
+def freshness(entries: list[DrillSummary], now: datetime | None = None) -> list[TargetFreshness]:
     now = now or datetime.now(UTC)
     found = []
     for target, rows in by_target(entries):
         rows = sorted(rows, key=started_at)
-        passing = [row for row in rows if row["verdict"] == "pass"]
+        passing = [row for row in rows if row.verdict == Verdict.PASS]
         found.append(TargetFreshness(target, rows[-1], passing[-1] if passing else None, now))
     return found

@@ -10,10 +10,10 @@ import json
 import os
 from pathlib import Path
 
-from drtests.drill import utc_now
 from drtests.errors import DrillError
+from drtests.record.clock import utc_now
 from drtests.report import manifest
-from drtests.report.evidence import render_html
+from drtests.report.pages import drill_page
 
 SIGNOFFS = "signoffs.json"
 
@@ -46,7 +46,7 @@ def sign_off(folder: Path, by: str, role: str, note: str = "") -> dict:
               "manifest_sha256": hashlib.sha256(earlier).hexdigest()}  # fmt: skip
     records = [*read(folder), record]
     (folder / SIGNOFFS).write_text(json.dumps(records, indent=2) + "\n")
-    (folder / "report.html").write_text(render_html(evidence, records))
+    (folder / "report.html").write_text(drill_page(evidence, records))
     chain = [*previous.get("chain", []), record["manifest_sha256"]]
     manifest.write_manifest(folder, evidence["drill_id"], chain=chain)
     return record

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from drtests.report.evidence import validate
+from drtests.record.evidence import validate
 from drtests.waiting import wait_until
 from fixtures.data import generate
 from fixtures.lab import Lab

@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from drtests.report.evidence import validate
+from drtests.record.evidence import validate
 from tests.e2e.conftest import DRTESTS, DrillLab
 
 KEY = "auditor-key-2026"

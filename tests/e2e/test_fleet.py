@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from drtests.report.evidence import validate
+from drtests.record.evidence import validate
 from fixtures.data import generate
 from fixtures.lab import Lab
 from tests.e2e.conftest import DRTESTS, ignore_sigint, lab_commands, lab_config

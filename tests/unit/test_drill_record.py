@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from drtests.config import load, with_overrides
-from drtests.drill import Drill
+from drtests.record.drill import Drill
 from drtests.telemetry import java_replacement, renamed
 
 

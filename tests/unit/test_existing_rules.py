@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from drtests.config import load, parse_overrides
-from drtests.drill import Drill
-from drtests.drills.existing_verify import AT_MOST, EXACT, GONE, compare_telemetry, compare_topology, index_day
 from drtests.errors import ConfigError, DrillError
 from drtests.existing import Candidate, pick_backup
-from drtests.results import RestoredTelemetry, Snapshot
+from drtests.modes.existing import AT_MOST, EXACT, GONE, compare_telemetry, compare_topology, index_day
+from drtests.record.drill import Drill
+from drtests.record.results import RestoredTelemetry, Snapshot
 
 NOW = 1_800_000_000.0
 DAY = 86400
@@ -124,11 +124,14 @@ def test_full_verification_shares_cover_every_index_once_per_cycle() -> None:
 
 def test_full_coverage_counts_the_indices_of_the_last_cycle() -> None:
     from drtests.report.history import full_coverage
+    from drtests.report.store import DrillSummary
 
-    drills = [{"full_verify": "1/3", "indices": 5, "full_verified": names} for names in (["a"], ["b", "c"], ["d"])]
+    line = {"drill_id": "d", "started": "2026-11-26T00:00:00Z", "verdict": "pass", "target": "t"}
+    drills = [DrillSummary.of_line({**line, "full_verify": "1/3", "indices": 5, "full_verified": names})
+              for names in (["a"], ["b", "c"], ["d"])]  # fmt: skip
     assert full_coverage(drills) == "4 of 5 indices in the last 3 drills"
     assert full_coverage(drills[:1]) == "1 of 5 indices in the last 1 drills"
-    assert full_coverage([{"verdict": "pass"}]) is None
+    assert full_coverage([DrillSummary.of_line(line)]) is None
 
 
 @pytest.mark.parametrize("spec", ["1/0", "8/7", "0/7", "1-7", "half"])

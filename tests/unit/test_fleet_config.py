@@ -130,7 +130,7 @@ def test_the_scheduler_finds_the_target_in_the_parameter_id(nodeid: str, target:
 )
 def test_exit_code_of_a_fleet(pytest_code: int, verdicts: list[str], expected: int) -> None:
     from drtests.cli import exit_code
-    from drtests.summary import DrillOutcome
+    from drtests.report.finish import DrillOutcome
 
     def outcome(verdict: str) -> DrillOutcome:
         infra = verdict == "infra"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from drtests.config import load
-from drtests.drill import Drill
 from drtests.notify import message, notify
+from drtests.record.drill import Drill
 from tests.unit.http_request import read_request
 
 

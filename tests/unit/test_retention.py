@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from drtests.config import load, with_overrides
+from drtests.config import with_overrides
 from drtests.retention import plan
-
-
-def drill(reports: Path, n: int, gate: bool = False, verdict: str = "pass", path: str = "") -> None:
-    folder = reports / f"d{n}"
-    folder.mkdir(parents=True)
-    evidence = {"drill_id": f"d{n}", "target_name": "prod", "started": f"2026-01-{n:02d}T00:00:00Z", "gate": gate,
-                "verdict": verdict, "artifact": {"path": path or f"/opt/stackstate/backups/drtests-d{n}.graph"},
-                "snapshot": {"repository": "sts-backup", "snapshot": f"drtests-d{n}"}}  # fmt: skip
-    (folder / "evidence.json").write_text(json.dumps(evidence))
+from tests.unit import drills_on_disk
 
 
 def test_the_newest_keep_and_the_newest_passing_gate_stay(tmp_path: Path) -> None:
-    (tmp_path / "d.toml").write_text('[target]\nname = "prod"\n[retention]\nkeep_drill_artifacts = 2\n')
-    cfg = load(tmp_path / "d.toml")
+    cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 2\n")
     reports = tmp_path / "reports"
+
+    def drill(reports: Path, n: int, gate: bool = False, verdict: str = "pass", path: str = "") -> None:
+        started = f"2026-01-{n:02d}T00:00:00Z"
+        drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", started, verdict, gate, path))
+
     drill(reports, 1, gate=True)  # an older passing gate: superseded by d3
     drill(reports, 2)
     drill(reports, 3, gate=True)  # the rollback point

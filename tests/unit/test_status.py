@@ -10,16 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from drtests.report import history
+from drtests.record.evidence import evidence_of
+from drtests.report import history, store
+from tests.unit import drills_on_disk
 
 DRTESTS = str(Path(sys.executable).parent / "drtests")
 
 
-def line(target: str, verdict: str, days_ago: float, n: int) -> dict:
+def line(tmp_path: Path, target: str, verdict: str, days_ago: float, n: int) -> dict:
+    """The history line a drill of `target` writes (built from its evidence, as drills build it)."""
     started = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {"drill_id": f"d{n}-{target}", "name": "nightly", "started": started, "verdict": verdict,
-            "mode": "isolated", "target": f"ssh://{target}", "target_name": target, "rto_s": 5.0,
-            "rto_objective_s": 60.0, "rpo_s": 60.0, "rpo_objective_s": 3600.0, "failed_checks": 0}  # fmt: skip
+    cfg = drills_on_disk.config(tmp_path, target, "isolated", "[objectives]\nrto_seconds = 60\nrpo_seconds = 3600\n")
+    record = drills_on_disk.drill(cfg, f"d{n}-{target}", started, verdict)
+    return store.DrillSummary.of_evidence(evidence_of(record)).as_line()
 
 
 def status(reports: Path, *args: str) -> subprocess.CompletedProcess:
@@ -30,7 +33,8 @@ def status(reports: Path, *args: str) -> subprocess.CompletedProcess:
 def reports(tmp_path: Path) -> Path:
     folder = tmp_path / "reports"
     folder.mkdir()
-    entries = [line("eu", "pass", 40, 1), line("eu", "pass", 3, 2), line("us", "pass", 50, 3), line("us", "fail", 1, 4)]
+    entries = [line(tmp_path, "eu", "pass", 40, 1), line(tmp_path, "eu", "pass", 3, 2),
+               line(tmp_path, "us", "pass", 50, 3), line(tmp_path, "us", "fail", 1, 4)]  # fmt: skip
     (folder / history.HISTORY).write_text("".join(json.dumps(e) + "\n" for e in entries))
     return folder
 
@@ -60,6 +64,6 @@ def test_a_folder_without_drills_is_overdue(tmp_path: Path) -> None:
 
 
 def test_index_marks_the_overdue_target(reports: Path) -> None:
-    index = history.write_index(reports, history.read(reports)).read_text()
+    index = history.write_index(reports, store.history(reports)).read_text()
     rows = [row for row in index.split("<tr") if "#target-" in row]
     assert len(rows) == 2 and "overdue" not in rows[0] and 'class="overdue"' in rows[1]

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from drtests.alerts import send_webhook
+from drtests.notify import send_webhook
 
 
 @pytest.fixture

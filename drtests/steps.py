@@ -16,9 +16,9 @@ import pytest
 
 from drtests import telemetry
 from drtests.config import DrillConfig
-from drtests.drill import Drill
 from drtests.hosts.service import Service, change_state
-from drtests.results import FullVerify
+from drtests.record.drill import Drill
+from drtests.record.results import FullVerify
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,9 @@ def full_verify_choice(cfg: DrillConfig, options, names: list[str]) -> FullVerif
     spec = cfg.elasticsearch.full_verify
     if spec == "off":
         return None
-    from drtests.report import history
+    from drtests.report import store
 
-    earlier = [e for e in history.read(Path(options.report_dir)) if history.target_of(e) == cfg.target_name]
+    earlier = [e for e in store.history(Path(options.report_dir)) if e.target_name == cfg.target_name]
     sequence = len(earlier)
     return FullVerify(spec, sequence, telemetry.chosen_for_full_verify(sorted(names), spec, sequence))
 

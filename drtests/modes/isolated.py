@@ -1,36 +1,73 @@
-"""Where a drill restores: the target itself (in place) or a disposable host (isolated, and
-existing-backup drills)."""
+"""Isolated: back up the target, restore the graph in a disposable host started from
+[isolated] image (systemd as PID 1), compare with the target's baseline, remove the host.
+Production pays only the brief stop for the export."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from drtests.config import DrillConfig, with_overrides
-from drtests.drill import Drill
 from drtests.errors import DrillError
+from drtests.hosts import disposable as containers
 from drtests.hosts.disposable import DisposableHost
 from drtests.hosts.docker_upload import tar_frame
 from drtests.hosts.host import TargetHost
 from drtests.hosts.service import Service, node_service
-from drtests.results import RestoreHost
+from drtests.modes.base import DrillMode, RestoreSite, Say
+from drtests.options import DrillOptions
+from drtests.record.drill import Drill
+from drtests.record.results import RestoreHost
+from drtests.steps import Planned, check, expect, step
+from drtests.words import Mode, Phase
+
+PREFLIGHT, RESTORE = Phase.PREFLIGHT, Phase.RESTORE
 
 
-@dataclass
-class RestoreSite:
-    host: TargetHost
-    service: Service
-    config: DrillConfig  # the drill's config with this host's home, units and probe
-    node_was_active: bool
-    disposable: DisposableHost | None = None
+class Isolated(DrillMode):
+    mode = Mode.ISOLATED
+    backup_name = "drtests-<drill-id>.graph"  # how the plan names the file copied into the restore host
 
+    def preflight_plan(self, cfg: DrillConfig) -> list[Planned]:
+        return [check(PREFLIGHT, "restore host image available", f"image {cfg.isolated.image} on the Docker engine")]
 
-def in_place(cfg: DrillConfig, host: TargetHost, service: Service, drill: Drill) -> RestoreSite:
-    return RestoreSite(host, service, cfg, drill.preflight.node_was_active)
+    def check_preflight(self, cfg: DrillConfig, drill: Drill) -> None:
+        problem = containers.image_problem(cfg.isolated.image)
+        expect(drill, PREFLIGHT, "restore host image available", None, problem, message=problem or "")
+
+    def site_config(self, cfg: DrillConfig) -> DrillConfig:
+        return isolated_config(cfg)
+
+    def open_site(self, cfg: DrillConfig, drill: Drill, target: TargetHost, service: Service, say: Say) -> RestoreSite:
+        """Start a disposable host from isolated.image; the caller removes it (dr_restore_site)."""
+        iso = cfg.isolated
+        site_cfg = isolated_config(cfg)
+        host = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
+                              labels={"drtests.drill": drill.id})  # fmt: skip
+        try:
+            with drill.timed_step(RESTORE, "start restore host", f"docker run {iso.image}"):
+                ready_s = host.start(iso.ready_timeout, say)
+        except BaseException:
+            host.remove()  # a host that never came up is no use to inspect: its error says why
+            raise
+        drill.restore.host = RestoreHost(host.url, iso.image, round(ready_s, 2))
+        restore_host = TargetHost(host.url)
+        return RestoreSite(restore_host, node_service(site_cfg, restore_host), site_cfg, True, host)
+
+    def restore_plan(self, cfg: DrillConfig, options: DrillOptions, file: str) -> tuple[list[Planned], str]:
+        iso, site_cfg = cfg.isolated, isolated_config(cfg)
+        kept = f"kept ({options.flag('keep')})" if options.keep else "removed at the end"
+        planned = [
+            step(RESTORE, "start restore host", f"a disposable container from {iso.image}; wait until "
+                 f"systemd, {iso.stackgraph_unit} and {iso.unit} are up (timeout {iso.ready_timeout:g}s); {kept}"),
+            check(RESTORE, "StackState versions match") if site_cfg.stackstate.version_command else None,
+            step(RESTORE, "copy backup file to restore host", f"into {iso.copy_to}"),
+            check(RESTORE, "backup file intact after the copy (sha256)"),
+        ]  # fmt: skip
+        return [p for p in planned if p], f"{iso.copy_to.rstrip('/')}/{self.backup_name}"
 
 
 def isolated_config(cfg: DrillConfig) -> DrillConfig:
@@ -43,23 +80,6 @@ def isolated_config(cfg: DrillConfig) -> DrillConfig:
         probe={"kind": "cli" if cfg.probe.kind == "api" else cfg.probe.kind},
         target={"sudo": False},
     )
-
-
-def isolated(cfg: DrillConfig, drill: Drill, say: Callable[[str], None]) -> RestoreSite:
-    """Start a disposable host from isolated.image; the caller removes it (see plugin)."""
-    iso = cfg.isolated
-    site_cfg = isolated_config(cfg)
-    disposable = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
-                                labels={"drtests.drill": drill.id})  # fmt: skip
-    try:
-        with drill.timed_step("restore", "start restore host", f"docker run {iso.image}"):
-            ready_s = disposable.start(iso.ready_timeout, say)
-    except BaseException:
-        disposable.remove()  # a host that never came up is no use to inspect: its error says why
-        raise
-    drill.restore.host = RestoreHost(disposable.url, iso.image, round(ready_s, 2))
-    host = TargetHost(disposable.url)
-    return RestoreSite(host, node_service(site_cfg, host), site_cfg, True, disposable)
 
 
 CHUNK = 1 << 20

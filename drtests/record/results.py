@@ -1,7 +1,7 @@
 """What each phase found, typed: the values one phase hands to the next and to the evidence.
 
 Each phase fills its own result on the Drill record (drill.preflight, drill.baseline, ...);
-later phases read them by attribute, and drtests.report.evidence turns them into evidence.json.
+later phases read them by attribute, and drtests.record.evidence turns them into evidence.json.
 None means "not measured" (the phase did not get that far, or the part is disabled).
 """
 

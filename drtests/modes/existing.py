@@ -1,0 +1,264 @@
+"""Existing: verify the backups the installation already keeps (the newest nightly sts-backup.sh
+file and the newest nightly snapshot), restored in a disposable host and under renamed indices
+(or the restore cluster). Production is never stopped and never written.
+
+The backup phase picks the install's own graph backup and snapshot, records their facts and
+checks what can be checked before a restore: readable, not empty, not older than the RPO
+objective, unchanged since `drtests record-backup` hashed it, the snapshot complete.
+
+Without a drill-time baseline the restore is judged so:
+- Topology: exactly against the counts `drtests record-backup` wrote beside the backup at backup
+  time; without them, against the live graph within existing.topology_tolerance per type (and a
+  type that has nodes live must have nodes restored).
+- Telemetry: a daily index of a day before the snapshot started receives no writes any more, so
+  its restored copy must equal the live index exactly (count and fingerprint); the snapshot's own
+  day (and an index without a day in its name) may have grown since: restored <= live; an index
+  gone from the live cluster (retention) is listed, not compared.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from datetime import date, datetime
+
+from drtests import existing, telemetry
+from drtests.config import DrillConfig
+from drtests.errors import DrillError
+from drtests.hosts.host import TargetHost
+from drtests.modes.base import Say
+from drtests.modes.isolated import Isolated
+from drtests.options import DrillOptions
+from drtests.record.drill import Drill
+from drtests.record.results import Selection
+from drtests.steps import Planned, check, expect, full_verify_choice, step
+from drtests.words import Mode, Phase
+
+BACKUP, VERIFY = Phase.BACKUP, Phase.VERIFY
+
+DAY = re.compile(r"(\d{4})[.-](\d{2})[.-](\d{2})$")  # the daily suffix: sts_metrics-2026.11.25
+EXACT, AT_MOST, GONE = "exact (a past day)", "at most live (written since the snapshot)", "not compared: gone live"
+
+
+class Existing(Isolated):
+    mode = Mode.EXISTING
+    takes_backup = False
+    fingerprints_live = True  # past days must equal their restored copy
+    kept_by_gate = True  # it restores away from the install too
+    backup_name = "<the selected backup>"
+
+    def backup_plan(self, cfg: DrillConfig) -> list[Planned]:
+        return backup_plan(cfg)
+
+    def run_backup(self, cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -> None:
+        run_backup(cfg, drill, host, es, say)
+
+    def verify_plan(self, cfg: DrillConfig, count_docs: list[Planned]) -> list[Planned]:
+        return [*count_docs, *verify_plan(cfg)]
+
+    def compare_topology(self, drill: Drill, after: dict[str, int]) -> None:
+        compare_topology(drill, after)
+
+    def compare_telemetry(self, drill: Drill, restored_counts: dict[str, int], restored_prints: dict[str, str]) -> None:
+        compare_telemetry(drill, restored_counts, restored_prints)
+
+    def full_verify_live(self, cfg: DrillConfig) -> bool:
+        return cfg.elasticsearch.full_verify != "off"
+
+    def hash_live_source(self, cfg: DrillConfig, drill: Drill, options: DrillOptions, es) -> str:
+        """The past-day indices (compared exactly) of this drill's share, hashed live."""
+        exact = [orig for orig, how in (drill.verify.index_rules or {}).items() if how == EXACT]
+        full = drill.backup.full_verify = full_verify_choice(cfg, options, exact)
+        with drill.timed_step(VERIFY, "full digest of the live indices", f"{len(full.indices)} past-day indices"):
+            full.source = telemetry.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
+        return "live (a past day)"
+
+    def rpo_rule(self, cfg: DrillConfig) -> str:
+        return "the picked file's mtime - watermark" if judged_at_file_time(cfg) else super().rpo_rule(cfg)
+
+    def rpo(self, cfg: DrillConfig, drill: Drill) -> tuple[float | None, str]:
+        rpo, rpo_of = super().rpo(cfg, drill)
+        if judged_at_file_time(cfg) and rpo is not None:
+            written = drill.backup.artifact.mtime
+            rpo = round(max(0.0, datetime.fromisoformat(written).timestamp() - drill.restore.watermark_ns / 1e9), 3)
+            rpo_of = "the backup's newest change is {rpo}s older than the backup file " + f"({written})"
+        return rpo, rpo_of
+
+
+def judged_at_file_time(cfg: DrillConfig) -> bool:
+    """A backup picked at random (for coverage) has its RPO measured against when it was
+    written, not against now."""
+    return cfg.existing.pick == "random" and not cfg.existing.backup_file
+
+
+def backup_plan(cfg: DrillConfig) -> list[Planned]:
+    ex, es, limit = cfg.existing, cfg.elasticsearch, cfg.objectives.rpo_seconds
+    folder = cfg.path(cfg.stackstate.backup_dir)
+    if ex.backup_file:
+        which = f"{ex.backup_file} (existing.backup_file)"
+    elif ex.pick == "newest":
+        which = f"the newest {ex.backup_pattern} in {folder}"
+    else:
+        which = f"a random {ex.backup_pattern} in {folder} written within the last {ex.window_days:g} days"
+    planned = [
+        step(
+            BACKUP,
+            "select backup file",
+            which
+            + ("" if ex.include_drill_backups else "; drill-made drtests-* files are not candidates")
+            + "; nothing is stopped, nothing written",
+        ),  # fmt: skip
+        check(BACKUP, "newest backup within the RPO objective", f"its mtime <= {limit:g}s before now"),
+        step(BACKUP, "backup file facts", "size, sha256, owner, mode, mtime"),
+        check(BACKUP, "backup file non-empty"),
+        check(BACKUP, "backup sha256 recorded"),
+        step(BACKUP, "read backup-time facts", f"<file>{existing.FACTS_SUFFIX} (drtests record-backup), if present"),
+        check(BACKUP, "backup sha256 as recorded at backup time", "only when the facts file is present"),
+    ]
+    if es.enabled:
+        which = f"{ex.snapshot} (existing.snapshot)"
+        if not ex.snapshot:
+            near = "newest" if ex.snapshot_pick == "newest" else "nearest to the backup file"
+            which = (f"the {near} SUCCESS snapshot of {es.indices} in {es.repository}; drill-made drtests-* "
+                     "snapshots are not candidates")  # fmt: skip
+        planned += [
+            step(BACKUP, "select snapshot", which),
+            check(BACKUP, "snapshot state", "SUCCESS"),
+            check(BACKUP, "snapshot failed shards", "0"),
+            check(BACKUP, "snapshot holds every index", "every live index created before the snapshot started"),
+        ]
+    return planned
+
+
+def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -> None:
+    ex, limit = cfg.existing, cfg.objectives.rpo_seconds
+    backup = drill.backup
+    with drill.timed_step(BACKUP, "select backup file", f"find {cfg.path(cfg.stackstate.backup_dir)} "
+                          f"-name '{ex.backup_pattern}'"):  # fmt: skip
+        now = float(host.run("date +%s", 30).stdout.strip() or time.time())
+        if ex.backup_file:
+            candidates = [existing.named_backup(host, ex.backup_file)]
+            backup.file_selection = Selection(ex.backup_file, "named by existing.backup_file", 1)
+        else:
+            candidates = existing.backup_candidates(cfg, host)
+            backup.file_selection = existing.pick_backup(cfg, candidates, now, random.Random())
+    picked = backup.file_selection.picked
+    say(f"verifying backup {picked} ({backup.file_selection.why})")
+    newest = candidates[0] if candidates else None
+    age = round(now - newest.mtime_epoch) if newest else None
+    expect(drill, BACKUP, "newest backup within the RPO objective", f"<= {limit:g}", age,
+           ok=age is not None and age <= limit,
+           message=f"the newest backup {newest.path if newest else '(none)'} was written {age}s ago "
+           f"({newest.mtime if newest else '-'}), more than the RPO objective ({limit:g}s): the nightly backup "
+           "has stopped, or objectives.rpo_seconds is wrong")  # fmt: skip
+    with drill.timed_step(BACKUP, "backup file facts", f"stat, sha256sum {picked}"):
+        facts = backup.artifact = host.file_facts(picked)
+    expect(drill, BACKUP, "backup file non-empty", "> 0 bytes", facts.size, ok=facts.size > 0,
+           message=f"the backup {picked} is empty (0 bytes): the backup job wrote nothing")  # fmt: skip
+    drill.check(BACKUP, "backup sha256 recorded", True, len(facts.sha256) == 64)
+    with drill.timed_step(BACKUP, "read backup-time facts", existing.facts_path(picked)):
+        recorded = backup.recorded = existing.read_facts(host, picked)
+    if recorded is not None:
+        expect(drill, BACKUP, "backup sha256 as recorded at backup time", recorded["sha256"], facts.sha256,
+               message=f"the backup {picked} changed since it was written: sha256 {facts.sha256}, recorded "
+               f"{recorded['sha256']} at {recorded.get('recorded', '?')} (it rotted or was replaced at rest)",
+               )  # fmt: skip
+    say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}..."
+        + (" (as recorded at backup time)" if recorded else " (no backup-time facts)"))  # fmt: skip
+    if es is None:
+        return
+    with drill.timed_step(BACKUP, "select snapshot", f"GET _snapshot/{cfg.elasticsearch.repository}/_all"):
+        near = next((c.mtime_epoch for c in candidates if c.path == picked), None)
+        snap, backup.snapshot_selection = existing.pick_snapshot(es, cfg, near)
+        backup.snapshot = snap
+    say(f"verifying snapshot {snap.snapshot} ({backup.snapshot_selection.why})")
+    name, failed = snap.snapshot, snap.shards.get("failed", 0)
+    drill.check(BACKUP, "snapshot state", "SUCCESS", snap.state,
+                message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}")  # fmt: skip
+    drill.check(BACKUP, "snapshot failed shards", 0, failed,
+                message=f"snapshot {name}: {failed} shards failed: {snap.failures}")  # fmt: skip
+    existed = telemetry.created_before(es, cfg.elasticsearch.indices, snap.start_time)
+    missing = sorted(set(existed) - set(snap.indices))
+    drill.check(BACKUP, "snapshot holds every index", [], missing,
+                message=f"snapshot {snap.snapshot} lacks {len(missing)} live index(es) that existed when it started: "
+                f"{', '.join(missing[:5])}")  # fmt: skip
+    if not snap.indices:
+        raise DrillError(f"snapshot {snap.snapshot} holds none of {cfg.elasticsearch.indices}")
+
+
+def verify_plan(cfg: DrillConfig) -> list[Planned]:
+    tolerance = cfg.existing.topology_tolerance
+    rule = (f"restored == counts recorded at backup time (drtests record-backup); without them: live count "
+            f"±{tolerance:.0%} and > 0 where live has nodes")  # fmt: skip
+    planned = [check(VERIFY, "topology <each type>", rule)]
+    if cfg.elasticsearch.enabled:
+        planned += [
+            check(VERIFY, "docs <each index>", "days before the snapshot: restored == live; its own day: restored "
+                  "<= live; indices gone live: listed, not compared"),
+            check(VERIFY, "fingerprint <each index>", "days before the snapshot: restored sample == live"),
+        ]  # fmt: skip
+    return planned
+
+
+def index_day(name: str) -> date | None:
+    found = DAY.search(name)
+    if not found:
+        return None
+    try:
+        return date(*map(int, found.groups()))
+    except ValueError:
+        return None
+
+
+def compare_topology(drill: Drill, after: dict[str, int]) -> None:
+    recorded = drill.backup.recorded
+    if recorded is not None:
+        expected = {str(k): int(v) for k, v in recorded["topology"].items()}
+        for node_type in sorted(set(expected) | set(after)):
+            b, a = expected.get(node_type, 0), after.get(node_type, 0)
+            drill.check(VERIFY, f"topology {node_type}", b, a,
+                        message=f"topology type {node_type}: {b} at backup time (recorded by drtests record-backup "
+                        f"{recorded.get('recorded', '')}), {a} restored ({a - b:+d})")  # fmt: skip
+        return
+    tolerance, live = drill.config.existing.topology_tolerance, drill.baseline.topology
+    drift: dict[str, float] = {}
+    for node_type in sorted(set(live) | set(after)):
+        b, a = live.get(node_type, 0), after.get(node_type, 0)
+        share = (a - b) / b if b else (0.0 if a == 0 else 1.0)
+        drift[node_type] = round(share, 4)
+        ok = abs(share) <= tolerance and (b == 0 or a > 0)
+        drill.check(VERIFY, f"topology {node_type}", f"{b} live ±{tolerance:.0%}", a, ok=ok,
+                    message=f"topology type {node_type}: {b} live, {a} restored ({share:+.1%}, tolerance "
+                    f"{tolerance:.0%}, existing.topology_tolerance; record exact counts at backup time with "
+                    "drtests record-backup)")  # fmt: skip
+    drill.verify.topology_drift = drift
+
+
+def compare_telemetry(drill: Drill, restored_counts: dict[str, int], restored_prints: dict[str, str]) -> None:
+    """`restored_*` by restored index name; the live side is the baseline's."""
+    snapshot, mapping = drill.backup.snapshot, drill.restore.telemetry.indices
+    started = datetime.fromisoformat(snapshot.start_time).date() if snapshot.start_time else None
+    live_counts, live_prints = drill.baseline.docs or {}, drill.baseline.fingerprints or {}
+    rules: dict[str, str] = {}
+    for orig in sorted(mapping):
+        new = mapping[orig]
+        m = restored_counts.get(new, 0)
+        if orig not in live_counts:
+            rules[orig] = GONE
+            continue
+        n, day = live_counts[orig], index_day(orig)
+        if day is not None and started is not None and day < started:
+            rules[orig] = EXACT
+            drill.check(VERIFY, f"docs {orig}", n, m,
+                        message=f"index {orig} (a day before the snapshot, no longer written): {n} docs live, {m} "
+                        f"in restored {new} ({m - n:+d})")  # fmt: skip
+            drill.check(VERIFY, f"fingerprint {orig}", live_prints.get(orig), restored_prints.get(new),
+                        message=f"index {orig} (a day before the snapshot): content fingerprint of restored {new} "
+                        "differs from the live index")  # fmt: skip
+        else:
+            rules[orig] = AT_MOST
+            drill.check(VERIFY, f"docs {orig}", f"<= {n}", m, ok=m <= n,
+                        message=f"index {orig}: {m} docs in restored {new}, more than the {n} live: the snapshot "
+                        "holds documents the live index lost")  # fmt: skip
+    drill.verify.index_rules = rules

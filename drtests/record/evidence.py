@@ -1,0 +1,70 @@
+"""The drill as evidence.json holds it: `evidence_of` (the one place the record becomes the
+schema's shape, with `facts_of` of the record), the schema beside it, and `write_json`, the one
+writer of evidence.json."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from importlib import metadata
+from importlib.resources import files
+from pathlib import Path
+
+import jsonschema
+
+from drtests.record.clock import utc_now
+from drtests.record.drill import Drill, facts_of
+
+EVIDENCE = "evidence.json"
+SCHEMA = json.loads(files("drtests.record").joinpath("evidence.schema.json").read_text())
+
+
+def versions(drill: Drill) -> dict[str, str]:
+    found = {"drtests": metadata.version("drtests"), "python": platform.python_version()}
+    for package in ("pytest", "pytest-testinfra", "elasticsearch"):
+        found[package] = metadata.version(package)
+    if version := drill.preflight.stackstate_version:
+        found["stackstate"] = version
+    if es := drill.preflight.elasticsearch:
+        found["elasticsearch-server"] = es.version
+    return found
+
+
+def evidence_of(drill: Drill) -> dict:
+    """The drill as evidence.json holds it: the one place the record becomes the schema's shape."""
+    return {
+        "drill_id": drill.id,
+        "name": drill.config.drill.name,
+        "config": {"file": drill.config.source, "sha256": drill.config.sha256},
+        "operator": drill.operator,
+        "target": drill.target,
+        "target_name": drill.config.target_name,
+        "mode": drill.config.drill.mode,
+        "gate": drill.gate,
+        "started": drill.started,
+        "ended": drill.ended or utc_now(),
+        "verdict": drill.verdict,
+        "phases": [{k: v for k, v in asdict(p).items() if not k.startswith("_")} for p in drill.phases.values()],
+        "checks": [asdict(c) for c in drill.checks],
+        "steps": [asdict(s) for s in drill.steps],
+        "warnings": list(drill.warnings),
+        "rto": {"measured_s": drill.rto_seconds, "objective_s": drill.config.objectives.rto_seconds},
+        "rpo": {"measured_s": drill.rpo_seconds, "objective_s": drill.config.objectives.rpo_seconds},
+        **facts_of(drill),
+        "versions": versions(drill),
+    }
+
+
+def validate(evidence: dict) -> None:
+    """Raise jsonschema.ValidationError when the evidence does not match the shipped schema."""
+    jsonschema.validate(evidence, SCHEMA, format_checker=jsonschema.FormatChecker())
+
+
+def write_json(folder: Path, evidence: dict) -> dict:
+    """Write `folder`/evidence.json, schema-checked: the one place evidence.json is written. Returns
+    the evidence as it was written (JSON types: what a reader of the file gets)."""
+    written = json.loads(json.dumps(evidence, default=str))
+    validate(written)
+    (folder / EVIDENCE).write_text(json.dumps(written, indent=2) + "\n")
+    return written

@@ -1,0 +1,103 @@
+"""The end of a drill: its evidence folder (evidence.json, report.html, manifest.json, `latest`,
+the history and index.html), its webhook and notifications, and the lines the terminal summary
+(and a release checklist, for a gate) shows. The summary is built once, in memory, from the
+evidence as written: the end of a drill never reads its own files back."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drtests import notify
+from drtests.options import DrillOptions
+from drtests.record.drill import Drill
+from drtests.record.evidence import evidence_of, write_json
+from drtests.report import history, pages, store
+from drtests.report.manifest import write_manifest
+from drtests.words import Status, Verdict
+
+
+@dataclass
+class DrillOutcome:
+    """What the controller needs of one finished drill (also sent back by xdist workers)."""
+
+    target: str
+    drill_id: str
+    verdict: str
+    infrastructure_error: str | None
+    evidence: str
+    lines: list[str] = field(default_factory=list)
+
+
+def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[Path, dict]:
+    """Write evidence.json, report.html and manifest.json; point `latest` here. The final write
+    (after the safety steps) also appends to the history and refreshes index.html. Returns the
+    folder and the evidence as written."""
+    folder = report_root / drill.id
+    folder.mkdir(parents=True, exist_ok=True)
+    evidence = write_json(folder, evidence_of(drill))
+    (folder / "report.html").write_text(pages.drill_page(evidence))
+    write_manifest(folder, drill.id)
+    latest = report_root / "latest"
+    if latest.is_symlink() or not latest.exists():  # a real folder named latest is someone's: left alone
+        tmp = report_root / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(drill.id)
+        tmp.replace(latest)
+    if final:
+        with history.locked(report_root):
+            history.append(report_root, store.DrillSummary.of_evidence(evidence))
+            history.write_index(report_root, store.history(report_root))
+    return folder, evidence
+
+
+def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
+    """Write one drill's final evidence, send its webhook and notifications; its outcome and summary lines."""
+    for record in drill.phases.values():
+        if record.status == Status.RUNNING:  # Ctrl-C or SIGTERM ended it
+            drill.phase_ended(record.name, Status.FAIL, "interrupted: the drill was stopped (SIGINT/SIGTERM)")
+    folder, evidence = write_folder(drill, Path(options.report_dir), final=True)
+    report = str((folder / "report.html").resolve())
+    problems = []
+    alerts_cfg = drill.config.alerts
+    if alerts_cfg.webhook_url_env:
+        body = {**store.DrillSummary.of_evidence(evidence).as_line(), "report": report,
+                "warnings": evidence["warnings"]}  # fmt: skip
+        url = os.environ.get(alerts_cfg.webhook_url_env, "")
+        if problem := notify.send_webhook(url, body, alerts_cfg.webhook_timeout):
+            problems.append(problem)
+    if alerts_cfg.notify_env and (alerts_cfg.notify_on == "always" or drill.verdict != Verdict.PASS):
+        title, body = notify.message(drill, report)
+        urls = os.environ.get(alerts_cfg.notify_env, "")
+        if said := notify.notify(urls, title, body, drill.verdict != Verdict.PASS, alerts_cfg.notify_timeout):
+            problems.append(said)
+    return DrillOutcome(drill.config.target_name, drill.id, drill.verdict, drill.infrastructure_error, str(folder),
+                        summary_lines(drill, folder, options.gate, problems))  # fmt: skip
+
+
+def summary_lines(drill: Drill, folder: Path, gate: bool, alert_problems: list[str]) -> list[str]:
+    lines = [f"drill {drill.id} ({drill.config.target_name}): verdict {drill.verdict.upper()}"]
+    lines += [f"  FAILED {c.phase}/{c.name}: {c.message}" for c in drill.failed_checks()]
+    lines += [f"  phase {r.name} failed: {r.message}" for r in drill.phases.values() if r.status == Status.FAIL]
+    if drill.rto_seconds is not None:
+        lines.append(f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)")
+    if drill.rpo_seconds is not None:
+        lines.append(f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)")
+    lines += [f"  WARNING: {warning}" for warning in drill.warnings]
+    lines += [f"  WARNING: {problem}" for problem in alert_problems]
+    lines.append(f"  report: {folder / 'report.html'}")
+    if gate:
+        lines.append(gate_line(drill))
+    lines.append(f"  evidence: {folder / 'evidence.json'}")
+    return lines
+
+
+def gate_line(drill: Drill) -> str:
+    """One line a release checklist can paste: verdict, RTO, the rollback point."""
+    artifact, snapshot = drill.backup.artifact, drill.backup.snapshot
+    rto = f"{drill.rto_seconds:.1f}s" if drill.rto_seconds is not None else "n/a"
+    snap = f"{snapshot.repository}/{snapshot.snapshot}" if snapshot else "n/a"
+    return (f"GATE {drill.verdict.upper()} stackstate={drill.preflight.stackstate_version or 'unknown'} rto={rto} "
+            f"artifact={artifact.path if artifact else 'n/a'} sha256={artifact.sha256 if artifact else 'n/a'} "
+            f"snapshot={snap} target={drill.config.target_name} drill={drill.id}")  # fmt: skip
