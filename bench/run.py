@@ -23,7 +23,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from drtests import telemetry
+from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
 from drtests.hosts.logtail import LogWindow
 from drtests.topology import run_to_end
@@ -211,8 +211,8 @@ def bench_telemetry(es_url: str, runs: int) -> dict:
     ours, naive, ours_req, naive_req = [], [], 0, 0
     for _ in range(runs):
         counter.count, t0 = 0, time.monotonic()
-        counts = telemetry.doc_counts(es, "sts_*")
-        telemetry.fingerprints(es, sorted(counts), 50)
+        counts = client.doc_counts(es, "sts_*")
+        digests.fingerprints(es, sorted(counts), 50)
         ours.append(time.monotonic() - t0)
         ours_req = counter.count
         counter.count, t0 = 0, time.monotonic()
@@ -231,7 +231,7 @@ def plain_read(es: Elasticsearch, name: str) -> int:
     """The reference: every document of an index read with search_after on a point in time, the
     same pages as a full digest, nothing hashed, one reader."""
     pit = es.open_point_in_time(index=name, keep_alive="5m")["id"]
-    body: dict = {"size": telemetry.FULL_PAGE, "pit": {"id": pit, "keep_alive": "5m"},
+    body: dict = {"size": digests.FULL_PAGE, "pit": {"id": pit, "keep_alive": "5m"},
                   "sort": [{"_shard_doc": "asc"}], "track_total_hits": False}  # fmt: skip
     count = 0
     try:
@@ -250,10 +250,10 @@ def plain_read(es: Elasticsearch, name: str) -> int:
 MEMORY_CHILD = """
 import resource, sys
 from elasticsearch import Elasticsearch
-from drtests import telemetry
+from drtests.es import digests
 es = Elasticsearch(sys.argv[1], timeout=300)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-telemetry.full_digests(es, sys.argv[2].split(","), 2)
+digests.full_digests(es, sys.argv[2].split(","), 2)
 print(before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
@@ -262,12 +262,12 @@ def bench_full_verify(es_url: str, runs: int) -> dict:
     """Full verification (elasticsearch.full_verify = "1/7": every document of a seventh of the
     indices, hashed) against a plain search_after read of the same indices, in the same run."""
     es = Elasticsearch(es_url, timeout=300)
-    names = telemetry.chosen_for_full_verify(sorted(es.indices.get(index="sts_*")), "1/7", 0)
+    names = digests.chosen_for_full_verify(sorted(es.indices.get(index="sts_*")), "1/7", 0)
     docs = sum(es.count(index=name)["count"] for name in names)
     ours, plain = [], []
     for _ in range(runs):
         t0 = time.monotonic()
-        telemetry.full_digests(es, names, 2)
+        digests.full_digests(es, names, 2)
         ours.append(docs / (time.monotonic() - t0))
         t0 = time.monotonic()
         read = sum(plain_read(es, name) for name in names)

@@ -237,7 +237,7 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
             host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
             es = None
             if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
-                from drtests.telemetry import connect
+                from drtests.es.client import connect
 
                 es = connect(cfg)
             done = retention.prune(cfg, root, host, es)

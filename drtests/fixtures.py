@@ -81,7 +81,7 @@ def dr_es(dr_config: DrillConfig):
     """An elasticsearch-py 7.17 client for the drill's cluster (None when ES is disabled)."""
     if not dr_config.elasticsearch.enabled:
         return None
-    from drtests.telemetry import connect
+    from drtests.es.client import connect
 
     return connect(dr_config)
 
@@ -92,7 +92,7 @@ def dr_restore_es(dr_config: DrillConfig, dr_es):
     the production cluster (under renamed indices)."""
     if not dr_config.restore_cluster.url:
         return dr_es
-    from drtests.telemetry import connect
+    from drtests.es.client import connect
 
     return connect(dr_config, "restore_cluster")
 

@@ -11,9 +11,9 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from drtests import telemetry
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
+from drtests.es import client
 from drtests.hosts.host import TargetHost, pidfile_owner
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
@@ -117,12 +117,12 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
         else:
             found.stale_pidfiles.append(pidfile)
     if es is not None and (recorded := ledger_entries(cfg, host)):
-        here, ours = telemetry.cluster_uuid(es), []
+        here, ours = client.cluster_uuid(es), []
         for name, cluster in recorded:
             if cluster in ("", here):
                 ours.append(name)
             else:
                 found.elsewhere.setdefault(cluster, []).append(name)
-        found.restore_indices = telemetry.existing_indices(es, ours)
+        found.restore_indices = client.existing_indices(es, ours)
         found.ledger = ledger_path(cfg)
     return found

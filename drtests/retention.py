@@ -11,8 +11,8 @@ import json
 import socket
 from pathlib import Path
 
-from drtests import telemetry
 from drtests.config import DrillConfig
+from drtests.es import snapshots
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
 from drtests.report import store
@@ -51,7 +51,7 @@ def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es) -> list[str]
                 done.append(f"deleted {artifact}")
         elif es is not None:
             repository, snapshot = artifact.name.split("/", 1)
-            if telemetry.delete_snapshot(es, repository, snapshot):
+            if snapshots.delete_snapshot(es, repository, snapshot):
                 done.append(f"deleted {artifact}")
     record = {"at": utc_now(), "by": f"{getpass.getuser()}@{socket.gethostname()}", "target": cfg.target_name,
               "deleted": done, "kept": [str(a) for a in keep]}  # fmt: skip

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from drtests import telemetry
 from drtests.config import DrillConfig
+from drtests.es import digests
 from drtests.hosts.service import Service, change_state
 from drtests.record.drill import Drill
 from drtests.record.results import FullVerify
@@ -100,7 +100,7 @@ def full_verify_choice(cfg: DrillConfig, options, names: list[str]) -> FullVerif
 
     earlier = [e for e in store.history(Path(options.report_dir)) if e.target_name == cfg.target_name]
     sequence = len(earlier)
-    return FullVerify(spec, sequence, telemetry.chosen_for_full_verify(sorted(names), spec, sequence))
+    return FullVerify(spec, sequence, digests.chosen_for_full_verify(sorted(names), spec, sequence))
 
 
 def compare_full(drill: Drill, phase: str, mapping: dict[str, str], rule: str = "at snapshot time") -> None:

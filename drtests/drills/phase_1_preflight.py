@@ -6,9 +6,10 @@ import os
 
 import pytest
 
-from drtests import existing, modes, recovery, telemetry
+from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
 from drtests.errors import Unreachable
+from drtests.es import client, snapshots
 from drtests.hosts.host import quote
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
@@ -133,8 +134,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
 
     es = None
     if cfg.elasticsearch.enabled:
-        es = telemetry.connect(cfg)
-        version, health = telemetry.server_version(es), telemetry.health_status(es)
+        es = client.connect(cfg)
+        version, health = client.server_version(es), client.health_status(es)
         expect(
             drill,
             PHASE,
@@ -146,7 +147,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         )
         repository = cfg.elasticsearch.repository
         with drill.timed_step(PHASE, f"snapshot repository {repository}", f"POST _snapshot/{repository}/_verify"):
-            repo = telemetry.ensure_repository(es, cfg)
+            repo = snapshots.ensure_repository(es, cfg)
         drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
         drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
 
@@ -197,15 +198,15 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
                message=leftovers.elsewhere_message())  # fmt: skip
 
     if es is not None and cfg.restore_cluster.url:
-        live = telemetry.index_names(es, cfg.elasticsearch.indices)
-        taken = telemetry.existing_indices(restore_es, live)
+        live = client.index_names(es, cfg.elasticsearch.indices)
+        taken = client.existing_indices(restore_es, live)
         expect(drill, PHASE, "restore names free", [], taken,
                message=f"index {taken[0] if taken else ''} already exists on the restore cluster "
                f"{cfg.restore_cluster.url} and no drill recorded it (it is not in the restore ledger), so drtests "
                "leaves it alone: delete it there (the restore cluster restores under the original names)")  # fmt: skip
     elif es is not None and cfg.elasticsearch.restore == "rename":
-        live = telemetry.index_names(es, cfg.elasticsearch.indices)
-        taken = telemetry.existing_indices(es, sorted(set(telemetry.renamed(cfg, live).values()) - set(live)))
+        live = client.index_names(es, cfg.elasticsearch.indices)
+        taken = client.existing_indices(es, sorted(set(snapshots.renamed(cfg, live).values()) - set(live)))
         expect(drill, PHASE, "restore names free", [], taken,
                message=f"index {taken[0] if taken else ''} already exists under the name a restored copy would take, "
                "and no drill recorded it (it is not in the restore ledger), so drtests leaves it alone: delete or "
@@ -305,15 +306,15 @@ def check_restore_cluster(cfg: DrillConfig, drill, es, request):
     drill.check(PHASE, "restore cluster reachable", True, True)
     repository = cfg.elasticsearch.repository
     with drill.timed_step(PHASE, f"restore cluster repository {repository}", f"POST _snapshot/{repository}/_verify"):
-        repo = telemetry.ensure_readonly_repository(restore_es, cfg)
-    version, production = telemetry.server_version(restore_es), drill.preflight.elasticsearch.version
-    drill.preflight.restore_cluster = ElasticsearchFacts(url, version, telemetry.health_status(restore_es), repo)
+        repo = snapshots.ensure_readonly_repository(restore_es, cfg)
+    version, production = client.server_version(restore_es), drill.preflight.elasticsearch.version
+    drill.preflight.restore_cluster = ElasticsearchFacts(url, version, client.health_status(restore_es), repo)
     expect(drill, PHASE, "restore cluster reads the snapshots", f">= {production}", version,
            ok=major_minor(version) >= major_minor(production),
            message=f"the restore cluster {url} runs Elasticsearch {version}, older than production's {production}: "
            "it cannot read snapshots of a newer version; upgrade it")  # fmt: skip
-    need = round(1.1 * telemetry.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
-    free = round(telemetry.free_bytes(restore_es) / 2**20)
+    need = round(1.1 * client.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
+    free = round(client.free_bytes(restore_es) / 2**20)
     expect(drill, PHASE, "restore cluster has room (MB)", f">= {need}", free, ok=free >= need,
            message=f"the restore cluster {url} has {free} MB of disk available, the restore needs {need} MB (the "
            f"primaries of {cfg.elasticsearch.indices} + 10 %): free space there")  # fmt: skip
@@ -346,7 +347,7 @@ def recover(leftovers, drill, host, service, es, cfg, say) -> None:
         drill.step(PHASE, f"recover: start {service.name}", change_state(service, "active", cfg.service.timeout, say))
     if leftovers.restore_indices:
         say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
-        telemetry.delete_indices(es, leftovers.restore_indices)
+        client.delete_indices(es, leftovers.restore_indices)
         drill.step(PHASE, f"recover: delete restore indices {', '.join(leftovers.restore_indices)}")
     if leftovers.ledger and not leftovers.elsewhere:  # else kept: it names copies in another cluster
         host.remove(leftovers.ledger)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from drtests import modes, telemetry
+from drtests import modes
 from drtests.config import DrillConfig
+from drtests.es import client, digests
 from drtests.options import DrillOptions
 from drtests.steps import Planned, check, expect, require, step
 from drtests.topology import make_probe, probe_description
@@ -49,7 +50,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     if cfg.elasticsearch.enabled:
         es = request.getfixturevalue("dr_es")
         with drill.timed_step(PHASE, "count docs", f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
-            docs = telemetry.doc_counts(es, cfg.elasticsearch.indices)
+            docs = client.doc_counts(es, cfg.elasticsearch.indices)
         # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
         # indices keep changing until then, so fingerprints taken here would prove nothing. An
         # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
@@ -57,7 +58,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
         if modes.of(cfg).fingerprints_live:
             with drill.timed_step(PHASE, "fingerprint live docs"):
                 sample = cfg.elasticsearch.fingerprint_sample
-                drill.baseline.fingerprints = telemetry.fingerprints(es, sorted(docs), sample)
+                drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
         expect(
             drill,
             PHASE,

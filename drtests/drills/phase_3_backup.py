@@ -4,8 +4,9 @@ from functools import partial
 
 import pytest
 
-from drtests import modes, telemetry
+from drtests import modes
 from drtests.config import DrillConfig
+from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, graph_path
@@ -90,18 +91,18 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
     """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
     terminal belongs to the main thread)."""
     with path.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
-        at_snapshot = drill.backup.docs_at_snapshot = telemetry.doc_counts(es, cfg.elasticsearch.indices)
-        drill.backup.fingerprints_at_snapshot = telemetry.fingerprints(
+        at_snapshot = drill.backup.docs_at_snapshot = client.doc_counts(es, cfg.elasticsearch.indices)
+        drill.backup.fingerprints_at_snapshot = digests.fingerprints(
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
     full = drill.backup.full_verify = full_verify_choice(cfg, options, sorted(at_snapshot))
     if full is not None:
         with path.timed_step(PHASE, "full digest at snapshot time", f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
-            full.source = telemetry.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
+            full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
     name = snapshot_name(drill)
     with path.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
-        snap = drill.backup.snapshot = telemetry.create_snapshot(es, cfg, name)
+        snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name)
     return snap
 
 
@@ -119,7 +120,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
     except BaseException:  # failed or interrupted: its snapshot (finished or still running) is of no use
         if es is not None and not dr_options.keep:
             dr_safety.register(f"snapshot {name} of the failed backup deleted",
-                               partial(telemetry.delete_snapshot, es, cfg.elasticsearch.repository, name))  # fmt: skip
+                               partial(snapshots.delete_snapshot, es, cfg.elasticsearch.repository, name))  # fmt: skip
         raise
 
 

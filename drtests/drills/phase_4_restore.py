@@ -3,9 +3,10 @@ ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
 import pytest
 
-from drtests import modes, recovery, telemetry
+from drtests import modes, recovery
 from drtests.config import DrillConfig
 from drtests.drills.phase_3_backup import backup_file
+from drtests.es import client, snapshots
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
@@ -109,11 +110,11 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
             def remove_later(targets: list[str]) -> None:  # before the restore request, never after
                 with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
                     # on the target (where the lock is), with the cluster the copies go to
-                    recovery.write_ledger(dr_config, dr_target, targets, telemetry.cluster_uuid(es))
+                    recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
                 if not dr_options.keep:
 
                     def remove() -> None:
-                        telemetry.delete_indices(es, targets)
+                        client.delete_indices(es, targets)
                         dr_target.remove(recovery.ledger_path(dr_config))
 
                     dr_safety.register(f"restored indices removed ({len(targets)})", remove)
@@ -121,7 +122,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
 
             request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
             with path.timed_step(PHASE, "restore snapshot", request_line):
-                return telemetry.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
+                return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
                                                   elsewhere=elsewhere)  # fmt: skip
 
         when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"

@@ -2,8 +2,9 @@
 
 import pytest
 
-from drtests import modes, telemetry
+from drtests import modes
 from drtests.config import DrillConfig
+from drtests.es import client, digests
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.steps import Planned, assert_checks, check, compare_full, require, step
@@ -47,8 +48,8 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
         es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
         with drill.timed_step(PHASE, "count and fingerprint restored docs"):
-            restored_counts = telemetry.doc_counts(es, list(mapping.values()))
-            restored_prints = telemetry.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
+            restored_counts = client.doc_counts(es, list(mapping.values()))
+            restored_prints = digests.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
         drill.verify.docs = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
         drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         mode.compare_telemetry(drill, restored_counts, restored_prints)
@@ -88,6 +89,6 @@ def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], 
         return
     with drill.timed_step(PHASE, "full digest of the restored copies", f"every document of {len(full.indices)} "
                           "indices"):  # fmt: skip
-        restored = telemetry.full_digests(es, [mapping[orig] for orig in full.indices if orig in mapping], slices)
+        restored = digests.full_digests(es, [mapping[orig] for orig in full.indices if orig in mapping], slices)
     full.restored = {orig: restored[mapping[orig]] for orig in full.indices if mapping.get(orig) in restored}
     compare_full(drill, PHASE, mapping, rule)

@@ -23,9 +23,10 @@ import re
 import time
 from datetime import date, datetime
 
-from drtests import existing, telemetry
+from drtests import existing
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
+from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
 from drtests.modes.base import Say
 from drtests.modes.isolated import Isolated
@@ -71,7 +72,7 @@ class Existing(Isolated):
         exact = [orig for orig, how in (drill.verify.index_rules or {}).items() if how == EXACT]
         full = drill.backup.full_verify = full_verify_choice(cfg, options, exact)
         with drill.timed_step(VERIFY, "full digest of the live indices", f"{len(full.indices)} past-day indices"):
-            full.source = telemetry.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
+            full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
         return "live (a past day)"
 
     def rpo_rule(self, cfg: DrillConfig) -> str:
@@ -178,7 +179,7 @@ def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -
                 message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}")  # fmt: skip
     drill.check(BACKUP, "snapshot failed shards", 0, failed,
                 message=f"snapshot {name}: {failed} shards failed: {snap.failures}")  # fmt: skip
-    existed = telemetry.created_before(es, cfg.elasticsearch.indices, snap.start_time)
+    existed = client.created_before(es, cfg.elasticsearch.indices, snap.start_time)
     missing = sorted(set(existed) - set(snap.indices))
     drill.check(BACKUP, "snapshot holds every index", [], missing,
                 message=f"snapshot {snap.snapshot} lacks {len(missing)} live index(es) that existed when it started: "

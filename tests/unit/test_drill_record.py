@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from drtests.config import load, with_overrides
+from drtests.es.snapshots import java_replacement, renamed
 from drtests.record.drill import Drill
-from drtests.telemetry import java_replacement, renamed
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_java_rename_replacement_maps_like_elasticsearch(drill: Drill) -> None:
 
 
 def test_long_index_lists_are_split_to_fit_a_request_line() -> None:
-    from drtests.telemetry import URL_BUDGET, expressions
+    from drtests.es.client import URL_BUDGET, expressions
 
     names = [f"drtests-restored-sts_multi_metrics-2026.01.{i:03d}" for i in range(200)]
     parts = expressions(names)

@@ -111,7 +111,7 @@ def test_past_days_compare_exactly_the_snapshot_day_at_most_and_gone_indices_are
 
 
 def test_full_verification_shares_cover_every_index_once_per_cycle() -> None:
-    from drtests.telemetry import chosen_for_full_verify
+    from drtests.es.digests import chosen_for_full_verify
 
     names = [f"sts_metrics-2026.11.{day:02d}" for day in range(1, 31)]
     for spec, cycle in (("1/7", 7), ("2/7", 4), ("3/3", 1)):
@@ -142,7 +142,7 @@ def test_a_bad_full_verify_share_is_refused(tmp_path: Path, spec: str) -> None:
 
 
 def test_a_document_hash_ignores_key_order_and_takes_integers_beyond_64_bits() -> None:
-    from drtests.telemetry import doc_hash
+    from drtests.es.digests import doc_hash
 
     assert doc_hash("a", {"x": 1, "y": {"b": 2, "a": 1}}) == doc_hash("a", {"y": {"a": 1, "b": 2}, "x": 1})
     assert doc_hash("a", {"x": 1}) != doc_hash("b", {"x": 1}) != doc_hash("a", {"x": 2})

@@ -1,0 +1,224 @@
+"""Snapshots and restores, with every known gotcha a hard check: never the global state, never
+partial; a snapshot must end SUCCESS with no failed shard; a restore never lands on an open index,
+and creates only the names it was asked for."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from elasticsearch import Elasticsearch
+from elasticsearch import exceptions as es_errors
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError, WaitTimeout
+from drtests.es.client import existing_indices, expressions
+from drtests.es_errors import reason
+from drtests.record.results import RestoredTelemetry, Snapshot
+from drtests.waiting import wait_until
+
+
+def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
+    """Register the fs repository when a location is configured; then it must exist and verify.
+    (_verify proves the nodes reach the repository, not that a snapshot in it is readable.)"""
+    repo, location = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location
+    if location:
+        try:
+            es.snapshot.create_repository(repository=repo, body={"type": "fs", "settings": {"location": location}})
+        except es_errors.TransportError as exc:
+            raise DrillError(
+                f"cannot register snapshot repository {repo!r} at {location}: {reason(exc)} "
+                "(the location must be under the node's path.repo)"
+            ) from None
+    try:
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    except es_errors.NotFoundError:
+        raise DrillError(
+            f"snapshot repository {repo!r} is not registered: register it or set elasticsearch.repository_location"
+        ) from None
+    return verified_repository(es, repo, settings)
+
+
+def verified_repository(es: Elasticsearch, repo: str, settings: dict, where: str = "") -> dict:
+    """POST _snapshot/<repo>/_verify, and the repository as the evidence describes it."""
+    try:
+        nodes = es.snapshot.verify_repository(repository=repo)["nodes"]
+    except es_errors.TransportError as exc:
+        raise DrillError(f"snapshot repository {repo!r} failed _verify{where}: {reason(exc)}") from None
+    return {
+        "repository": repo,
+        "type": settings.get("type"),
+        "settings": settings.get("settings", {}),
+        "verified_nodes": sorted(n["name"] for n in nodes.values()),
+    }
+
+
+def ensure_readonly_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
+    """The restore cluster's view of the snapshot repository: registered read-only (registered
+    here when elasticsearch.repository_location is set), refused when it is writable there."""
+    repo, location, url = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location, cfg.restore_cluster.url
+    try:
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    except es_errors.NotFoundError:
+        if not location:
+            missing = (f"snapshot repository {repo!r} is not registered on the restore cluster {url}: register it "
+                       'there read-only ("readonly": true), or set elasticsearch.repository_location')  # fmt: skip
+            raise DrillError(missing) from None
+        body = {"type": "fs", "settings": {"location": location, "readonly": True}}
+        try:
+            es.snapshot.create_repository(repository=repo, body=body)
+        except es_errors.TransportError as exc:
+            refused = (f"cannot register snapshot repository {repo!r} read-only on the restore cluster {url} at "
+                       f"{location}: {reason(exc)} (the location must be under its path.repo)")  # fmt: skip
+            raise DrillError(refused) from None
+        settings = es.snapshot.get_repository(repository=repo)[repo]
+    if str(settings.get("settings", {}).get("readonly", "false")).lower() != "true":
+        raise DrillError(f"snapshot repository {repo!r} is registered writable on the restore cluster {url}: two "
+                         "clusters writing one repository corrupt it. Register it there read-only: PUT "
+                         f"_snapshot/{repo} with settings.readonly = true")  # fmt: skip
+    return verified_repository(es, repo, settings, f" on the restore cluster {url}")
+
+
+def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
+    """Snapshot the configured indices and require SUCCESS with no failed shard."""
+    repo = cfg.elasticsearch.repository
+    try:
+        snap = es.snapshot.create(
+            repository=repo,
+            snapshot=name,
+            wait_for_completion=True,
+            request_timeout=cfg.elasticsearch.timeout,
+            body={
+                "indices": cfg.elasticsearch.indices,
+                "include_global_state": False,
+                "partial": False,
+                "ignore_unavailable": False,
+            },
+        )["snapshot"]
+    except es_errors.ConnectionTimeout:
+        raise WaitTimeout(f"snapshot {repo}/{name} did not complete within {cfg.elasticsearch.timeout:g}s") from None
+    except es_errors.TransportError as exc:
+        raise DrillError(f"snapshot {repo}/{name} failed: {reason(exc)}") from None
+    return Snapshot(
+        repository=repo,
+        snapshot=snap["snapshot"],
+        uuid=snap.get("uuid"),
+        state=snap["state"],
+        indices=sorted(snap["indices"]),
+        include_global_state=snap["include_global_state"],
+        shards=snap["shards"],
+        failures=snap.get("failures", []),
+        start_time=snap.get("start_time"),
+        end_time=snap.get("end_time"),
+        duration_ms=snap.get("duration_in_millis"),
+    )
+
+
+def delete_snapshot(es: Elasticsearch, repository: str, name: str) -> bool:
+    """Delete a snapshot (one still running is aborted first, by Elasticsearch); False when it
+    did not exist."""
+    result = es.snapshot.delete(repository=repository, snapshot=name, ignore=[404], request_timeout=600)
+    return not (isinstance(result, dict) and result.get("status") == 404)
+
+
+def java_replacement(replacement: str) -> str:
+    """Java's $1 in rename_replacement becomes Python's \\g<1>."""
+    return re.sub(r"\$(\d+)", r"\\g<\1>", replacement.replace("\\", "\\\\"))
+
+
+def renamed(cfg: DrillConfig, names: list[str]) -> dict[str, str]:
+    """original -> restored name, as ES will compute it from rename_pattern/replacement."""
+    pattern = re.compile(cfg.elasticsearch.rename_pattern)
+    replacement = java_replacement(cfg.elasticsearch.rename_replacement)
+    return {name: pattern.sub(replacement, name) for name in names}
+
+
+INERT_SETTINGS = ["index.lifecycle.name", "index.lifecycle.rollover_alias"]
+
+
+def restore_snapshot(
+    es: Elasticsearch,
+    cfg: DrillConfig,
+    snapshot: Snapshot,
+    say: Callable[[str], None],
+    before_restore: Callable[[list[str]], None] = lambda names: None,
+    elsewhere: bool = False,
+) -> RestoredTelemetry:
+    """Restore every index of the snapshot, renamed (default) or over deleted originals
+    (replace), or (`elsewhere`: `es` is the restore cluster) under the original names, which no
+    index there may hold yet. Never partial, never the global state; then wait for yellow.
+    `before_restore` gets the names the restore will create, once it is sure none exists yet
+    (the caller registers their removal there: never of an index the drill did not create)."""
+    es_cfg = cfg.elasticsearch
+    originals = snapshot.indices
+    body: dict = {
+        "indices": ",".join(originals),
+        "include_global_state": False,
+        "partial": False,
+        "index_settings": {"index.number_of_replicas": 0},
+    }
+    if es_cfg.restore == "rename" or elsewhere:
+        mapping = {name: name for name in originals} if elsewhere else renamed(cfg, originals)
+        if not elsewhere:
+            body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
+        # Invisible to production: the copies join none of the live indices' aliases (a read
+        # through an alias would count them twice), and no lifecycle policy acts on them.
+        body |= {"include_aliases": False, "ignore_index_settings": INERT_SETTINGS}
+        existing = existing_indices(es, mapping.values())
+        if existing:
+            name = sorted(existing)[0]
+            where = f" on the restore cluster {cfg.restore_cluster.url}" if elsewhere else ""
+            fix = "" if elsewhere else ", or change elasticsearch.rename_replacement"
+            raise DrillError(
+                f"restore target index {name} already exists{where}: a restore would fail on it (open) or overwrite it "
+                f"(closed). Delete it if it is a leftover of an earlier drill (a drill run with --recover does){fix}"
+            )
+        before_restore(sorted(mapping.values()))
+    else:
+        mapping = {name: name for name in originals}
+        for name in originals:
+            say(f"replace mode: deleting index {name}")
+            es.indices.delete(index=name, ignore_unavailable=True)
+        wait_until(
+            lambda: not existing_indices(es, originals),
+            es_cfg.timeout,
+            f"timed out after {es_cfg.timeout:g}s waiting for indices {', '.join(originals)} to be gone (404)",
+            interval=0.2,
+        )
+    repo, snap = snapshot.repository, snapshot.snapshot
+    try:
+        result = es.snapshot.restore(
+            repository=repo, snapshot=snap, body=body, wait_for_completion=True, request_timeout=es_cfg.timeout
+        )["snapshot"]
+    except es_errors.ConnectionTimeout:
+        raise WaitTimeout(f"restore of snapshot {repo}/{snap} did not complete within {es_cfg.timeout:g}s") from None
+    except es_errors.TransportError as exc:
+        raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
+    targets = list(mapping.values())
+    if result["shards"]["failed"]:
+        raise DrillError(f"restore of snapshot {repo}/{snap}: {result['shards']['failed']} of "
+                         f"{result['shards']['total']} shards failed: {failed_shards(es, targets)}")  # fmt: skip
+    statuses = []
+    for part in expressions(targets):
+        try:
+            statuses.append(es.cluster.health(index=part, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
+                                              request_timeout=es_cfg.timeout + 10)["status"])  # fmt: skip
+        except es_errors.TransportError as exc:
+            if exc.status_code != 408:  # 408: the wait for yellow timed out
+                raise
+            raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
+                              f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
+    health = "yellow" if "yellow" in statuses else "green"
+    return RestoredTelemetry("restore cluster" if elsewhere else es_cfg.restore, mapping, result["shards"], health)
+
+
+def failed_shards(es: Elasticsearch, indices: list[str]) -> str:
+    """Which primaries are unassigned, and why (ES's own words, shortened)."""
+    columns = "index,shard,prirep,state,unassigned.details"
+    rows = [row for part in expressions(indices) for row in es.cat.shards(index=part, h=columns, format="json")]
+    bad = [r for r in rows if r["prirep"] == "p" and r["state"] != "STARTED"]
+    if not bad:
+        return "no primary shard is unassigned"
+    first = bad[0]
+    cause = (first.get("unassigned.details") or "").split("nested: ")[-1].strip(" ;")
+    return f"{len(bad)} primaries not started, e.g. {first['index']}[{first['shard']}] {first['state']}: {cause[:300]}"
