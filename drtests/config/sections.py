@@ -1,0 +1,236 @@
+"""The config's sections: each key declared once, with its type, default, allowed values and
+bounds next to it (`setting(...)`), and DrillConfig, the whole drill's config."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from drtests.words import Mode
+
+DEFAULT_TYPES = [
+    "Component", "Relation", "ComponentType", "RelationType", "Layer", "Domain", "Environment",
+    "QueryView", "Sync", "DataSource", "CheckFunction",
+]  # fmt: skip
+TEMPLATE_KEYS = {"home", "graph", "file", "type"}
+
+
+def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None = None, ge: float | None = None,
+            le: float | None = None, unit: str = "", regex: bool = False, required: bool = False,
+            absolute: bool = False, factory: Callable[[], object] | None = None) -> Any:  # fmt: skip
+    """A config key: its default and what a value must be (one of `choices`; > gt, >= ge, <= le,
+    in `unit`; a valid regular expression; not empty; an absolute path once {home} is expanded)."""
+    rules = {"choices": choices, "gt": gt, "ge": ge, "le": le, "unit": unit, "regex": regex, "required": required,
+             "absolute": absolute}  # fmt: skip
+    if factory is not None:
+        return field(default_factory=factory, metadata=rules)
+    return field(default=default, metadata=rules)
+
+
+@dataclass(frozen=True)
+class DrillSection:
+    name: str = setting("stackstate-drill", required=True)  # names evidence folders, snapshots, containers
+    # in-place: restore onto the target; isolated: back up the target, restore in a disposable host;
+    # existing: verify the backups the install already keeps ([existing]), production never stopped
+    mode: Mode = setting(Mode.IN_PLACE, choices=tuple(Mode))
+    # the snapshot beside the export and the snapshot restore beside the import (false: each after
+    # the graph's part, one after the other: slower, for comparison or a cluster that needs the room)
+    parallel_paths: bool = setting(True)
+
+
+@dataclass(frozen=True)
+class TargetSection:
+    templates: ClassVar[bool] = True  # string keys may use {home}, {graph}, {file}, {type}
+    name: str = setting("")  # how evidence and history name this install (default: the URL's host and stackstate.home)
+    url: str = setting("local://", required=True)  # testinfra host spec: local://, ssh://user@host:port, docker://name
+    owner: str = setting("stackstate", required=True)  # user that must be able to write the backup folder
+    disposable: bool = setting(False)  # true: the graph may be overwritten by an in-place restore
+    sudo: bool = setting(False)
+    ssh_config: str = setting("")  # ssh:// targets: an ssh_config file (host keys, jump hosts, ...)
+    ssh_identity_file: str = setting("")  # ssh:// targets: the private key
+    lock_file: str = setting("{home}/var/drtests.lock", required=True, absolute=True)
+    min_free_mb: int = setting(512, ge=0)
+
+
+@dataclass(frozen=True)
+class StackStateSection:
+    templates: ClassVar[bool] = True
+    home: str = setting("/opt/stackstate", required=True, absolute=True)
+    graph: str = setting("default", required=True)
+    backup_dir: str = setting("{home}/backups", required=True, absolute=True)
+    export_command: str = setting("{home}/bin/sts-standalone.sh export --file {file} --graph {graph}", required=True)
+    import_command: str = setting("{home}/bin/sts-standalone.sh import --file {file} --graph {graph}", required=True)
+    log_file: str = setting("{home}/var/log/stackstate.log", required=True, absolute=True)
+    restore_start_pattern: str = setting(r"Restoring graph (?P<graph>\S+) from (?P<file>.+)\.$", regex=True)
+    watermark_pattern: str = setting(r"Contains changes till (?P<ns>\d+)", regex=True)
+    error_pattern: str = setting(r"^\S+ \S+ \[[^\]]*\] (ERROR|FATAL) ", regex=True)
+    version_command: str = setting("")  # prints the installed StackState version, e.g. "{home}/bin/sts version" (lab)
+    export_timeout: float = setting(1800.0, gt=0, unit="seconds")
+    import_timeout: float = setting(3600.0, gt=0, unit="seconds")
+
+
+@dataclass(frozen=True)
+class ServiceSection:
+    templates: ClassVar[bool] = True
+    backend: str = setting("systemd", choices=("systemd", "command"))
+    unit: str = setting("stackstate.service", required=True)
+    stackgraph_unit: str = setting("stackgraph.service", required=True)
+    start_command: str = setting("")  # backend = "command": shell commands; status exits 0 when active
+    stop_command: str = setting("")
+    status_command: str = setting("")
+    stackgraph_status_command: str = setting("")
+    timeout: float = setting(300.0, gt=0, unit="seconds")
+    # a safety step's patience: the node must come back, e.g. after a stop timeout
+    restart_timeout: float = setting(900.0, gt=0, unit="seconds")
+
+
+@dataclass(frozen=True)
+class ProbeSection:
+    templates: ClassVar[bool] = True
+    kind: str = setting("cli", choices=("cli", "api", "command"))
+    types: list[str] = setting(None, factory=lambda: list(DEFAULT_TYPES))
+    cli_command: str = setting("{home}/bin/sts graph list --ids {type}")
+    api_url: str = setting("http://127.0.0.1:7070")  # kind = "api": GET api_url + api_path, a JSON list per type
+    api_path: str = setting("/api/node/{type}")
+    command: str = setting("")  # kind = "command": prints {"Type": count} JSON
+    concurrency: int = setting(4, ge=1, le=64)  # cli/api: how many types are counted at once (1: one after the other)
+
+
+@dataclass(frozen=True)
+class ElasticsearchSection:
+    enabled: bool = setting(True)
+    url: str = setting("http://127.0.0.1:9200")
+    indices: str = setting("sts_*", required=True)
+    repository: str = setting("sts-backup", required=True)
+    repository_location: str = setting("")  # set: register an fs repository there (under path.repo)
+    restore: str = setting("rename", choices=("rename", "replace"))
+    rename_pattern: str = setting("(.+)", regex=True)
+    rename_replacement: str = setting("drtests-restored-$1")
+    username_env: str = setting("")  # names of environment variables; secrets never live in the file
+    password_env: str = setting("")
+    api_key_env: str = setting("")
+    fingerprint_sample: int = setting(50, ge=1, le=10000)  # ES returns at most 10,000 hits a search
+    # "n/t": each drill hashes every document of n t-ths of the indices (rotating with the drill's
+    # sequence number), so within t/n drills every index was verified in full; "off": samples only
+    full_verify: str = setting("off")
+    full_verify_slices: int = setting(2, ge=1, le=16)  # parallel readers per index (sliced point in time)
+    timeout: float = setting(1800.0, gt=0, unit="seconds")
+
+
+@dataclass(frozen=True)
+class RestoreClusterSection:
+    """A separate Elasticsearch cluster the snapshot is restored into (under the original names),
+    so production gets no restore traffic and no new index. It must register the snapshot
+    repository read-only: two clusters writing one repository corrupt it."""
+
+    url: str = setting("")  # empty: restore into the production cluster under renamed indices
+    username_env: str = setting("")  # names of environment variables, as for elasticsearch
+    password_env: str = setting("")
+    api_key_env: str = setting("")
+
+
+@dataclass(frozen=True)
+class IsolatedSection:
+    """mode = "isolated": the restore runs in a disposable container started from `image`."""
+
+    image: str = setting("")  # an image with StackState installed and systemd as PID 1 (the lab's: make image)
+    home: str = setting("/opt/stackstate", required=True, absolute=True)
+    unit: str = setting("stackstate.service", required=True)
+    stackgraph_unit: str = setting("stackgraph.service", required=True)
+    ready_timeout: float = setting(300.0, gt=0, unit="seconds")  # for systemd and both units to be up
+    copy_to: str = setting(
+        "/tmp", required=True, absolute=True
+    )  # folder in the container that receives the backup file
+
+
+@dataclass(frozen=True)
+class ExistingSection:
+    """mode = "existing": which of the install's own backups to verify, and how to compare
+    without a drill-time baseline."""
+
+    # the graph backup: this file, or one picked from stackstate.backup_dir by name pattern
+    backup_file: str = setting("")
+    backup_pattern: str = setting("sts-backup-*.graph", required=True)  # what sts-backup.sh writes
+    pick: str = setting("newest", choices=("newest", "random"))  # random: any within window_days
+    window_days: float = setting(7.0, gt=0, unit="days")
+    include_drill_backups: bool = setting(False)  # drtests-*.graph files made by drills are candidates too
+    # the snapshot: this name, or the newest SUCCESS one holding elasticsearch.indices, or the one
+    # that started nearest the graph backup's time
+    snapshot: str = setting("")
+    snapshot_pick: str = setting("newest", choices=("newest", "nearest"))
+    # without backup-time facts (drtests record-backup), each type's restored count may differ from
+    # the live count by this share of the live count
+    topology_tolerance: float = setting(0.10, ge=0, le=1)
+
+
+@dataclass(frozen=True)
+class AlertsSection:
+    # the newest backup file or snapshot older than the RPO objective: warn, fail the drill, or nothing
+    stale_backup: str = setting("warn", choices=("warn", "fail", "off"))
+    webhook_url_env: str = setting("")  # an environment variable holding a URL that gets each drill's JSON summary
+    webhook_timeout: float = setting(10.0, gt=0, unit="seconds")
+    # an environment variable holding Apprise URLs (slack://..., mailto://..., json://...): a message per drill
+    notify_env: str = setting("")
+    notify_on: str = setting("fail", choices=("fail", "always"))  # fail: only drills that did not pass
+    notify_timeout: float = setting(20.0, gt=0, unit="seconds")  # for all the URLs together
+
+
+@dataclass(frozen=True)
+class RetentionSection:
+    # `drtests prune` keeps the backup files and snapshots of this many newest drills of the target
+    # (and a gate's rollback point until a newer gate passed); it deletes only what drills made
+    keep_drill_artifacts: int = setting(3, ge=1)
+
+
+@dataclass(frozen=True)
+class ObjectivesSection:
+    rto_seconds: float = setting(4 * 3600.0, gt=0, unit="seconds")
+    rpo_seconds: float = setting(24 * 3600.0, gt=0, unit="seconds")
+
+
+@dataclass(frozen=True)
+class DrillConfig:
+    drill: DrillSection = field(default_factory=DrillSection)
+    target: TargetSection = field(default_factory=TargetSection)
+    stackstate: StackStateSection = field(default_factory=StackStateSection)
+    service: ServiceSection = field(default_factory=ServiceSection)
+    probe: ProbeSection = field(default_factory=ProbeSection)
+    elasticsearch: ElasticsearchSection = field(default_factory=ElasticsearchSection)
+    isolated: IsolatedSection = field(default_factory=IsolatedSection)
+    restore_cluster: RestoreClusterSection = field(default_factory=RestoreClusterSection)
+    existing: ExistingSection = field(default_factory=ExistingSection)
+    alerts: AlertsSection = field(default_factory=AlertsSection)
+    retention: RetentionSection = field(default_factory=RetentionSection)
+    objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
+    source: str = "<defaults>"
+    sha256: str = ""
+
+    @property
+    def target_name(self) -> str:
+        """The install's name in evidence, history and fleets: target.name, else host:home."""
+        return self.target.name or f"{urlparse(self.target.url).hostname or 'localhost'}:{self.stackstate.home}"
+
+    @property
+    def state_dir(self) -> str:
+        """Where drtests keeps its state on the target: the lock, the restore ledger and the pid
+        files of running exports and imports (the lock file's folder)."""
+        return posixpath.dirname(self.path(self.target.lock_file)) or "/"
+
+    def path(self, template: str, **extra: str) -> str:
+        """Expand a path template: {home}, {graph} and any extra placeholders, as they are."""
+        return template.format(home=self.stackstate.home, graph=self.stackstate.graph, **extra)
+
+    def command(self, template: str, **extra: str) -> str:
+        """Expand a shell command template: every substituted value is quoted for the shell, so a
+        home with a space works and a graph named `x; touch y` is a name, not a command."""
+        values = {"home": self.stackstate.home, "graph": self.stackstate.graph, **extra}
+        return template.format(**{key: shlex.quote(value) for key, value in values.items()})
+
+    def secret(self, env_key: str, section: str = "elasticsearch") -> str | None:
+        name = getattr(getattr(self, section), env_key)
+        return os.environ.get(name) if name else None
