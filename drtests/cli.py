@@ -76,6 +76,13 @@ def parser() -> argparse.ArgumentParser:
                 cmd.add_argument(f"--{option.name}", metavar=option.metavar, help=option.help)
         if name in ("run", "gate"):
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
+    add_target_commands(sub, config_help)
+    add_report_commands(sub)
+    return main
+
+
+def add_target_commands(sub, config_help: str) -> None:
+    """The commands that reach a target: prune, record-backup (status reads only the report folder)."""
     prune_text = (
         "Deletes the backup files and snapshots of older drills of each target, keeping the newest "
         "retention.keep_drill_artifacts and the newest passing gate's. Only what drills recorded in their "
@@ -105,6 +112,10 @@ def parser() -> argparse.ArgumentParser:
     record.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=SET_HELP)
     record.add_argument("--file", metavar="F", help="the backup file (default: the newest existing.backup_pattern "
                         "file in stackstate.backup_dir)")  # fmt: skip
+
+
+def add_report_commands(sub) -> None:
+    """The commands that read or add to a report folder: report, sign-off, export, verify-evidence."""
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
     signoff_text = ("Adds the sign-off to the folder and its report, and writes the manifest again (signed when "
@@ -128,7 +139,6 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
                            description=f"Set {KEY_ENV} to check a signed manifest.")  # fmt: skip
     check.add_argument("folder", type=Path, metavar="DIR")
-    return main
 
 
 def main(argv: list[str] | None = None) -> int:

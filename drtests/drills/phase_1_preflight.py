@@ -87,6 +87,29 @@ def destructive_steps(cfg: DrillConfig) -> list[str]:
 
 def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
+    check_target(cfg, drill, host, dr_options, dr_say)
+    check_allowed(cfg, drill, dr_options)
+    check_stackgraph(drill, host, dr_stackgraph)
+    es = check_elasticsearch(cfg, drill)
+    restore_es = es
+    if es is not None and cfg.restore_cluster.url:
+        restore_es = check_restore_cluster(cfg, drill, es, request)
+
+    check_backups_fresh(cfg, drill, host, es, dr_say)
+    check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say)
+    check_restore_names(cfg, drill, es, restore_es)
+    # The lock before anything is registered to undo: a drill that loses the race for it must
+    # not start (or stop) anything under the drill that holds it.
+    take_lock(cfg, drill, host, dr_safety)
+    check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say)
+    check_backup_folder(cfg, drill, host)
+    if modes.of(cfg).takes_backup:  # else nothing is written on the target: no room needed
+        check_room(cfg, drill, host)
+    dr_say("preflight passed")
+
+
+def check_target(cfg, drill, host, dr_options, dr_say) -> None:
+    """The target runs commands; a gate also needs the StackState version."""
     dr_say(f"drill {drill.id} on {host.url} ({cfg.drill.mode})")
     reached = host.run("true", 60)
     expect(
@@ -106,6 +129,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
                message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
                f"(it failed or is empty on {host.url})")  # fmt: skip
 
+
+def check_allowed(cfg, drill, dr_options) -> None:
+    """A destructive step only on a disposable target or with --allow-destructive; the mode's own checks."""
     destructive = destructive_steps(cfg)
     allowed = cfg.target.disposable or dr_options.allow_destructive
     if destructive:
@@ -121,6 +147,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
 
     modes.of(cfg).check_preflight(cfg, drill)
 
+
+def check_stackgraph(drill, host, dr_stackgraph) -> None:
+    """StackGraph runs: export and import need it."""
     graph_state = dr_stackgraph.state()
     expect(
         drill,
@@ -132,29 +161,32 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         "export and import need it",
     )
 
-    es = None
-    if cfg.elasticsearch.enabled:
-        es = client.connect(cfg)
-        version, health = client.server_version(es), client.health_status(es)
-        expect(
-            drill,
-            PHASE,
-            "Elasticsearch health not red",
-            "green|yellow",
-            health,
-            ok=health != "red",
-            message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
-        )
-        repository = cfg.elasticsearch.repository
-        with drill.timed_step(PHASE, f"snapshot repository {repository}", f"POST _snapshot/{repository}/_verify"):
-            repo = snapshots.ensure_repository(es, cfg)
-        drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
-        drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
 
-    restore_es = es
-    if es is not None and cfg.restore_cluster.url:
-        restore_es = check_restore_cluster(cfg, drill, es, request)
+def check_elasticsearch(cfg, drill):
+    """Elasticsearch answers, is not red and its snapshot repository verifies; its client (None: disabled)."""
+    if not cfg.elasticsearch.enabled:
+        return None
+    es = client.connect(cfg)
+    version, health = client.server_version(es), client.health_status(es)
+    expect(
+        drill,
+        PHASE,
+        "Elasticsearch health not red",
+        "green|yellow",
+        health,
+        ok=health != "red",
+        message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
+    )
+    repository = cfg.elasticsearch.repository
+    with drill.timed_step(PHASE, f"snapshot repository {repository}", f"POST _snapshot/{repository}/_verify"):
+        repo = snapshots.ensure_repository(es, cfg)
+    drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
+    drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
+    return es
 
+
+def check_backups_fresh(cfg, drill, host, es, dr_say) -> None:
+    """alerts.stale_backup: the installation's own backups within the RPO objective (a warning, or a failure)."""
     if cfg.alerts.stale_backup != "off":
         findings = existing.stale_backup_findings(cfg, host, es)
         for finding in findings:
@@ -163,6 +195,10 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         if cfg.alerts.stale_backup == "fail":
             expect(drill, PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
 
+
+def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say) -> None:
+    """What an interrupted drill left: a lock held by a drill not known to be gone stops this one;
+    the rest is recovered only with --recover."""
     leftovers = recovery.find(cfg, host, dr_service.state(), restore_es)  # restore indices: where they are made
     holder = leftovers.lock_holder.strip()
     named = bool(holder) and dr_options.recover_drill == recovery.holder_drill(holder)
@@ -197,6 +233,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         expect(drill, PHASE, "restore ledger names no other cluster", [], sorted(leftovers.elsewhere),
                message=leftovers.elsewhere_message())  # fmt: skip
 
+
+def check_restore_names(cfg, drill, es, restore_es) -> None:
+    """No index has a name the restore would create (no drill recorded it: drtests leaves it alone)."""
     if es is not None and cfg.restore_cluster.url:
         live = client.index_names(es, cfg.elasticsearch.indices)
         taken = client.existing_indices(restore_es, live)
@@ -212,8 +251,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
                "and no drill recorded it (it is not in the restore ledger), so drtests leaves it alone: delete or "
                "rename it, or change elasticsearch.rename_replacement")  # fmt: skip
 
-    # The lock before anything is registered to undo: a drill that loses the race for it must
-    # not start (or stop) anything under the drill that holds it.
+
+def take_lock(cfg, drill, host, dr_safety) -> None:
+    """The drill lock, taken atomically; its release registered as a safety step."""
     lock = cfg.path(cfg.target.lock_file)
     holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
     with drill.timed_step(PHASE, "take the drill lock", lock):
@@ -228,6 +268,9 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     )
     dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder_line and host.remove(lock))
 
+
+def check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say) -> None:
+    """The node is active or inactive (recorded); if active, "active again" is a safety step."""
     node_state = dr_service.state()
     drill.preflight.node_state_at_start = node_state
     expect(
@@ -247,6 +290,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
             ),
         )
 
+
+def check_backup_folder(cfg, drill, host) -> None:
     backup_dir = cfg.path(cfg.stackstate.backup_dir)
     expect(
         drill,
@@ -256,9 +301,11 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         host.is_dir(backup_dir),
         message=f"backup folder {backup_dir} does not exist on {host.url}: create it, owned by {cfg.target.owner}",
     )
-    if not modes.of(cfg).takes_backup:  # nothing is written on the target: no room needed
-        dr_say("preflight passed")
-        return
+
+
+def check_room(cfg, drill, host) -> None:
+    """The backup folder is writable by the owner and has room for the next backup; the log is readable."""
+    backup_dir = cfg.path(cfg.stackstate.backup_dir)
     expect(
         drill,
         PHASE,
@@ -290,8 +337,6 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         host.exists(log_file),
         message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
     )
-
-    dr_say("preflight passed")
 
 
 def check_restore_cluster(cfg: DrillConfig, drill, es, request):

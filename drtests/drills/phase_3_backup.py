@@ -168,6 +168,14 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
         exported.rc,
         message=f"export exited {exported.rc} on {host.url}: {exported.tail(5)}",
     )
+    check_backup_file(drill, host, file, say)
+    if telemetry_path is not None:
+        check_snapshot(drill, telemetry_path.result())  # its failure (a red index, a refused snapshot) fails here
+    assert_checks(drill, PHASE)
+
+
+def check_backup_file(drill, host, file: str, say) -> None:
+    """The export's file: there, not empty, its sha256 recorded."""
     with drill.timed_step(PHASE, "backup file facts", f"stat, sha256sum {file}"):
         facts = drill.backup.artifact = host.file_facts(file)
     expect(
@@ -182,29 +190,29 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     drill.check(PHASE, "backup sha256 recorded", True, len(facts.sha256) == 64)
     say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}...")
 
-    if telemetry_path is not None:
-        snap = telemetry_path.result()  # its failure (a red index, a refused snapshot) fails the phase here
-        at_snapshot, name = drill.backup.docs_at_snapshot, snap.snapshot
-        drill.check(
-            PHASE,
-            "snapshot state",
-            "SUCCESS",
-            snap.state,
-            message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}",
-        )
-        drill.check(
-            PHASE,
-            "snapshot failed shards",
-            0,
-            snap.shards["failed"],
-            message=f"snapshot {name}: {snap.shards['failed']} shards failed: {snap.failures}",
-        )
-        missing = sorted(set(at_snapshot) - set(snap.indices))
-        drill.check(
-            PHASE,
-            "snapshot holds every index",
-            [],
-            missing,
-            message=f"snapshot {name} lacks indices {', '.join(missing)}",
-        )
-    assert_checks(drill, PHASE)
+
+def check_snapshot(drill, snap: Snapshot) -> None:
+    """The snapshot beside the export: SUCCESS, no failed shard, every index counted at snapshot time."""
+    at_snapshot, name = drill.backup.docs_at_snapshot, snap.snapshot
+    drill.check(
+        PHASE,
+        "snapshot state",
+        "SUCCESS",
+        snap.state,
+        message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}",
+    )
+    drill.check(
+        PHASE,
+        "snapshot failed shards",
+        0,
+        snap.shards["failed"],
+        message=f"snapshot {name}: {snap.shards['failed']} shards failed: {snap.failures}",
+    )
+    missing = sorted(set(at_snapshot) - set(snap.indices))
+    drill.check(
+        PHASE,
+        "snapshot holds every index",
+        [],
+        missing,
+        message=f"snapshot {name} lacks indices {', '.join(missing)}",
+    )

@@ -76,61 +76,13 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     require(drill, "backup")
     site = request.getfixturevalue("dr_restore_site")
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
-    original = drill.backup.artifact
-    artifact = original.path
-    target_version = drill.preflight.stackstate_version
-    restored_version = drill.restore.stackstate_version = (
-        stackstate_version(cfg, host) if site.disposable is not None else target_version
-    )
-    if target_version or restored_version:
-        expect(drill, PHASE, "StackState versions match", target_version, restored_version,
-               message=f"a backup restores only onto the StackState version it was taken from: target "
-               f"{target_version}, restore host {restored_version}")  # fmt: skip
-    if site.disposable is not None:
-        dr_say(f"copying {artifact} from {dr_target.url} to {host.url}")
-        with drill.timed_step(PHASE, "copy backup file to restore host", f"{dr_target.url}:{artifact} -> {host.url}"):
-            artifact, copied_by = copy_artifact(dr_target, artifact, site)
-            copied = host.file_facts(artifact)
-        drill.restore.host.artifact, drill.restore.host.copied_by = copied, copied_by
-        expect(drill, PHASE, "backup file intact after the copy (sha256)", original.sha256, copied.sha256,
-               message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
-               f"the original {original.sha256}")  # fmt: skip
+    artifact = check_version_and_copy(drill, site, dr_target, dr_say)
     dr_say(f"stopping {service.name} on {host.url} for the import")
     drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     telemetry_path = None
     if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
-        es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
-        elsewhere = bool(cfg.restore_cluster.url)
-
-        def restore_path(path: Beside) -> RestoredTelemetry:
-            """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
-            belongs to the main thread)."""
-
-            def remove_later(targets: list[str]) -> None:  # before the restore request, never after
-                with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
-                    # on the target (where the lock is), with the cluster the copies go to
-                    recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
-                if not dr_options.keep:
-
-                    def remove() -> None:
-                        client.delete_indices(es, targets)
-                        dr_target.remove(recovery.ledger_path(dr_config))
-
-                    dr_safety.register(f"restored indices removed ({len(targets)})", remove)
-                path.check_cancelled()
-
-            request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
-            with path.timed_step(PHASE, "restore snapshot", request_line):
-                return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
-                                                  elsewhere=elsewhere)  # fmt: skip
-
-        when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
-        into = (
-            f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
-        )
-        dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
-        telemetry_path = Beside("restore", restore_path, cfg.drill.parallel_paths)
+        telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request)
     try:
         with graph_path(telemetry_path):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
@@ -144,6 +96,49 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         drill.restore.paths_s = {"graph": round(imported.duration_s, 3), "telemetry": telemetry_path.duration_s}
     drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
 
+    check_import(drill, host, st, imported, window)
+    if telemetry_path is not None:
+        check_restored(drill, telemetry_path.result())  # its failure (a name taken, failed shards) fails here
+    assert_checks(drill, PHASE)
+
+
+def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request) -> Beside:
+    """The snapshot restore as the telemetry path beside the import; its restore ledger written on
+    the target before the restore request, the removal of what it restores registered as a safety step."""
+    es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
+    elsewhere = bool(cfg.restore_cluster.url)
+
+    def restore_path(path: Beside) -> RestoredTelemetry:
+        """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
+        belongs to the main thread)."""
+
+        def remove_later(targets: list[str]) -> None:  # before the restore request, never after
+            with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
+                # on the target (where the lock is), with the cluster the copies go to
+                recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
+            if not dr_options.keep:
+
+                def remove() -> None:
+                    client.delete_indices(es, targets)
+                    dr_target.remove(recovery.ledger_path(dr_config))
+
+                dr_safety.register(f"restored indices removed ({len(targets)})", remove)
+            path.check_cancelled()
+
+        request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
+        with path.timed_step(PHASE, "restore snapshot", request_line):
+            return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
+                                              elsewhere=elsewhere)  # fmt: skip
+
+    when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
+    into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
+    dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
+    return Beside("restore", restore_path, cfg.drill.parallel_paths)
+
+
+def check_import(drill, host, st, imported, window: LogWindow) -> None:
+    """The import ended in time with exit 0, and its log window holds the start line and the
+    recovery point (the backup's watermark) and no error line."""
     if imported.timed_out:
         drill.check(
             PHASE,
@@ -188,17 +183,45 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         message=f"the import logged {len(errors)} error line(s) in {window.path}: {errors[0] if errors else ''}",
     )
 
-    if telemetry_path is not None:
-        restored = telemetry_path.result()  # its failure (a name taken, failed shards) fails the phase here
-        drill.restore.telemetry = restored
-        drill.check(
-            PHASE,
-            "restore failed shards",
-            0,
-            restored.shards["failed"],
-            message=f"restore of {snapshot.snapshot}: {restored.shards['failed']} shards failed",
-        )
-        drill.check(
-            PHASE, "restored indices health", "green|yellow", restored.health, ok=restored.health in ("green", "yellow")
-        )
-    assert_checks(drill, PHASE)
+
+def check_restored(drill, restored: RestoredTelemetry) -> None:
+    """The snapshot restore: no failed shard, the restored indices green or yellow."""
+    snapshot = drill.backup.snapshot
+    drill.restore.telemetry = restored
+    drill.restore.telemetry = restored
+    drill.check(
+        PHASE,
+        "restore failed shards",
+        0,
+        restored.shards["failed"],
+        message=f"restore of {snapshot.snapshot}: {restored.shards['failed']} shards failed",
+    )
+    drill.check(
+        PHASE, "restored indices health", "green|yellow", restored.health, ok=restored.health in ("green", "yellow")
+    )
+
+
+def check_version_and_copy(drill, site, target, say) -> str:
+    """The restore host runs the StackState version the backup was taken from; an isolated drill
+    copies the backup onto it (sha256 checked). Returns the backup's path where it is imported."""
+    cfg, host = site.config, site.host
+    original = drill.backup.artifact
+    artifact = original.path
+    target_version = drill.preflight.stackstate_version
+    restored_version = drill.restore.stackstate_version = (
+        stackstate_version(cfg, host) if site.disposable is not None else target_version
+    )
+    if target_version or restored_version:
+        expect(drill, PHASE, "StackState versions match", target_version, restored_version,
+               message=f"a backup restores only onto the StackState version it was taken from: target "
+               f"{target_version}, restore host {restored_version}")  # fmt: skip
+    if site.disposable is not None:
+        say(f"copying {artifact} from {target.url} to {host.url}")
+        with drill.timed_step(PHASE, "copy backup file to restore host", f"{target.url}:{artifact} -> {host.url}"):
+            artifact, copied_by = copy_artifact(target, artifact, site)
+            copied = host.file_facts(artifact)
+        drill.restore.host.artifact, drill.restore.host.copied_by = copied, copied_by
+        expect(drill, PHASE, "backup file intact after the copy (sha256)", original.sha256, copied.sha256,
+               message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
+               f"the original {original.sha256}")  # fmt: skip
+    return artifact
