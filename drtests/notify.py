@@ -61,6 +61,9 @@ def notify(urls: str, title: str, body: str, failed: bool, deadline: float) -> s
     return f"notification failed for {len(wanted)} URL(s){': ' + sent if isinstance(sent, str) else ''}"
 
 
+TIMED_OUT = "timed out"
+
+
 def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
     """POST the summary as JSON; returns a problem in words, or None when it was accepted. The
     whole exchange gets `timeout` seconds (a receiver that drips bytes does not hold the drill's
@@ -78,7 +81,13 @@ def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+            if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+                return TIMED_OUT  # the socket's timeout is the same deadline, met a moment earlier
             return f"webhook failed: {getattr(exc, 'reason', None) or exc!r}"
 
     done, problem = call_within(post, timeout, "drtests-webhook")
-    return problem if done else f"webhook did not answer within {timeout:g}s (webhook_timeout)"
+    return (
+        problem
+        if done and problem is not TIMED_OUT
+        else f"webhook did not answer within {timeout:g}s (webhook_timeout)"
+    )

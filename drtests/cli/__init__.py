@@ -29,11 +29,13 @@ from pathlib import Path
 import pytest
 
 from drtests import config as drill_config
+from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
+from drtests.cli.reports import drill_status, export_pack, rebuild_history, sign_off, verify_evidence
+from drtests.cli.target import prune_artifacts, record_backup
 from drtests.errors import ConfigError
 from drtests.options import OPTIONS, SET_HELP, DrillOptions
 from drtests.plan import render
 from drtests.plugin import DRILLS_DIR
-from drtests.report import history, manifest, store
 from drtests.report.finish import DrillOutcome
 from drtests.report.manifest import KEY_ENV
 from drtests.session import DrillSession
@@ -44,8 +46,6 @@ EXIT_CODES = """exit codes:
   2  a usage or config error: nothing was touched
   3  an infrastructure error before the drill could check anything (target, Elasticsearch or
      Docker unreachable)"""
-USAGE_ERROR = 2
-INFRASTRUCTURE_ERROR = 3
 
 
 def parser() -> argparse.ArgumentParser:
@@ -221,181 +221,6 @@ class Outcome:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         session = DrillSession.find(config)
         self.outcomes = list(session.outcomes) if session else []
-
-
-def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
-    from drtests import retention
-    from drtests.errors import DrillError
-    from drtests.hosts.host import TargetHost
-
-    if not root.is_dir():
-        print(
-            f"drtests: error: {root}: no such report folder (prune reads the drills' evidence there)", file=sys.stderr
-        )
-        return USAGE_ERROR
-    for cfg in configs:
-        delete, keep = retention.plan(cfg, root)
-        print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)}")
-        for artifact in keep:
-            print(f"  keep   {artifact}")
-        for artifact in delete:
-            print(f"  {'delete' if yes else 'would delete'} {artifact}")
-        if not yes or not delete:
-            continue
-        t = cfg.target
-        try:
-            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
-            es = None
-            if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
-                from drtests.es.client import connect
-
-                es = connect(cfg)
-            done = retention.prune(cfg, root, host, es)
-        except DrillError as exc:
-            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
-            return INFRASTRUCTURE_ERROR
-        print(f"{cfg.target_name}: {len(done)} deleted (recorded in {root / retention.PRUNES})")
-    if not yes:
-        print("nothing was deleted: run again with --yes to delete")
-    return 0
-
-
-def record_backup(configs: list, file: str | None) -> int:
-    """Write the backup-time facts beside the backup, as the install's owner."""
-    import json
-    import random
-    import time
-
-    from drtests import existing
-    from drtests.errors import DrillError
-    from drtests.hosts.host import TargetHost, quote
-    from drtests.topology import make_probe
-
-    for cfg in configs:
-        t = cfg.target
-        try:
-            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
-            if file:
-                path = file
-            else:
-                candidates = existing.backup_candidates(cfg, host)
-                path = existing.pick_backup(cfg, candidates, time.time(), random.Random(), pick="newest").picked
-            artifact = host.file_facts(path)
-            facts = existing.backup_time_facts(cfg, artifact, make_probe(cfg, host).counts(), host.name())
-            target = existing.facts_path(path)
-            text = json.dumps(facts, indent=2) + "\n"
-            wrote = host.run(f"printf %s {quote(text)} > {quote(target)}", 60, sudo=True, as_user=t.owner)
-            if wrote.rc != 0:
-                raise DrillError(f"cannot write {target} on {host.url}: {wrote.tail(2)}")
-        except DrillError as exc:
-            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
-            return INFRASTRUCTURE_ERROR
-        nodes = sum(facts["topology"].values())
-        print(f"{cfg.target_name}: recorded {target}: {artifact.size} bytes, sha256 {artifact.sha256}, "
-              f"{nodes} nodes in {len(facts['topology'])} types")  # fmt: skip
-    return 0
-
-
-def drill_status(root: Path, max_age: str) -> int:
-    from drtests.report.freshness import freshness, parse_age
-
-    try:
-        max_age_s = parse_age(max_age)
-    except ValueError as exc:
-        print(f"drtests: error: --max-age: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    try:
-        if not root.is_dir():
-            raise FileNotFoundError(2, "no such folder")
-        entries = store.history(root)
-    except OSError as exc:
-        print(f"drtests: error: cannot read the report folder {root}: {exc.strerror or exc}", file=sys.stderr)
-        return INFRASTRUCTURE_ERROR
-    targets = freshness(entries)
-    if not targets:
-        print(f"OVERDUE no drill recorded in {root}")
-        return 1
-    for target in targets:
-        print(target.line(max_age_s))
-    return 0 if all(t.fresh(max_age_s) for t in targets) else 1
-
-
-def rebuild_history(root: Path) -> int:
-    if not root.is_dir():
-        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
-        return USAGE_ERROR
-    entries = history.rebuild(root)
-    print(f"{len(entries)} drill(s): {history.write_index(root, entries)}")
-    return 0
-
-
-def export_pack(root: Path, since: str, until: str | None, out: Path) -> int:
-    from drtests.errors import DrillError
-    from drtests.report import pack
-
-    if not root.is_dir():
-        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
-        return USAGE_ERROR
-    try:
-        start, end = pack.parse_day(since), pack.parse_day(until) if until else None
-    except DrillError as exc:
-        print(f"drtests: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
-    targets = refused_in_one_line(lambda: pack.export(root, start, end, out))
-    if targets is None:
-        return 1
-    drills = sum(t["drills"] for t in targets)
-    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first")
-    return 0
-
-
-def refused_in_one_line(work):
-    """The value of `work`, or None after printing its DrillError as one line."""
-    from drtests.errors import DrillError
-
-    try:
-        return work()
-    except DrillError as exc:
-        print(f"drtests: error: {exc}", file=sys.stderr)
-        return None
-
-
-def sign_off(folder: Path, by: str, role: str, note: str) -> int:
-    from drtests.report import signoff
-
-    if not folder.is_dir():
-        print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
-        return USAGE_ERROR
-    record = refused_in_one_line(lambda: signoff.sign_off(folder, by, role, note))
-    if record is None:
-        return 1
-    print(f"{folder}: signed off by {record['by']} ({record['role']}) at {record['at']}")
-    return 0
-
-
-def verify_evidence(folder: Path) -> int:
-    from drtests.report import signoff
-
-    if not folder.is_dir():
-        print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
-        return USAGE_ERROR
-    problems = manifest.verify(folder)
-    for problem in problems:
-        print(f"ALTERED {folder}/{problem}")
-    chain = manifest.chain(folder)
-    records = signoff.read(folder)
-    if len(records) != len(chain):
-        problems.append(f"{signoff.SIGNOFFS}: {len(records)} sign-off(s), but the manifest records {len(chain)}")
-        print(f"ALTERED {folder}/{problems[-1]}")
-    for record in records:
-        note = f": {record.get('note')}" if record.get("note") else ""
-        print(f"signed off by {record.get('by')} ({record.get('role')}) at {record.get('at')}{note}")
-    if not problems and manifest.is_signed(folder):
-        print(f"{folder}: intact (signed and every file matches manifest.json)")
-    elif not problems:
-        print(f"{folder}: intact, but UNSIGNED: every file matches manifest.json, and anyone who edits a file can "
-              f"rebuild an unsigned manifest; set {KEY_ENV} when drills write evidence to sign it")  # fmt: skip
-    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""The commands that reach a target without a drill: `prune` (what old drills left) and
+`record-backup` (the facts of a fresh backup, beside it)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
+
+
+def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
+    from drtests import retention
+    from drtests.errors import DrillError
+    from drtests.hosts.host import TargetHost
+
+    if not root.is_dir():
+        print(
+            f"drtests: error: {root}: no such report folder (prune reads the drills' evidence there)", file=sys.stderr
+        )
+        return USAGE_ERROR
+    for cfg in configs:
+        delete, keep = retention.plan(cfg, root)
+        print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)}")
+        for artifact in keep:
+            print(f"  keep   {artifact}")
+        for artifact in delete:
+            print(f"  {'delete' if yes else 'would delete'} {artifact}")
+        if not yes or not delete:
+            continue
+        t = cfg.target
+        try:
+            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            es = None
+            if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
+                from drtests.es.client import connect
+
+                es = connect(cfg)
+            done = retention.prune(cfg, root, host, es)
+        except DrillError as exc:
+            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
+            return INFRASTRUCTURE_ERROR
+        print(f"{cfg.target_name}: {len(done)} deleted (recorded in {root / retention.PRUNES})")
+    if not yes:
+        print("nothing was deleted: run again with --yes to delete")
+    return 0
+
+
+def record_backup(configs: list, file: str | None) -> int:
+    """Write the backup-time facts beside the backup, as the install's owner."""
+    import json
+    import random
+    import time
+
+    from drtests import existing
+    from drtests.errors import DrillError
+    from drtests.hosts.host import TargetHost, quote
+    from drtests.topology import make_probe
+
+    for cfg in configs:
+        t = cfg.target
+        try:
+            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            if file:
+                path = file
+            else:
+                candidates = existing.backup_candidates(cfg, host)
+                path = existing.pick_backup(cfg, candidates, time.time(), random.Random(), pick="newest").picked
+            artifact = host.file_facts(path)
+            facts = existing.backup_time_facts(cfg, artifact, make_probe(cfg, host).counts(), host.name())
+            target = existing.facts_path(path)
+            text = json.dumps(facts, indent=2) + "\n"
+            wrote = host.run(f"printf %s {quote(text)} > {quote(target)}", 60, sudo=True, as_user=t.owner)
+            if wrote.rc != 0:
+                raise DrillError(f"cannot write {target} on {host.url}: {wrote.tail(2)}")
+        except DrillError as exc:
+            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
+            return INFRASTRUCTURE_ERROR
+        nodes = sum(facts["topology"].values())
+        print(f"{cfg.target_name}: recorded {target}: {artifact.size} bytes, sha256 {artifact.sha256}, "
+              f"{nodes} nodes in {len(facts['topology'])} types")  # fmt: skip
+    return 0
