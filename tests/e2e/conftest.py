@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
+from drtests.errors import WaitTimeout
 from drtests.record.evidence import validate
 from drtests.waiting import wait_until
 from fixtures.data import generate
@@ -118,6 +119,14 @@ class DrillLab(DrillRunner):
 
     def node_active(self) -> bool:
         return self.lab.ctl("status", "stackstate", check=False).returncode == 0
+
+
+def wait_for(condition, what: str, timeout: float = 60) -> None:
+    """The tests' one wait: `condition` polled every 0.1 s until true, or the test fails naming `what`."""
+    try:
+        wait_until(condition, timeout, f"timed out waiting for {what}", interval=0.1)
+    except WaitTimeout as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def ignore_sigint() -> None:

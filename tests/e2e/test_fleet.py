@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from elasticsearch import Elasticsearch
 from drtests.record.evidence import validate
 from fixtures.data import generate
 from fixtures.lab import Lab
-from tests.e2e.conftest import DRTESTS, ignore_sigint, lab_commands, lab_config
+from tests.e2e.conftest import DRTESTS, ignore_sigint, lab_commands, lab_config, wait_for
 
 NAMES = ("alpha", "beta", "gamma")
 
@@ -154,10 +153,12 @@ def test_sigterm_to_a_parallel_fleet_runs_every_installs_safety_steps(fleet) -> 
         (member.home / "etc" / "faults").write_text("export_slow=120\nstart_slow=8\n")
     run = subprocess.Popen(fleet_command(config, "-n", "3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, cwd=config.parent, preexec_fn=ignore_sigint)  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not all(exports_running(m) for m in members):
-        assert run.poll() is None and time.monotonic() < deadline, "the three exports did not start"
-        time.sleep(0.2)
+
+    def exports_started() -> bool:
+        assert run.poll() is None, "the fleet ended before the three exports started"
+        return all(exports_running(m) for m in members)
+
+    wait_for(exports_started, "the three exports to start", timeout=120)
     run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=300)
     assert run.returncode != 0

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.conftest import DrillLab
+from tests.e2e.conftest import DrillLab, wait_for
 from tests.e2e.test_drill import assert_target_healthy, phase
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-
 
 MOMENTS = {
     # moment: (fault that holds the drill there, the phase interrupted)

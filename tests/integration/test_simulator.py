@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.lab import Lab
+from tests.e2e.conftest import wait_for
 
 LOG_LINE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[main\] INFO  com\.stackvista\.graph\.migration\.Restore - "
 
@@ -198,7 +199,7 @@ def test_fault_start_slow_delays_the_node_answering(sts_lab: Lab) -> None:
 def test_fault_stackgraph_down_stops_stackgraph_and_export(sts_lab: Lab, tmp_path: Path) -> None:
     inject(sts_lab, "stackgraph_down")
     sts_lab.ctl("stop", "stackstate")
-    wait_for(lambda: sts_lab.ctl("status", "stackgraph", check=False).returncode == 3)
+    wait_for(lambda: sts_lab.ctl("status", "stackgraph", check=False).returncode == 3, "StackGraph to exit", 10)
     result = export(sts_lab, tmp_path / "x.graph")
     assert result.returncode == 1 and "StackGraph is not reachable" in result.stderr
     assert sts_lab.ctl("start", "stackgraph", check=False).returncode == 1
@@ -210,10 +211,3 @@ def inject(lab: Lab, fault: str, how: str = "file") -> dict | None:
         return dict(os.environ, DRLAB_FAULTS=fault)
     (lab.prefix / "stackstate/etc/faults").write_text(fault + "\n")
     return None
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
