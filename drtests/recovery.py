@@ -12,11 +12,20 @@ import socket
 from dataclasses import dataclass, field
 
 from drtests.config import DrillConfig
+from drtests.declared import step
 from drtests.errors import DrillError
 from drtests.es import client
-from drtests.hosts.host import TargetHost, pidfile_owner
+from drtests.hosts.host import TargetHost, pidfile_owner, quote
+from drtests.hosts.service import change_state
+from drtests.waiting import wait_until
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
+
+PHASE = "preflight"  # recovery happens there
+RECOVER_COMMAND = step("recover: end the export/import of drill {drill} (pid {pid})")
+RECOVER_LOCK = step("recover: remove drill lock {lock}")
+RECOVER_START = step("recover: start {unit}")
+RECOVER_INDICES = step("recover: delete restore indices {indices}")
 
 
 def holder_drill(holder: str) -> str:
@@ -126,3 +135,31 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
         found.restore_indices = client.existing_indices(es, ours)
         found.ledger = ledger_path(cfg)
     return found
+
+
+def recover(leftovers, drill, host, service, es, cfg, say) -> None:
+    """--recover: undo what the interrupted drill left, each step recorded. A command it left
+    running is ended first: the node must not start under a running import."""
+    for pidfile, pid, owner in leftovers.commands:
+        say(f"recover: ending the export/import of drill {owner or '?'} (pid {pid})")
+        ended = host.run(f"kill -TERM {pid}", 30, sudo=True)
+        wait_until(lambda pid=pid: host.run(f"test -d /proc/{pid}", 30).rc != 0, cfg.service.timeout,
+                   f"the export/import (pid {pid}) left by drill {owner} did not end within {cfg.service.timeout:g}s "
+                   f"of SIGTERM: end it by hand (kill {pid}) and run again")  # fmt: skip
+        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
+        drill.step(PHASE, RECOVER_COMMAND(drill=owner or "?", pid=pid), ended)
+    for pidfile in leftovers.stale_pidfiles:
+        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
+    if leftovers.lock_holder:
+        say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
+        host.remove(leftovers.lock)
+        drill.step(PHASE, RECOVER_LOCK(lock=leftovers.lock))
+    if leftovers.node_inactive:
+        say(f"recover: starting {service.name}")
+        drill.step(PHASE, RECOVER_START(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
+    if leftovers.restore_indices:
+        say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
+        client.delete_indices(es, leftovers.restore_indices)
+        drill.step(PHASE, RECOVER_INDICES(indices=", ".join(leftovers.restore_indices)))
+    if leftovers.ledger and not leftovers.elsewhere:  # else kept: it names copies in another cluster
+        host.remove(leftovers.ledger)

@@ -20,6 +20,7 @@ from drtests.errors import DrillError, Unreachable
 from drtests.options import DrillOptions
 from drtests.record.drill import PHASES, Drill
 from drtests.report.finish import DrillOutcome, finish_drill
+from drtests.steps import PHASE_COMPLETED
 
 NAME = "drtests-session"
 
@@ -118,7 +119,7 @@ class DrillSession:
             status, message = ("pass", "") if report.passed else ("fail", first_line(report))
         if builtin:
             if status == "fail" and not drill.failed_checks(phase):  # stopped by an error, not by a check
-                drill.check(phase, f"{phase} phase completed", "completed", f"stopped: {message}", ok=False,
+                drill.check(phase, PHASE_COMPLETED(phase=phase), "completed", f"stopped: {message}", ok=False,
                             message=message)  # fmt: skip
             drill.phase_ended(phase, status, message)
             item.user_properties.extend(junit_figures(drill, phase, status))

@@ -9,36 +9,35 @@ them with a real drill's record, so the plan cannot drift from the drill.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from drtests.config import DrillConfig
+from drtests.declared import EACH_INDEX, EACH_TYPE, Declared, Planned, check, step
 from drtests.es import digests
 from drtests.hosts.service import Service, change_state
 from drtests.record.drill import Drill
 from drtests.record.results import FullVerify
 
-
-@dataclass(frozen=True)
-class Planned:
-    phase: str
-    kind: str  # "step": an action, recorded in the evidence's steps; "check": in its checks; "output": a file
-    name: str  # the name it is recorded under ("<each ...>" at the end: one per type or index)
-    detail: str = ""  # what exactly: the command, the wait, the rule
-
-    @property
-    def each(self) -> bool:
-        return self.name.endswith(">") and "<each " in self.name
+__all__ = ["EACH_INDEX", "EACH_TYPE", "Declared", "Planned", "check", "step"]
 
 
-def step(phase: str, name: str, detail: str = "") -> Planned:
-    return Planned(phase, "step", name, detail)
-
-
-def check(phase: str, name: str, detail: str = "") -> Planned:
-    return Planned(phase, "check", name, detail)
+STOP_NODE, START_NODE = step("stop {unit}"), step("start {unit}")  # the node, in backup and restore
+NODE_ACTIVE_AGAIN = check("node active again")
+FULL = check("full {index}")  # one per index verified in full
+PHASE_COMPLETED = check("{phase} phase completed")  # a phase stopped by an error, not by a check
+# the backup phase's and an existing-backup drill's (the same facts of the file and the snapshot)
+FILE_FACTS, FILE_NON_EMPTY, SHA256_RECORDED = (
+    step("backup file facts"),
+    check("backup file non-empty"),
+    check("backup sha256 recorded"),
+)
+SNAPSHOT_STATE, SNAPSHOT_FAILED_SHARDS = check("snapshot state"), check("snapshot failed shards")
+SNAPSHOT_HOLDS_EVERY_INDEX = check("snapshot holds every index")
+# the restore phase's and the restore host's (modes)
+VERSIONS_MATCH = check("StackState versions match")
+COPY_BACKUP, COPY_INTACT = step("copy backup file to restore host"), check("backup file intact after the copy (sha256)")
 
 
 def require(drill: Drill, *needed: str) -> None:
@@ -80,14 +79,14 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
                  was_active: bool) -> None:  # fmt: skip
     """Start the node again if it ran before; the outcome is a check of its own."""
     if not was_active:
-        drill.step(phase, f"start {service.name}", outcome="skipped")  # it was not running: left as found
+        drill.step(phase, START_NODE(unit=service.name), outcome="skipped")  # it was not running: left as found
         return
     say(f"starting {service.name}")
     try:
-        drill.step(phase, f"start {service.name}", change_state(service, "active", cfg.service.timeout, say))
-        drill.check(phase, "node active again", "active", "active")
+        drill.step(phase, START_NODE(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
+        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", "active")
     except Exception as exc:
-        drill.check(phase, "node active again", "active", service.state(), message=str(exc))
+        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 
 
 def full_verify_choice(cfg: DrillConfig, options, names: list[str]) -> FullVerify | None:
@@ -109,7 +108,7 @@ def compare_full(drill: Drill, phase: str, mapping: dict[str, str], rule: str = 
     for orig in full.indices:
         before, after, new = full.source.get(orig, {}), full.restored.get(orig, {}), mapping.get(orig, orig)
         n, m = before.get("docs"), after.get("docs")
-        drill.check(phase, f"full {orig}", before.get("digest"), after.get("digest"),
+        drill.check(phase, FULL(index=orig), before.get("digest"), after.get("digest"),
                     message=f"index {orig}: full verification differs: {n} docs {rule} hashed to "
                     f"{str(before.get('digest'))[:16]}..., {m} in restored {new} to {str(after.get('digest'))[:16]}... "
                     f"(a document was changed, lost or added)")  # fmt: skip

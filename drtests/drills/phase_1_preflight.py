@@ -10,15 +10,36 @@ from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
 from drtests.errors import Unreachable
 from drtests.es import client, snapshots
-from drtests.hosts.host import quote
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.record.results import ElasticsearchFacts
 from drtests.steps import Planned, check, expect, stackstate_version, step
-from drtests.waiting import wait_until
 
 pytestmark = pytest.mark.dr_phase("preflight")
 PHASE = "preflight"
+TARGET_REACHABLE = check("target reachable")
+VERSION_KNOWN = check("StackState version known (gate)")
+DESTRUCTIVE_ALLOWED = check("destructive steps allowed")
+STACKGRAPH_RUNNING = check("StackGraph running")
+HEALTH_NOT_RED = check("Elasticsearch health not red")
+REPOSITORY = step("snapshot repository {repository}")
+REPOSITORY_VERIFIED = check("snapshot repository verified")
+RC_REACHABLE = check("restore cluster reachable")
+RC_REPOSITORY = step("restore cluster repository {repository}")
+RC_READS = check("restore cluster reads the snapshots")
+RC_ROOM = check("restore cluster has room (MB)")
+NAMES_FREE = check("restore names free")
+BACKUPS_FRESH = check("backups within the RPO objective")
+LOCK_FREE = check("drill lock free")
+NO_LEFTOVERS = check("no leftovers of an interrupted drill")
+LEDGER_HERE = check("restore ledger names no other cluster")
+TAKE_LOCK = step("take the drill lock")
+LOCK_TAKEN = check("drill lock taken")
+NODE_STATE_KNOWN = check("node state known")
+FOLDER_EXISTS = check("backup folder exists")
+FOLDER_WRITABLE = check("backup folder writable by {owner}")
+FREE_SPACE = check("free space (MB)")
+LOG_READABLE = check("StackState log readable")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
@@ -26,53 +47,51 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     graph_status = (f"systemctl is-active {svc.stackgraph_unit}" if svc.backend == "systemd"
                     else cfg.command(svc.stackgraph_status_command))  # fmt: skip
     backup_dir = cfg.path(cfg.stackstate.backup_dir)
-    planned = [check(PHASE, "target reachable", f"connect to {cfg.target.url} and run a command")]
+    planned = [TARGET_REACHABLE.planned(PHASE, f"connect to {cfg.target.url} and run a command")]
     if options.gate:
-        planned.append(check(PHASE, "StackState version known (gate)", f"`{cfg.stackstate.version_command}`"))
+        planned.append(VERSION_KNOWN.planned(PHASE, f"`{cfg.stackstate.version_command}`"))
     if destructive_steps(cfg):
         allowed = cfg.target.disposable or options.allow_destructive
-        planned.append(check(PHASE, "destructive steps allowed", "refuse unless the target is disposable or "
+        planned.append(DESTRUCTIVE_ALLOWED.planned(PHASE, "refuse unless the target is disposable or "
                              f"{options.flag('allow-destructive')} is given" + ("" if allowed else
                              " (it is neither: the drill would stop here)")))  # fmt: skip
     planned += modes.of(cfg).preflight_plan(cfg)
-    planned.append(check(PHASE, "StackGraph running", f"`{graph_status}`"))
+    planned.append(STACKGRAPH_RUNNING.planned(PHASE, f"`{graph_status}`"))
     if es.enabled:
         register = (
             f"register fs repository {es.repository} at {es.repository_location}, " if es.repository_location else ""
         )
         planned += [
-            check(PHASE, "Elasticsearch health not red", f"Elasticsearch {es.url}"),
-            step(PHASE, f"snapshot repository {es.repository}", f"{register}POST _snapshot/{es.repository}/_verify"),
-            check(PHASE, "snapshot repository verified"),
+            HEALTH_NOT_RED.planned(PHASE, f"Elasticsearch {es.url}"),
+            REPOSITORY.planned(PHASE, f"{register}POST _snapshot/{es.repository}/_verify", repository=es.repository),
+            REPOSITORY_VERIFIED.planned(PHASE),
         ]
     if es.enabled and cfg.restore_cluster.url:
         url = cfg.restore_cluster.url
         planned += [
-            check(PHASE, "restore cluster reachable", url),
-            step(PHASE, f"restore cluster repository {es.repository}", f"registered read-only there (refused when "
+            RC_REACHABLE.planned(PHASE, url),
+            RC_REPOSITORY.planned(PHASE, repository=es.repository, detail=f"registered read-only there (refused when "
                  f"writable: two clusters writing one repository corrupt it); POST _snapshot/{es.repository}/_verify"),
-            check(PHASE, "restore cluster reads the snapshots", "its version >= the production cluster's"),
-            check(PHASE, "restore cluster has room (MB)", f"disk available >= the primaries of {es.indices} + 10 %"),
-            check(PHASE, "restore names free", f"no index named like one of {es.indices} on {url}"),
+            RC_READS.planned(PHASE, "its version >= the production cluster's"),
+            RC_ROOM.planned(PHASE, f"disk available >= the primaries of {es.indices} + 10 %"),
+            NAMES_FREE.planned(PHASE, f"no index named like one of {es.indices} on {url}"),
         ]  # fmt: skip
     if cfg.alerts.stale_backup == "fail":
-        planned.append(check(PHASE, "backups within the RPO objective", "newest backup file and snapshot"))
+        planned.append(BACKUPS_FRESH.planned(PHASE, "newest backup file and snapshot"))
     if es.enabled and es.restore == "rename" and not cfg.restore_cluster.url:
-        planned.append(
-            check(PHASE, "restore names free", f"no index named as a restored copy ({es.rename_replacement})")
-        )
+        planned.append(NAMES_FREE.planned(PHASE, f"no index named as a restored copy ({es.rename_replacement})"))
     planned += [
-        step(PHASE, "take the drill lock", cfg.path(cfg.target.lock_file)),
-        check(PHASE, "drill lock taken"),
-        check(PHASE, "node state known", f"record the state of {svc.unit}"),
-        check(PHASE, "backup folder exists", backup_dir),
+        TAKE_LOCK.planned(PHASE, cfg.path(cfg.target.lock_file)),
+        LOCK_TAKEN.planned(PHASE),
+        NODE_STATE_KNOWN.planned(PHASE, f"record the state of {svc.unit}"),
+        FOLDER_EXISTS.planned(PHASE, backup_dir),
     ]
     if modes.of(cfg).takes_backup:  # else the drill writes nothing on the target
         planned += [
-            check(PHASE, f"backup folder writable by {owner}", f"{backup_dir}, asked as {owner}"),
-            check(PHASE, "free space (MB)",
+            FOLDER_WRITABLE.planned(PHASE, f"{backup_dir}, asked as {owner}", owner=owner),
+            FREE_SPACE.planned(PHASE,
                   f">= {cfg.target.min_free_mb} MB, or the newest backup's size + 20 %, in {backup_dir}"),
-            check(PHASE, "StackState log readable", cfg.path(cfg.stackstate.log_file)),
+            LOG_READABLE.planned(PHASE, cfg.path(cfg.stackstate.log_file)),
         ]  # fmt: skip
     return planned
 
@@ -115,7 +134,7 @@ def check_target(cfg, drill, host, dr_options, dr_say) -> None:
     expect(
         drill,
         PHASE,
-        "target reachable",
+        TARGET_REACHABLE(),
         "a command runs on the target",
         "it ran" if reached.rc == 0 else f"it failed (exit {reached.rc})",
         ok=reached.rc == 0,
@@ -125,7 +144,7 @@ def check_target(cfg, drill, host, dr_options, dr_say) -> None:
 
     version = drill.preflight.stackstate_version = stackstate_version(cfg, host)
     if dr_options.gate:
-        expect(drill, PHASE, "StackState version known (gate)", True, version is not None,
+        expect(drill, PHASE, VERSION_KNOWN(), True, version is not None,
                message="the pre-upgrade gate compares StackState versions: set stackstate.version_command "
                f"(it failed or is empty on {host.url})")  # fmt: skip
 
@@ -138,7 +157,7 @@ def check_allowed(cfg, drill, dr_options) -> None:
         expect(
             drill,
             PHASE,
-            "destructive steps allowed",
+            DESTRUCTIVE_ALLOWED(),
             True,
             allowed,
             message=f"this drill would {' and '.join(destructive)}: mark the target disposable "
@@ -154,7 +173,7 @@ def check_stackgraph(drill, host, dr_stackgraph) -> None:
     expect(
         drill,
         PHASE,
-        "StackGraph running",
+        STACKGRAPH_RUNNING(),
         "active",
         graph_state,
         message=f"StackGraph ({dr_stackgraph.name}) is {graph_state} on {host.url}: start it first, "
@@ -171,16 +190,16 @@ def check_elasticsearch(cfg, drill):
     expect(
         drill,
         PHASE,
-        "Elasticsearch health not red",
+        HEALTH_NOT_RED(),
         "green|yellow",
         health,
         ok=health != "red",
         message=f"Elasticsearch at {cfg.elasticsearch.url} is red: fix the cluster before a drill",
     )
     repository = cfg.elasticsearch.repository
-    with drill.timed_step(PHASE, f"snapshot repository {repository}", f"POST _snapshot/{repository}/_verify"):
+    with drill.timed_step(PHASE, REPOSITORY(repository=repository), f"POST _snapshot/{repository}/_verify"):
         repo = snapshots.ensure_repository(es, cfg)
-    drill.check(PHASE, "snapshot repository verified", True, bool(repo["verified_nodes"]))
+    drill.check(PHASE, REPOSITORY_VERIFIED(), True, bool(repo["verified_nodes"]))
     drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
     return es
 
@@ -193,7 +212,7 @@ def check_backups_fresh(cfg, drill, host, es, dr_say) -> None:
             dr_say(f"WARNING: {finding}")
         drill.warnings += findings
         if cfg.alerts.stale_backup == "fail":
-            expect(drill, PHASE, "backups within the RPO objective", [], findings, message="; ".join(findings))
+            expect(drill, PHASE, BACKUPS_FRESH(), [], findings, message="; ".join(findings))
 
 
 def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say) -> None:
@@ -209,7 +228,7 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
         expect(
             drill,
             PHASE,
-            "drill lock free",
+            LOCK_FREE(),
             "",
             holder,
             message=f"drill lock {leftovers.lock} on {host.url} is held by: {holder} — another drill is running "
@@ -221,7 +240,7 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
         expect(
             drill,
             PHASE,
-            "no leftovers of an interrupted drill",
+            NO_LEFTOVERS(),
             "",
             leftovers.describe(),
             ok=dr_options.recover,
@@ -229,8 +248,8 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
             f"{dr_options.flag('recover')} to end what still runs, remove the lock and the restore indices and "
             "start the node" + (f"; but {leftovers.elsewhere_message()}" if leftovers.elsewhere else ""),
         )
-        recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say)
-        expect(drill, PHASE, "restore ledger names no other cluster", [], sorted(leftovers.elsewhere),
+        recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say)
+        expect(drill, PHASE, LEDGER_HERE(), [], sorted(leftovers.elsewhere),
                message=leftovers.elsewhere_message())  # fmt: skip
 
 
@@ -239,14 +258,14 @@ def check_restore_names(cfg, drill, es, restore_es) -> None:
     if es is not None and cfg.restore_cluster.url:
         live = client.index_names(es, cfg.elasticsearch.indices)
         taken = client.existing_indices(restore_es, live)
-        expect(drill, PHASE, "restore names free", [], taken,
+        expect(drill, PHASE, NAMES_FREE(), [], taken,
                message=f"index {taken[0] if taken else ''} already exists on the restore cluster "
                f"{cfg.restore_cluster.url} and no drill recorded it (it is not in the restore ledger), so drtests "
                "leaves it alone: delete it there (the restore cluster restores under the original names)")  # fmt: skip
     elif es is not None and cfg.elasticsearch.restore == "rename":
         live = client.index_names(es, cfg.elasticsearch.indices)
         taken = client.existing_indices(es, sorted(set(snapshots.renamed(cfg, live).values()) - set(live)))
-        expect(drill, PHASE, "restore names free", [], taken,
+        expect(drill, PHASE, NAMES_FREE(), [], taken,
                message=f"index {taken[0] if taken else ''} already exists under the name a restored copy would take, "
                "and no drill recorded it (it is not in the restore ledger), so drtests leaves it alone: delete or "
                "rename it, or change elasticsearch.rename_replacement")  # fmt: skip
@@ -256,12 +275,12 @@ def take_lock(cfg, drill, host, dr_safety) -> None:
     """The drill lock, taken atomically; its release registered as a safety step."""
     lock = cfg.path(cfg.target.lock_file)
     holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
-    with drill.timed_step(PHASE, "take the drill lock", lock):
+    with drill.timed_step(PHASE, TAKE_LOCK(), lock):
         taken = host.write_new(lock, holder_line)
     expect(
         drill,
         PHASE,
-        "drill lock taken",
+        LOCK_TAKEN(),
         True,
         taken,
         message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
@@ -276,7 +295,7 @@ def check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say) -> None:
     expect(
         drill,
         PHASE,
-        "node state known",
+        NODE_STATE_KNOWN(),
         True,
         node_state in ("active", "inactive"),
         message=f"{dr_service.name} on {host.url} is {node_state!r}: bring it to active or inactive before a drill",
@@ -296,7 +315,7 @@ def check_backup_folder(cfg, drill, host) -> None:
     expect(
         drill,
         PHASE,
-        "backup folder exists",
+        FOLDER_EXISTS(),
         True,
         host.is_dir(backup_dir),
         message=f"backup folder {backup_dir} does not exist on {host.url}: create it, owned by {cfg.target.owner}",
@@ -309,7 +328,7 @@ def check_room(cfg, drill, host) -> None:
     expect(
         drill,
         PHASE,
-        f"backup folder writable by {cfg.target.owner}",
+        FOLDER_WRITABLE(owner=cfg.target.owner),
         True,
         host.writable_by(backup_dir, cfg.target.owner),
         message=f"backup folder {backup_dir} on {host.url} is not writable by {cfg.target.owner}: "
@@ -321,7 +340,7 @@ def check_room(cfg, drill, host) -> None:
     expect(
         drill,
         PHASE,
-        "free space (MB)",
+        FREE_SPACE(),
         f">= {need} ({why})",
         free,
         ok=free >= need,
@@ -332,7 +351,7 @@ def check_room(cfg, drill, host) -> None:
     expect(
         drill,
         PHASE,
-        "StackState log readable",
+        LOG_READABLE(),
         True,
         host.exists(log_file),
         message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
@@ -346,21 +365,21 @@ def check_restore_cluster(cfg: DrillConfig, drill, es, request):
     try:
         restore_es = request.getfixturevalue("dr_restore_es")
     except Unreachable as exc:
-        drill.check(PHASE, "restore cluster reachable", True, False, message=str(exc))
+        drill.check(PHASE, RC_REACHABLE(), True, False, message=str(exc))
         raise
-    drill.check(PHASE, "restore cluster reachable", True, True)
+    drill.check(PHASE, RC_REACHABLE(), True, True)
     repository = cfg.elasticsearch.repository
-    with drill.timed_step(PHASE, f"restore cluster repository {repository}", f"POST _snapshot/{repository}/_verify"):
+    with drill.timed_step(PHASE, RC_REPOSITORY(repository=repository), f"POST _snapshot/{repository}/_verify"):
         repo = snapshots.ensure_readonly_repository(restore_es, cfg)
     version, production = client.server_version(restore_es), drill.preflight.elasticsearch.version
     drill.preflight.restore_cluster = ElasticsearchFacts(url, version, client.health_status(restore_es), repo)
-    expect(drill, PHASE, "restore cluster reads the snapshots", f">= {production}", version,
+    expect(drill, PHASE, RC_READS(), f">= {production}", version,
            ok=major_minor(version) >= major_minor(production),
            message=f"the restore cluster {url} runs Elasticsearch {version}, older than production's {production}: "
            "it cannot read snapshots of a newer version; upgrade it")  # fmt: skip
     need = round(1.1 * client.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
     free = round(client.free_bytes(restore_es) / 2**20)
-    expect(drill, PHASE, "restore cluster has room (MB)", f">= {need}", free, ok=free >= need,
+    expect(drill, PHASE, RC_ROOM(), f">= {need}", free, ok=free >= need,
            message=f"the restore cluster {url} has {free} MB of disk available, the restore needs {need} MB (the "
            f"primaries of {cfg.elasticsearch.indices} + 10 %): free space there")  # fmt: skip
     return restore_es
@@ -368,31 +387,3 @@ def check_restore_cluster(cfg: DrillConfig, drill, es, request):
 
 def major_minor(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
-
-
-def recover(leftovers, drill, host, service, es, cfg, say) -> None:
-    """--recover: undo what the interrupted drill left, each step recorded. A command it left
-    running is ended first: the node must not start under a running import."""
-    for pidfile, pid, owner in leftovers.commands:
-        say(f"recover: ending the export/import of drill {owner or '?'} (pid {pid})")
-        ended = host.run(f"kill -TERM {pid}", 30, sudo=True)
-        wait_until(lambda pid=pid: host.run(f"test -d /proc/{pid}", 30).rc != 0, cfg.service.timeout,
-                   f"the export/import (pid {pid}) left by drill {owner} did not end within {cfg.service.timeout:g}s "
-                   f"of SIGTERM: end it by hand (kill {pid}) and run again")  # fmt: skip
-        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
-        drill.step(PHASE, f"recover: end the export/import of drill {owner or '?'} (pid {pid})", ended)
-    for pidfile in leftovers.stale_pidfiles:
-        host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
-    if leftovers.lock_holder:
-        say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
-        host.remove(leftovers.lock)
-        drill.step(PHASE, f"recover: remove drill lock {leftovers.lock}")
-    if leftovers.node_inactive:
-        say(f"recover: starting {service.name}")
-        drill.step(PHASE, f"recover: start {service.name}", change_state(service, "active", cfg.service.timeout, say))
-    if leftovers.restore_indices:
-        say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
-        client.delete_indices(es, leftovers.restore_indices)
-        drill.step(PHASE, f"recover: delete restore indices {', '.join(leftovers.restore_indices)}")
-    if leftovers.ledger and not leftovers.elsewhere:  # else kept: it names copies in another cluster
-        host.remove(leftovers.ledger)

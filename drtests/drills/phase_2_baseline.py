@@ -11,22 +11,27 @@ from drtests.topology import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"
+COUNT_TOPOLOGY = step("count topology ({probe} probe)")
+NODES_FOUND = check("topology nodes found")
+COUNT_DOCS = step("count docs")
+INDICES_FOUND = check("telemetry indices found")
+FINGERPRINT_LIVE = step("fingerprint live docs")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned = [
-        step(PHASE, f"count topology ({cfg.probe.kind} probe)", probe_description(cfg)),
-        check(PHASE, "topology nodes found", "> 0 nodes"),
+        COUNT_TOPOLOGY.planned(PHASE, probe_description(cfg), probe=cfg.probe.kind),
+        NODES_FOUND.planned(PHASE, "> 0 nodes"),
     ]
     if cfg.elasticsearch.enabled:
         planned += [
-            step(PHASE, "count docs", f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
-            check(PHASE, "telemetry indices found", "> 0 indices"),
+            COUNT_DOCS.planned(PHASE, f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
+            INDICES_FOUND.planned(PHASE, "> 0 indices"),
         ]
         if modes.of(cfg).fingerprints_live:
             sample = cfg.elasticsearch.fingerprint_sample
             how = f"hash the first and last {sample} docs per index (past days must equal their restored copy)"
-            planned.append(step(PHASE, "fingerprint live docs", how))
+            planned.append(FINGERPRINT_LIVE.planned(PHASE, how))
     return planned
 
 
@@ -35,13 +40,13 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     require(drill, "preflight")
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
-    with drill.timed_step(PHASE, f"count topology ({probe.kind} probe)"):
+    with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
         counts = probe.counts()
     drill.baseline.probe, drill.baseline.topology = probe.kind, counts
     expect(
         drill,
         PHASE,
-        "topology nodes found",
+        NODES_FOUND(),
         "> 0",
         sum(counts.values()),
         ok=sum(counts.values()) > 0,
@@ -49,20 +54,20 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     )
     if cfg.elasticsearch.enabled:
         es = request.getfixturevalue("dr_es")
-        with drill.timed_step(PHASE, "count docs", f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
+        with drill.timed_step(PHASE, COUNT_DOCS(), f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
             docs = client.doc_counts(es, cfg.elasticsearch.indices)
         # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
         # indices keep changing until then, so fingerprints taken here would prove nothing. An
         # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
         drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
         if modes.of(cfg).fingerprints_live:
-            with drill.timed_step(PHASE, "fingerprint live docs"):
+            with drill.timed_step(PHASE, FINGERPRINT_LIVE()):
                 sample = cfg.elasticsearch.fingerprint_sample
                 drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
         expect(
             drill,
             PHASE,
-            "telemetry indices found",
+            INDICES_FOUND(),
             "> 0",
             len(docs),
             ok=bool(docs),

@@ -12,6 +12,16 @@ from drtests.options import DrillOptions
 from drtests.parallel import Beside, graph_path
 from drtests.record.results import Snapshot
 from drtests.steps import (
+    FILE_FACTS,
+    FILE_NON_EMPTY,
+    NODE_ACTIVE_AGAIN,
+    SHA256_RECORDED,
+    SNAPSHOT_FAILED_SHARDS,
+    SNAPSHOT_HOLDS_EVERY_INDEX,
+    SNAPSHOT_STATE,
+    START_NODE,
+    STOP_NODE,
+    Declared,
     Planned,
     assert_checks,
     check,
@@ -27,6 +37,12 @@ from drtests.waiting import Every
 
 pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
+EXPORT = step("export graph")
+COUNT_AT_SNAPSHOT = step("count and fingerprint docs at snapshot time")
+FULL_AT_SNAPSHOT = step("full digest at snapshot time")
+SNAPSHOT = step("snapshot")
+STOPPED_FOR_EXPORT = check("node stopped for the whole export")
+EXPORT_EXIT = check("export exit code")
 NODE_SAMPLE_S = 1.0  # how often the node's state is looked at during the export
 
 
@@ -42,42 +58,43 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     export = cfg.command(st.export_command, file=backup_file(cfg, "<drill-id>"))
     when = "beside the export" if cfg.drill.parallel_paths else "after the export"
     planned = [
-        step(PHASE, f"stop {unit}", f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)"),
-        step(PHASE, "export graph", f"`{export}` (timeout {st.export_timeout:g}s)"),
+        STOP_NODE.planned(PHASE, f"`{stop}` and wait until inactive (timeout {cfg.service.timeout:g}s)", unit=unit),
+        EXPORT.planned(PHASE, f"`{export}` (timeout {st.export_timeout:g}s)"),
     ]
     if es.enabled:
         planned += [
-            step(PHASE, "count and fingerprint docs at snapshot time",
+            COUNT_AT_SNAPSHOT.planned(PHASE,
                  f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
-            full_step(cfg, PHASE, "full digest at snapshot time", f"{when}: "),
-            step(PHASE, "snapshot", f"{when}, the node stopped: {es.indices} into {es.repository} "
+            full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}: "),
+            SNAPSHOT.planned(PHASE, f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
         ]  # fmt: skip
     planned += [
-        step(PHASE, f"start {unit}", f"`{start}`, always, if it was running, once export and snapshot ended"),
-        check(PHASE, "node active again"),
-        check(PHASE, "node stopped for the whole export", f"{unit} sampled every {NODE_SAMPLE_S:g}s"),
-        check(PHASE, "export exit code", "0"),
-        step(PHASE, "backup file facts", "size, sha256, owner, mode, mtime"),
-        check(PHASE, "backup file non-empty"),
-        check(PHASE, "backup sha256 recorded"),
+        START_NODE.planned(
+            PHASE, unit=unit, detail=f"`{start}`, always, if it was running, once export and snapshot ended"
+        ),
+        NODE_ACTIVE_AGAIN.planned(PHASE),
+        STOPPED_FOR_EXPORT.planned(PHASE, f"{unit} sampled every {NODE_SAMPLE_S:g}s"),
+        EXPORT_EXIT.planned(PHASE, "0"),
+        FILE_FACTS.planned(PHASE, "size, sha256, owner, mode, mtime"),
+        FILE_NON_EMPTY.planned(PHASE),
+        SHA256_RECORDED.planned(PHASE),
     ]
     if es.enabled:
         planned += [
-            check(PHASE, "snapshot state", "SUCCESS"),
-            check(PHASE, "snapshot failed shards", "0"),
-            check(PHASE, "snapshot holds every index"),
+            SNAPSHOT_STATE.planned(PHASE, "SUCCESS"),
+            SNAPSHOT_FAILED_SHARDS.planned(PHASE, "0"),
+            SNAPSHOT_HOLDS_EVERY_INDEX.planned(PHASE),
         ]
     return [p for p in planned if p]
 
 
-def full_step(cfg: DrillConfig, phase: str, name: str, prefix: str = "") -> Planned | None:
+def full_step(cfg: DrillConfig, phase: str, declared: Declared, prefix: str = "") -> Planned | None:
     spec = cfg.elasticsearch.full_verify
     if spec == "off":
         return None
-    return step(
+    return declared.planned(
         phase,
-        name,
         f"{prefix}every document of {spec} of the indices (rotating with the drill's number for "
         "the target), read with search_after on a point in time, slices in parallel",
     )
@@ -90,18 +107,18 @@ def snapshot_name(drill) -> str:
 def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions) -> Snapshot:
     """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
     terminal belongs to the main thread)."""
-    with path.timed_step(PHASE, "count and fingerprint docs at snapshot time"):
+    with path.timed_step(PHASE, COUNT_AT_SNAPSHOT()):
         at_snapshot = drill.backup.docs_at_snapshot = client.doc_counts(es, cfg.elasticsearch.indices)
         drill.backup.fingerprints_at_snapshot = digests.fingerprints(
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
     full = drill.backup.full_verify = full_verify_choice(cfg, options, sorted(at_snapshot))
     if full is not None:
-        with path.timed_step(PHASE, "full digest at snapshot time", f"every document of {len(full.indices)} "
+        with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
             full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
     name = snapshot_name(drill)
-    with path.timed_step(PHASE, "snapshot", f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
+    with path.timed_step(PHASE, SNAPSHOT(), f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
         snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name)
     return snap
 
@@ -128,7 +145,7 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     """Stop, export (and, beside it, snapshot), start again; then the checks."""
     file = backup_file(cfg, drill.id)
     say(f"stopping {service.name} for the export")
-    drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, say))
+    drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, say))
     seen = {service.state()}  # the node's state while the export runs: anything but inactive spoils it
     sample = Every(NODE_SAMPLE_S, lambda: seen.add(service.state()))
     # The snapshot is taken beside the export, while the node is stopped: no telemetry is written
@@ -137,13 +154,13 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
         say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
+        telemetry_path = Beside(SNAPSHOT(), partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
                                 cfg.drill.parallel_paths)  # fmt: skip
     try:
         with graph_path(telemetry_path):
             say(f"exporting graph {cfg.stackstate.graph} to {file}")
             exported = export_graph(cfg, host, file, drill.id, sample)
-            drill.step(PHASE, "export graph", exported, "done" if exported.rc == 0 else "failed")
+            drill.step(PHASE, EXPORT(), exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))
             seen.add(service.state())
@@ -151,7 +168,7 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
         restart_node(PHASE, drill, service, cfg, say, drill.preflight.node_was_active)
     if telemetry_path is not None:
         drill.backup.paths_s = {"graph": round(exported.duration_s, 3), "telemetry": telemetry_path.duration_s}
-    expect(drill, PHASE, "node stopped for the whole export", ["inactive"], sorted(seen),
+    expect(drill, PHASE, STOPPED_FOR_EXPORT(), ["inactive"], sorted(seen),
            message=f"{service.name} was {', '.join(sorted(seen - {'inactive'}))} during the export (sampled every "
            f"{NODE_SAMPLE_S:g}s): something started it, another drill's safety step or an operator; a backup "
            "taken while the node writes is not consistent")  # fmt: skip
@@ -163,7 +180,7 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     expect(
         drill,
         PHASE,
-        "export exit code",
+        EXPORT_EXIT(),
         0,
         exported.rc,
         message=f"export exited {exported.rc} on {host.url}: {exported.tail(5)}",
@@ -176,18 +193,18 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
 
 def check_backup_file(drill, host, file: str, say) -> None:
     """The export's file: there, not empty, its sha256 recorded."""
-    with drill.timed_step(PHASE, "backup file facts", f"stat, sha256sum {file}"):
+    with drill.timed_step(PHASE, FILE_FACTS(), f"stat, sha256sum {file}"):
         facts = drill.backup.artifact = host.file_facts(file)
     expect(
         drill,
         PHASE,
-        "backup file non-empty",
+        FILE_NON_EMPTY(),
         "> 0 bytes",
         facts.size,
         ok=facts.size > 0,
         message=f"export exited 0 but {file} is empty",
     )
-    drill.check(PHASE, "backup sha256 recorded", True, len(facts.sha256) == 64)
+    drill.check(PHASE, SHA256_RECORDED(), True, len(facts.sha256) == 64)
     say(f"backup file: {facts.size} bytes, sha256 {facts.sha256[:16]}...")
 
 
@@ -196,14 +213,14 @@ def check_snapshot(drill, snap: Snapshot) -> None:
     at_snapshot, name = drill.backup.docs_at_snapshot, snap.snapshot
     drill.check(
         PHASE,
-        "snapshot state",
+        SNAPSHOT_STATE(),
         "SUCCESS",
         snap.state,
         message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}",
     )
     drill.check(
         PHASE,
-        "snapshot failed shards",
+        SNAPSHOT_FAILED_SHARDS(),
         0,
         snap.shards["failed"],
         message=f"snapshot {name}: {snap.shards['failed']} shards failed: {snap.failures}",
@@ -211,7 +228,7 @@ def check_snapshot(drill, snap: Snapshot) -> None:
     missing = sorted(set(at_snapshot) - set(snap.indices))
     drill.check(
         PHASE,
-        "snapshot holds every index",
+        SNAPSHOT_HOLDS_EVERY_INDEX(),
         [],
         missing,
         message=f"snapshot {name} lacks indices {', '.join(missing)}",

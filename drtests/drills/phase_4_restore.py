@@ -14,6 +14,12 @@ from drtests.options import DrillOptions
 from drtests.parallel import Beside, graph_path
 from drtests.record.results import RestoredTelemetry, RestoreLog
 from drtests.steps import (
+    COPY_BACKUP,
+    COPY_INTACT,
+    NODE_ACTIVE_AGAIN,
+    START_NODE,
+    STOP_NODE,
+    VERSIONS_MATCH,
     Planned,
     assert_checks,
     check,
@@ -28,6 +34,16 @@ from drtests.topology import import_graph
 
 pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"
+IMPORT = step("import graph")
+RESTORE_SNAPSHOT = step("restore snapshot")
+WRITE_LEDGER = step("write the restore ledger")
+IMPORT_ENDED = check("import ended")
+IMPORT_EXIT = check("import exit code")
+START_LINE = check("restore start line in log")
+RECOVERY_POINT = check("recovery point in log")
+NO_ERROR_LINES = check("no error lines in the import's log window")
+RESTORE_FAILED_SHARDS = check("restore failed shards")
+RESTORED_HEALTH = check("restored indices health")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
@@ -39,8 +55,8 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     st, unit = cfg.stackstate, cfg.service.unit
     stop, start = node_commands(cfg)
     planned += [
-        step(PHASE, f"stop {unit}", f"`{stop}`"),
-        step(PHASE, "import graph", f"`{cfg.command(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
+        STOP_NODE.planned(PHASE, f"`{stop}`", unit=unit),
+        IMPORT.planned(PHASE, f"`{cfg.command(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
              f"following {cfg.path(st.log_file)}"),
     ]  # fmt: skip
     if es.enabled:
@@ -54,20 +70,20 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
                    f"indices); restored indices {cleanup}")  # fmt: skip
         else:
             how = f"{when}: DELETE the live indices {es.indices}, wait for 404, restore them"
-        planned.append(step(PHASE, "restore snapshot", how))
+        planned.append(RESTORE_SNAPSHOT.planned(PHASE, how))
         if es.restore == "rename" or cfg.restore_cluster.url:
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
-            planned.append(step(PHASE, "write the restore ledger", f"{ledger} (only those are ever deleted)"))
+            planned.append(WRITE_LEDGER.planned(PHASE, f"{ledger} (only those are ever deleted)"))
     planned += [
-        step(PHASE, f"start {unit}", f"`{start}`, once the import and the snapshot restore ended"),
-        check(PHASE, "node active again"),
-        check(PHASE, "import exit code", "0, within the timeout"),
-        check(PHASE, "restore start line in log", st.restore_start_pattern),
-        check(PHASE, "recovery point in log", st.watermark_pattern),
-        check(PHASE, "no error lines in the import's log window", st.error_pattern),
+        START_NODE.planned(PHASE, unit=unit, detail=f"`{start}`, once the import and the snapshot restore ended"),
+        NODE_ACTIVE_AGAIN.planned(PHASE),
+        IMPORT_EXIT.planned(PHASE, "0, within the timeout"),
+        START_LINE.planned(PHASE, st.restore_start_pattern),
+        RECOVERY_POINT.planned(PHASE, st.watermark_pattern),
+        NO_ERROR_LINES.planned(PHASE, st.error_pattern),
     ]
     if es.enabled:
-        planned += [check(PHASE, "restore failed shards", "0"), check(PHASE, "restored indices health", "green|yellow")]
+        planned += [RESTORE_FAILED_SHARDS.planned(PHASE, "0"), RESTORED_HEALTH.planned(PHASE, "green|yellow")]
     return [p for p in planned if p]
 
 
@@ -78,7 +94,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
     artifact = check_version_and_copy(drill, site, dr_target, dr_say)
     dr_say(f"stopping {service.name} on {host.url} for the import")
-    drill.step(PHASE, f"stop {service.name}", change_state(service, "inactive", cfg.service.timeout, dr_say))
+    drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     telemetry_path = None
     if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
@@ -87,7 +103,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         with graph_path(telemetry_path):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
             imported = import_graph(cfg, host, artifact, window, dr_say, drill.id)
-            drill.step(PHASE, "import graph", imported, "done" if imported.rc == 0 else "failed")
+            drill.step(PHASE, IMPORT(), imported, "done" if imported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: dr_say("waiting for the snapshot restore"))
     finally:
@@ -113,7 +129,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         belongs to the main thread)."""
 
         def remove_later(targets: list[str]) -> None:  # before the restore request, never after
-            with path.timed_step(PHASE, "write the restore ledger", recovery.ledger_path(dr_config)):
+            with path.timed_step(PHASE, WRITE_LEDGER(), recovery.ledger_path(dr_config)):
                 # on the target (where the lock is), with the cluster the copies go to
                 recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
             if not dr_options.keep:
@@ -126,7 +142,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
             path.check_cancelled()
 
         request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
-        with path.timed_step(PHASE, "restore snapshot", request_line):
+        with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line):
             return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
                                               elsewhere=elsewhere)  # fmt: skip
 
@@ -142,7 +158,7 @@ def check_import(drill, host, st, imported, window: LogWindow) -> None:
     if imported.timed_out:
         drill.check(
             PHASE,
-            "import ended",
+            IMPORT_ENDED(),
             f"within {st.import_timeout:g}s",
             "timed out, stopped",
             message=f"import did not end within {st.import_timeout:g}s and was stopped "
@@ -151,7 +167,7 @@ def check_import(drill, host, st, imported, window: LogWindow) -> None:
     else:
         drill.check(
             PHASE,
-            "import exit code",
+            IMPORT_EXIT(),
             0,
             imported.rc,
             message=f"import exited {imported.rc} on {host.url}: {imported.tail(5)}",
@@ -159,7 +175,7 @@ def check_import(drill, host, st, imported, window: LogWindow) -> None:
     start = window.first(st.restore_start_pattern)
     drill.check(
         PHASE,
-        "restore start line in log",
+        START_LINE(),
         True,
         start is not None,
         message=f"no line matching {st.restore_start_pattern!r} in {window.path} during the import",
@@ -169,7 +185,7 @@ def check_import(drill, host, st, imported, window: LogWindow) -> None:
         drill.restore.watermark_ns = int(watermark.group("ns"))
     drill.check(
         PHASE,
-        "recovery point in log",
+        RECOVERY_POINT(),
         True,
         watermark is not None,
         message=f"no line matching {st.watermark_pattern!r} in {window.path}: the backup's recovery point is unknown",
@@ -177,7 +193,7 @@ def check_import(drill, host, st, imported, window: LogWindow) -> None:
     errors = window.matching(st.error_pattern)
     drill.check(
         PHASE,
-        "no error lines in the import's log window",
+        NO_ERROR_LINES(),
         [],
         errors,
         message=f"the import logged {len(errors)} error line(s) in {window.path}: {errors[0] if errors else ''}",
@@ -191,14 +207,12 @@ def check_restored(drill, restored: RestoredTelemetry) -> None:
     drill.restore.telemetry = restored
     drill.check(
         PHASE,
-        "restore failed shards",
+        RESTORE_FAILED_SHARDS(),
         0,
         restored.shards["failed"],
         message=f"restore of {snapshot.snapshot}: {restored.shards['failed']} shards failed",
     )
-    drill.check(
-        PHASE, "restored indices health", "green|yellow", restored.health, ok=restored.health in ("green", "yellow")
-    )
+    drill.check(PHASE, RESTORED_HEALTH(), "green|yellow", restored.health, ok=restored.health in ("green", "yellow"))
 
 
 def check_version_and_copy(drill, site, target, say) -> str:
@@ -212,16 +226,16 @@ def check_version_and_copy(drill, site, target, say) -> str:
         stackstate_version(cfg, host) if site.disposable is not None else target_version
     )
     if target_version or restored_version:
-        expect(drill, PHASE, "StackState versions match", target_version, restored_version,
+        expect(drill, PHASE, VERSIONS_MATCH(), target_version, restored_version,
                message=f"a backup restores only onto the StackState version it was taken from: target "
                f"{target_version}, restore host {restored_version}")  # fmt: skip
     if site.disposable is not None:
         say(f"copying {artifact} from {target.url} to {host.url}")
-        with drill.timed_step(PHASE, "copy backup file to restore host", f"{target.url}:{artifact} -> {host.url}"):
+        with drill.timed_step(PHASE, COPY_BACKUP(), f"{target.url}:{artifact} -> {host.url}"):
             artifact, copied_by = copy_artifact(target, artifact, site)
             copied = host.file_facts(artifact)
         drill.restore.host.artifact, drill.restore.host.copied_by = copied, copied_by
-        expect(drill, PHASE, "backup file intact after the copy (sha256)", original.sha256, copied.sha256,
+        expect(drill, PHASE, COPY_INTACT(), original.sha256, copied.sha256,
                message=f"the copy of the backup on {host.url} has sha256 {copied.sha256}, "
                f"the original {original.sha256}")  # fmt: skip
     return artifact

@@ -5,33 +5,41 @@ import pytest
 from drtests import modes
 from drtests.config import DrillConfig
 from drtests.es import client, digests
+from drtests.modes.base import FULL_LIVE
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
-from drtests.steps import Planned, assert_checks, check, compare_full, require, step
+from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require, step
 from drtests.topology import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
+COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
+COUNT_RESTORED = step("count and fingerprint restored docs")
+FULL_RESTORED = step("full digest of the restored copies")
+RTO = check("RTO (s)")
+RPO = check("RPO (s)")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     mode = modes.of(cfg)
-    planned = [step(PHASE, "count topology after the restore", probe_description(mode.site_config(cfg)))]
-    count_docs = [step(PHASE, "count and fingerprint restored docs")] if cfg.elasticsearch.enabled else []
+    planned = [COUNT_TOPOLOGY_AFTER.planned(PHASE, probe_description(mode.site_config(cfg)))]
+    count_docs = [COUNT_RESTORED.planned(PHASE)] if cfg.elasticsearch.enabled else []
     planned += mode.verify_plan(cfg, count_docs)
     if cfg.elasticsearch.enabled and cfg.elasticsearch.full_verify != "off":
         if mode.full_verify_live(cfg):
-            planned.append(step(PHASE, "full digest of the live indices", f"{cfg.elasticsearch.full_verify} of the "
+            planned.append(FULL_LIVE.planned(PHASE, f"{cfg.elasticsearch.full_verify} of the "
                                 "past-day indices, every document"))  # fmt: skip
         planned += [
-            step(PHASE, "full digest of the restored copies", "every document of the same indices"),
-            check(PHASE, "full <each index>", "digest of every document restored == source (order-independent)"),
+            FULL_RESTORED.planned(PHASE, "every document of the same indices"),
+            FULL.planned(
+                PHASE, index=EACH_INDEX, detail="digest of every document restored == source (order-independent)"
+            ),
         ]
     objectives = cfg.objectives
     rpo = mode.rpo_rule(cfg)
     planned += [
-        check(PHASE, "RTO (s)", f"restore phase wall time <= {objectives.rto_seconds:g}s"),
-        check(PHASE, "RPO (s)", f"{rpo} <= {objectives.rpo_seconds:g}s"),
+        RTO.planned(PHASE, f"restore phase wall time <= {objectives.rto_seconds:g}s"),
+        RPO.planned(PHASE, f"{rpo} <= {objectives.rpo_seconds:g}s"),
     ]
     return planned
 
@@ -40,14 +48,14 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     cfg, drill = dr_config, dr_drill
     require(drill, "restore")
     site, mode = request.getfixturevalue("dr_restore_site"), modes.of(cfg)
-    with drill.timed_step(PHASE, "count topology after the restore"):
+    with drill.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
         after = drill.verify.topology = make_probe(site.config, site.host).counts()
     mode.compare_topology(drill, after)
 
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
-        with drill.timed_step(PHASE, "count and fingerprint restored docs"):
+        with drill.timed_step(PHASE, COUNT_RESTORED()):
             restored_counts = client.doc_counts(es, list(mapping.values()))
             restored_prints = digests.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
         drill.verify.docs = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
@@ -59,7 +67,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     rpo, rpo_of = mode.rpo(cfg, drill)
     drill.check(
         PHASE,
-        "RTO (s)",
+        RTO(),
         f"<= {objectives.rto_seconds:g}",
         rto,
         ok=rto is not None and rto <= objectives.rto_seconds,
@@ -67,7 +75,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     )
     drill.check(
         PHASE,
-        "RPO (s)",
+        RPO(),
         f"<= {objectives.rpo_seconds:g}",
         rpo,
         ok=rpo is not None and rpo <= objectives.rpo_seconds,
@@ -87,7 +95,7 @@ def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], 
     full = drill.backup.full_verify
     if full is None or full.source is None:
         return
-    with drill.timed_step(PHASE, "full digest of the restored copies", f"every document of {len(full.indices)} "
+    with drill.timed_step(PHASE, FULL_RESTORED(), f"every document of {len(full.indices)} "
                           "indices"):  # fmt: skip
         restored = digests.full_digests(es, [mapping[orig] for orig in full.indices if orig in mapping], slices)
     full.restored = {orig: restored[mapping[orig]] for orig in full.indices if mapping.get(orig) in restored}

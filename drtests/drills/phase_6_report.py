@@ -7,16 +7,17 @@ import pytest
 from drtests.config import DrillConfig
 from drtests.options import DrillOptions
 from drtests.report.finish import write_folder
-from drtests.steps import Planned
+from drtests.steps import Declared, Planned
 
 pytestmark = pytest.mark.dr_phase("report")
 PHASE = "report"
+EVIDENCE = Declared("output", "evidence")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     folder = f"{options.report_dir}/<drill-id>/"
     files = f"evidence.json, report.html and manifest.json under {folder}; latest points at it"
-    return [Planned(PHASE, "output", "evidence", f"{files}; rewritten after the safety steps")]
+    return [EVIDENCE.planned(PHASE, f"{files}; rewritten after the safety steps")]
 
 
 def test_report(dr_drill, dr_options, dr_say):

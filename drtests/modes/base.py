@@ -18,12 +18,14 @@ from drtests.hosts.host import TargetHost
 from drtests.hosts.service import Service
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
-from drtests.steps import Planned, check
+from drtests.steps import EACH_INDEX, EACH_TYPE, VERSIONS_MATCH, Planned, check, step
 from drtests.words import Mode, Phase
 
 VERIFY, PREFLIGHT = Phase.VERIFY, Phase.PREFLIGHT
 
 Say = Callable[[str], None]
+TOPOLOGY, DOCS, FINGERPRINT = check("topology {type}"), check("docs {index}"), check("fingerprint {index}")
+FULL_LIVE = step("full digest of the live indices")  # full verification's source side, hashed live
 
 
 @dataclass
@@ -64,16 +66,16 @@ class DrillMode:
 
     def restore_plan(self, cfg: DrillConfig, options: DrillOptions, file: str) -> tuple[list[Planned], str]:
         """(the steps before the node is stopped, the file imported) for the plan."""
-        return ([check(Phase.RESTORE, "StackState versions match")] if cfg.stackstate.version_command else []), file
+        return ([VERSIONS_MATCH.planned(Phase.RESTORE)] if cfg.stackstate.version_command else []), file
 
     # verify ---------------------------------------------------------------------------------
     def verify_plan(self, cfg: DrillConfig, count_docs: list[Planned]) -> list[Planned]:
         """The verify phase's comparisons, around `count_docs` (the step that counts the restored docs)."""
-        planned = [check(VERIFY, "topology <each type>", "counts per type after == before"), *count_docs]
+        planned = [TOPOLOGY.planned(VERIFY, "counts per type after == before", type=EACH_TYPE), *count_docs]
         if cfg.elasticsearch.enabled:
             planned += [
-                check(VERIFY, "docs <each index>", "restored doc count == at snapshot time"),
-                check(VERIFY, "fingerprint <each index>", "restored sample == at snapshot time"),
+                DOCS.planned(VERIFY, "restored doc count == at snapshot time", index=EACH_INDEX),
+                FINGERPRINT.planned(VERIFY, "restored sample == at snapshot time", index=EACH_INDEX),
             ]
         return planned
 
@@ -82,7 +84,7 @@ class DrillMode:
         before = drill.baseline.topology
         for node_type in sorted(set(before) | set(after)):
             b, a = before.get(node_type, 0), after.get(node_type, 0)
-            drill.check(VERIFY, f"topology {node_type}", b, a,
+            drill.check(VERIFY, TOPOLOGY(type=node_type), b, a,
                         message=f"topology type {node_type}: {b} before, {a} after restore ({a - b:+d})")  # fmt: skip
 
     def compare_telemetry(self, drill: Drill, restored_counts: dict[str, int], restored_prints: dict[str, str]) -> None:
@@ -92,9 +94,9 @@ class DrillMode:
             new = mapping.get(orig, "<not restored>")
             n, m = expected[orig], restored_counts.get(new, 0)
             message = f"index {orig}: {n} docs at snapshot time, {m} in restored {new} ({m - n:+d})"
-            drill.check(VERIFY, f"docs {orig}", n, m, message=message)
+            drill.check(VERIFY, DOCS(index=orig), n, m, message=message)
             fp_before, fp_after = drill.backup.fingerprints_at_snapshot.get(orig), restored_prints.get(new)
-            drill.check(VERIFY, f"fingerprint {orig}", fp_before, fp_after,
+            drill.check(VERIFY, FINGERPRINT(index=orig), fp_before, fp_after,
                         message=f"index {orig}: content fingerprint differs in restored {new}")  # fmt: skip
 
     def full_verify_live(self, cfg: DrillConfig) -> bool:

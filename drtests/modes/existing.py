@@ -28,15 +28,34 @@ from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
-from drtests.modes.base import Say
+from drtests.modes.base import DOCS, FINGERPRINT, FULL_LIVE, TOPOLOGY, Say
 from drtests.modes.isolated import Isolated
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.record.results import Selection
-from drtests.steps import Planned, check, expect, full_verify_choice, step
+from drtests.steps import (
+    EACH_INDEX,
+    EACH_TYPE,
+    FILE_FACTS,
+    FILE_NON_EMPTY,
+    SHA256_RECORDED,
+    SNAPSHOT_FAILED_SHARDS,
+    SNAPSHOT_HOLDS_EVERY_INDEX,
+    SNAPSHOT_STATE,
+    Planned,
+    check,
+    expect,
+    full_verify_choice,
+    step,
+)
 from drtests.words import Mode, Phase
 
 BACKUP, VERIFY = Phase.BACKUP, Phase.VERIFY
+SELECT_FILE = step("select backup file")
+NEWEST_FRESH = check("newest backup within the RPO objective")
+READ_FACTS = step("read backup-time facts")
+SHA256_AS_RECORDED = check("backup sha256 as recorded at backup time")
+SELECT_SNAPSHOT = step("select snapshot")
 
 DAY = re.compile(r"(\d{4})[.-](\d{2})[.-](\d{2})$")  # the daily suffix: sts_metrics-2026.11.25
 EXACT, AT_MOST, GONE = "exact (a past day)", "at most live (written since the snapshot)", "not compared: gone live"
@@ -71,7 +90,7 @@ class Existing(Isolated):
         """The past-day indices (compared exactly) of this drill's share, hashed live."""
         exact = [orig for orig, how in (drill.verify.index_rules or {}).items() if how == EXACT]
         full = drill.backup.full_verify = full_verify_choice(cfg, options, exact)
-        with drill.timed_step(VERIFY, "full digest of the live indices", f"{len(full.indices)} past-day indices"):
+        with drill.timed_step(VERIFY, FULL_LIVE(), f"{len(full.indices)} past-day indices"):
             full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
         return "live (a past day)"
 
@@ -103,19 +122,18 @@ def backup_plan(cfg: DrillConfig) -> list[Planned]:
     else:
         which = f"a random {ex.backup_pattern} in {folder} written within the last {ex.window_days:g} days"
     planned = [
-        step(
+        SELECT_FILE.planned(
             BACKUP,
-            "select backup file",
             which
             + ("" if ex.include_drill_backups else "; drill-made drtests-* files are not candidates")
             + "; nothing is stopped, nothing written",
         ),  # fmt: skip
-        check(BACKUP, "newest backup within the RPO objective", f"its mtime <= {limit:g}s before now"),
-        step(BACKUP, "backup file facts", "size, sha256, owner, mode, mtime"),
-        check(BACKUP, "backup file non-empty"),
-        check(BACKUP, "backup sha256 recorded"),
-        step(BACKUP, "read backup-time facts", f"<file>{existing.FACTS_SUFFIX} (drtests record-backup), if present"),
-        check(BACKUP, "backup sha256 as recorded at backup time", "only when the facts file is present"),
+        NEWEST_FRESH.planned(BACKUP, f"its mtime <= {limit:g}s before now"),
+        FILE_FACTS.planned(BACKUP, "size, sha256, owner, mode, mtime"),
+        FILE_NON_EMPTY.planned(BACKUP),
+        SHA256_RECORDED.planned(BACKUP),
+        READ_FACTS.planned(BACKUP, f"<file>{existing.FACTS_SUFFIX} (drtests record-backup), if present"),
+        SHA256_AS_RECORDED.planned(BACKUP, "only when the facts file is present"),
     ]
     if es.enabled:
         which = f"{ex.snapshot} (existing.snapshot)"
@@ -124,10 +142,10 @@ def backup_plan(cfg: DrillConfig) -> list[Planned]:
             which = (f"the {near} SUCCESS snapshot of {es.indices} in {es.repository}; drill-made drtests-* "
                      "snapshots are not candidates")  # fmt: skip
         planned += [
-            step(BACKUP, "select snapshot", which),
-            check(BACKUP, "snapshot state", "SUCCESS"),
-            check(BACKUP, "snapshot failed shards", "0"),
-            check(BACKUP, "snapshot holds every index", "every live index created before the snapshot started"),
+            SELECT_SNAPSHOT.planned(BACKUP, which),
+            SNAPSHOT_STATE.planned(BACKUP, "SUCCESS"),
+            SNAPSHOT_FAILED_SHARDS.planned(BACKUP, "0"),
+            SNAPSHOT_HOLDS_EVERY_INDEX.planned(BACKUP, "every live index created before the snapshot started"),
         ]
     return planned
 
@@ -135,7 +153,7 @@ def backup_plan(cfg: DrillConfig) -> list[Planned]:
 def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -> None:
     ex, limit = cfg.existing, cfg.objectives.rpo_seconds
     backup = drill.backup
-    with drill.timed_step(BACKUP, "select backup file", f"find {cfg.path(cfg.stackstate.backup_dir)} "
+    with drill.timed_step(BACKUP, SELECT_FILE(), f"find {cfg.path(cfg.stackstate.backup_dir)} "
                           f"-name '{ex.backup_pattern}'"):  # fmt: skip
         now = float(host.run("date +%s", 30).stdout.strip() or time.time())
         if ex.backup_file:
@@ -148,20 +166,20 @@ def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -
     say(f"verifying backup {picked} ({backup.file_selection.why})")
     newest = candidates[0] if candidates else None
     age = round(now - newest.mtime_epoch) if newest else None
-    expect(drill, BACKUP, "newest backup within the RPO objective", f"<= {limit:g}", age,
+    expect(drill, BACKUP, NEWEST_FRESH(), f"<= {limit:g}", age,
            ok=age is not None and age <= limit,
            message=f"the newest backup {newest.path if newest else '(none)'} was written {age}s ago "
            f"({newest.mtime if newest else '-'}), more than the RPO objective ({limit:g}s): the nightly backup "
            "has stopped, or objectives.rpo_seconds is wrong")  # fmt: skip
-    with drill.timed_step(BACKUP, "backup file facts", f"stat, sha256sum {picked}"):
+    with drill.timed_step(BACKUP, FILE_FACTS(), f"stat, sha256sum {picked}"):
         facts = backup.artifact = host.file_facts(picked)
-    expect(drill, BACKUP, "backup file non-empty", "> 0 bytes", facts.size, ok=facts.size > 0,
+    expect(drill, BACKUP, FILE_NON_EMPTY(), "> 0 bytes", facts.size, ok=facts.size > 0,
            message=f"the backup {picked} is empty (0 bytes): the backup job wrote nothing")  # fmt: skip
-    drill.check(BACKUP, "backup sha256 recorded", True, len(facts.sha256) == 64)
-    with drill.timed_step(BACKUP, "read backup-time facts", existing.facts_path(picked)):
+    drill.check(BACKUP, SHA256_RECORDED(), True, len(facts.sha256) == 64)
+    with drill.timed_step(BACKUP, READ_FACTS(), existing.facts_path(picked)):
         recorded = backup.recorded = existing.read_facts(host, picked)
     if recorded is not None:
-        expect(drill, BACKUP, "backup sha256 as recorded at backup time", recorded["sha256"], facts.sha256,
+        expect(drill, BACKUP, SHA256_AS_RECORDED(), recorded["sha256"], facts.sha256,
                message=f"the backup {picked} changed since it was written: sha256 {facts.sha256}, recorded "
                f"{recorded['sha256']} at {recorded.get('recorded', '?')} (it rotted or was replaced at rest)",
                )  # fmt: skip
@@ -169,19 +187,19 @@ def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -
         + (" (as recorded at backup time)" if recorded else " (no backup-time facts)"))  # fmt: skip
     if es is None:
         return
-    with drill.timed_step(BACKUP, "select snapshot", f"GET _snapshot/{cfg.elasticsearch.repository}/_all"):
+    with drill.timed_step(BACKUP, SELECT_SNAPSHOT(), f"GET _snapshot/{cfg.elasticsearch.repository}/_all"):
         near = next((c.mtime_epoch for c in candidates if c.path == picked), None)
         snap, backup.snapshot_selection = existing.pick_snapshot(es, cfg, near)
         backup.snapshot = snap
     say(f"verifying snapshot {snap.snapshot} ({backup.snapshot_selection.why})")
     name, failed = snap.snapshot, snap.shards.get("failed", 0)
-    drill.check(BACKUP, "snapshot state", "SUCCESS", snap.state,
+    drill.check(BACKUP, SNAPSHOT_STATE(), "SUCCESS", snap.state,
                 message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}")  # fmt: skip
-    drill.check(BACKUP, "snapshot failed shards", 0, failed,
+    drill.check(BACKUP, SNAPSHOT_FAILED_SHARDS(), 0, failed,
                 message=f"snapshot {name}: {failed} shards failed: {snap.failures}")  # fmt: skip
     existed = client.created_before(es, cfg.elasticsearch.indices, snap.start_time)
     missing = sorted(set(existed) - set(snap.indices))
-    drill.check(BACKUP, "snapshot holds every index", [], missing,
+    drill.check(BACKUP, SNAPSHOT_HOLDS_EVERY_INDEX(), [], missing,
                 message=f"snapshot {snap.snapshot} lacks {len(missing)} live index(es) that existed when it started: "
                 f"{', '.join(missing[:5])}")  # fmt: skip
     if not snap.indices:
@@ -192,12 +210,12 @@ def verify_plan(cfg: DrillConfig) -> list[Planned]:
     tolerance = cfg.existing.topology_tolerance
     rule = (f"restored == counts recorded at backup time (drtests record-backup); without them: live count "
             f"±{tolerance:.0%} and > 0 where live has nodes")  # fmt: skip
-    planned = [check(VERIFY, "topology <each type>", rule)]
+    planned = [TOPOLOGY.planned(VERIFY, rule, type=EACH_TYPE)]
     if cfg.elasticsearch.enabled:
         planned += [
-            check(VERIFY, "docs <each index>", "days before the snapshot: restored == live; its own day: restored "
-                  "<= live; indices gone live: listed, not compared"),
-            check(VERIFY, "fingerprint <each index>", "days before the snapshot: restored sample == live"),
+            DOCS.planned(VERIFY, "days before the snapshot: restored == live; its own day: restored <= live; "
+                         "indices gone live: listed, not compared", index=EACH_INDEX),
+            FINGERPRINT.planned(VERIFY, index=EACH_INDEX, detail="days before the snapshot: restored sample == live"),
         ]  # fmt: skip
     return planned
 
@@ -218,7 +236,7 @@ def compare_topology(drill: Drill, after: dict[str, int]) -> None:
         expected = {str(k): int(v) for k, v in recorded["topology"].items()}
         for node_type in sorted(set(expected) | set(after)):
             b, a = expected.get(node_type, 0), after.get(node_type, 0)
-            drill.check(VERIFY, f"topology {node_type}", b, a,
+            drill.check(VERIFY, TOPOLOGY(type=node_type), b, a,
                         message=f"topology type {node_type}: {b} at backup time (recorded by drtests record-backup "
                         f"{recorded.get('recorded', '')}), {a} restored ({a - b:+d})")  # fmt: skip
         return
@@ -229,7 +247,7 @@ def compare_topology(drill: Drill, after: dict[str, int]) -> None:
         share = (a - b) / b if b else (0.0 if a == 0 else 1.0)
         drift[node_type] = round(share, 4)
         ok = abs(share) <= tolerance and (b == 0 or a > 0)
-        drill.check(VERIFY, f"topology {node_type}", f"{b} live ±{tolerance:.0%}", a, ok=ok,
+        drill.check(VERIFY, TOPOLOGY(type=node_type), f"{b} live ±{tolerance:.0%}", a, ok=ok,
                     message=f"topology type {node_type}: {b} live, {a} restored ({share:+.1%}, tolerance "
                     f"{tolerance:.0%}, existing.topology_tolerance; record exact counts at backup time with "
                     "drtests record-backup)")  # fmt: skip
@@ -251,15 +269,15 @@ def compare_telemetry(drill: Drill, restored_counts: dict[str, int], restored_pr
         n, day = live_counts[orig], index_day(orig)
         if day is not None and started is not None and day < started:
             rules[orig] = EXACT
-            drill.check(VERIFY, f"docs {orig}", n, m,
+            drill.check(VERIFY, DOCS(index=orig), n, m,
                         message=f"index {orig} (a day before the snapshot, no longer written): {n} docs live, {m} "
                         f"in restored {new} ({m - n:+d})")  # fmt: skip
-            drill.check(VERIFY, f"fingerprint {orig}", live_prints.get(orig), restored_prints.get(new),
+            drill.check(VERIFY, FINGERPRINT(index=orig), live_prints.get(orig), restored_prints.get(new),
                         message=f"index {orig} (a day before the snapshot): content fingerprint of restored {new} "
                         "differs from the live index")  # fmt: skip
         else:
             rules[orig] = AT_MOST
-            drill.check(VERIFY, f"docs {orig}", f"<= {n}", m, ok=m <= n,
+            drill.check(VERIFY, DOCS(index=orig), f"<= {n}", m, ok=m <= n,
                         message=f"index {orig}: {m} docs in restored {new}, more than the {n} live: the snapshot "
                         "holds documents the live index lost")  # fmt: skip
     drill.verify.index_rules = rules

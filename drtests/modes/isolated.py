@@ -21,10 +21,12 @@ from drtests.modes.base import DrillMode, RestoreSite, Say
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.record.results import RestoreHost
-from drtests.steps import Planned, check, expect, step
+from drtests.steps import COPY_BACKUP, COPY_INTACT, VERSIONS_MATCH, Planned, check, expect, step
 from drtests.words import Mode, Phase
 
 PREFLIGHT, RESTORE = Phase.PREFLIGHT, Phase.RESTORE
+IMAGE_AVAILABLE = check("restore host image available")
+START_HOST = step("start restore host")
 
 
 class Isolated(DrillMode):
@@ -32,11 +34,11 @@ class Isolated(DrillMode):
     backup_name = "drtests-<drill-id>.graph"  # how the plan names the file copied into the restore host
 
     def preflight_plan(self, cfg: DrillConfig) -> list[Planned]:
-        return [check(PREFLIGHT, "restore host image available", f"image {cfg.isolated.image} on the Docker engine")]
+        return [IMAGE_AVAILABLE.planned(PREFLIGHT, f"image {cfg.isolated.image} on the Docker engine")]
 
     def check_preflight(self, cfg: DrillConfig, drill: Drill) -> None:
         problem = containers.image_problem(cfg.isolated.image)
-        expect(drill, PREFLIGHT, "restore host image available", None, problem, message=problem or "")
+        expect(drill, PREFLIGHT, IMAGE_AVAILABLE(), None, problem, message=problem or "")
 
     def site_config(self, cfg: DrillConfig) -> DrillConfig:
         return isolated_config(cfg)
@@ -48,7 +50,7 @@ class Isolated(DrillMode):
         host = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
                               labels={"drtests.drill": drill.id})  # fmt: skip
         try:
-            with drill.timed_step(RESTORE, "start restore host", f"docker run {iso.image}"):
+            with drill.timed_step(RESTORE, START_HOST(), f"docker run {iso.image}"):
                 ready_s = host.start(iso.ready_timeout, say)
         except BaseException:
             host.remove()  # a host that never came up is no use to inspect: its error says why
@@ -61,11 +63,11 @@ class Isolated(DrillMode):
         iso, site_cfg = cfg.isolated, isolated_config(cfg)
         kept = f"kept ({options.flag('keep')})" if options.keep else "removed at the end"
         planned = [
-            step(RESTORE, "start restore host", f"a disposable container from {iso.image}; wait until "
+            START_HOST.planned(RESTORE, f"a disposable container from {iso.image}; wait until "
                  f"systemd, {iso.stackgraph_unit} and {iso.unit} are up (timeout {iso.ready_timeout:g}s); {kept}"),
-            check(RESTORE, "StackState versions match") if site_cfg.stackstate.version_command else None,
-            step(RESTORE, "copy backup file to restore host", f"into {iso.copy_to}"),
-            check(RESTORE, "backup file intact after the copy (sha256)"),
+            VERSIONS_MATCH.planned(RESTORE) if site_cfg.stackstate.version_command else None,
+            COPY_BACKUP.planned(RESTORE, f"into {iso.copy_to}"),
+            COPY_INTACT.planned(RESTORE),
         ]  # fmt: skip
         return [p for p in planned if p], f"{iso.copy_to.rstrip('/')}/{self.backup_name}"
 

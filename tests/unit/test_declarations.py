@@ -1,0 +1,118 @@
+"""Each step and check is declared once (drtests.steps.Declared): the plan lists it and the drill
+records it under the same name. Checked on the product's source and on the plans of the shipped
+configs; an end-to-end test (assert_drill_followed_its_plan) compares a real drill's record too."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import itertools
+from pathlib import Path
+
+import pytest
+
+from drtests.config import load, parse_overrides
+from drtests.options import DrillOptions
+from drtests.plan import PHASE_MODULES, plan
+from drtests.steps import Declared
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = ROOT / "drtests"
+NAME_ARGUMENT = {"check": 1, "step": 1, "timed_step": 1, "expect": 2}  # where each recording call takes the name
+# recorded only when it happens, so no plan lists them: what an earlier drill left (the lock, the
+# restore ledger) and --recover's steps, an import that timed out, a phase stopped by an error
+OUTCOME_ONLY = {
+    "drill lock free", "no leftovers of an interrupted drill", "restore ledger names no other cluster",
+    "recover: end the export/import of drill {drill} (pid {pid})", "recover: remove drill lock {lock}",
+    "recover: start {unit}", "recover: delete restore indices {indices}", "import ended", "{phase} phase completed",
+}  # fmt: skip
+VARIANTS = ["", "elasticsearch.full_verify=1/7", "restore_cluster.url=http://127.0.0.1:9299",
+            "existing.pick=random", "stackstate.version_command=true", "alerts.stale_backup=fail",
+            "elasticsearch.restore=replace", "elasticsearch.enabled=false"]  # fmt: skip
+
+
+def recorded_names(path: Path) -> list[str]:
+    """Each name a recording call gets as a literal (a string or an f-string) instead of a declaration."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        at = NAME_ARGUMENT.get(called)
+        if called in ("check", "step") and isinstance(func, ast.Name):
+            at = 0  # a declaration: step("name"), check("name")
+        if at is None or len(node.args) <= at:
+            continue
+        name = node.args[at]
+        if isinstance(name, ast.JoinedStr | ast.Constant) and not (at == 0 and isinstance(node.func, ast.Name)):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(name)}")
+    return found
+
+
+def declarations() -> dict[str, Declared]:
+    """Every declared step and check of the product, by template (a template declared twice fails)."""
+    found: dict[str, Declared] = {}
+    for path in sorted(PRODUCT.rglob("*.py")):
+        module = importlib.import_module(
+            ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        )
+        for value in vars(module).values():
+            if isinstance(value, Declared):
+                assert found.get(value.template, value) is value, f"{value.template!r} is declared twice"
+                found[value.template] = value
+    return found
+
+
+def test_no_step_or_check_is_named_outside_its_declaration() -> None:
+    assert [hit for path in sorted(PRODUCT.rglob("*.py")) for hit in recorded_names(path)] == []
+
+
+def test_the_check_finds_a_literal_name(tmp_path: Path) -> None:
+    source = tmp_path / "phase.py"
+    source.write_text('drill.check(PHASE, "node active again", 1, 1)\nexpect(drill, PHASE, f"x {y}", 1, 1)\n')
+    assert len(recorded_names(source)) == 2
+
+
+def shipped_plans(tmp_path: Path) -> list[list]:
+    plans = []
+    for config, variant in itertools.product(sorted((ROOT / "fixtures" / "drills").glob("*.toml")), VARIANTS):
+        sets = ["isolated.image=lab:1", *([variant] if variant else [])]
+        try:
+            cfg = load(config, parse_overrides(sets))
+        except Exception:  # a variant a config refuses (e.g. replace in an existing drill): not a plan
+            continue
+        for gate, keep in ((False, False), (True, True)):
+            plans.append(plan(cfg, DrillOptions(report_dir=str(tmp_path), gate=gate, keep=keep)))
+    return plans
+
+
+def test_every_declaration_is_in_some_plan_and_every_planned_name_is_declared(tmp_path: Path) -> None:
+    declared = declarations()
+    plans = shipped_plans(tmp_path)
+    assert len(plans) > 20
+    planned = {p.name for one in plans for p in one}
+    templates = {d.template: d for d in declared.values()}
+
+    def declared_as(name: str) -> bool:
+        return any(name == t or _matches(t, name) for t in templates)
+
+    assert sorted(n for n in planned if not declared_as(n)) == []
+    unplanned = sorted(t for t in templates if t not in OUTCOME_ONLY and not any(_matches(t, n) for n in planned))
+    assert unplanned == []
+
+
+def _matches(template: str, name: str) -> bool:
+    """`name` is `template` with each {placeholder} filled."""
+    import re
+
+    pattern = re.escape(template)
+    pattern = re.sub(r"\\\{\w+\\\}", ".+", pattern)
+    return re.fullmatch(pattern, name) is not None
+
+
+@pytest.mark.parametrize("module", PHASE_MODULES, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_each_phase_plans_only_its_own_phase(module, tmp_path: Path) -> None:
+    cfg = load(ROOT / "fixtures" / "drills" / "lab-local.toml")
+    phase = module.PHASE
+    assert {p.phase for p in module.plan(cfg, DrillOptions(report_dir=str(tmp_path)))} == {phase}
