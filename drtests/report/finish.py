@@ -72,7 +72,7 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
         urls = os.environ.get(alerts_cfg.notify_env, "")
         if said := notify.notify(urls, title, body, drill.verdict != Verdict.PASS, alerts_cfg.notify_timeout):
             problems.append(said)
-    return DrillOutcome(drill.config.target_name, drill.id, drill.verdict, drill.infrastructure_error, str(folder),
+    return DrillOutcome(drill.config.target_name, drill.id, str(drill.verdict), drill.infrastructure_error, str(folder),
                         summary_lines(drill, folder, options.gate, problems))  # fmt: skip
 
 
