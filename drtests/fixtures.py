@@ -56,7 +56,7 @@ def dr_options(pytestconfig: pytest.Config) -> DrillOptions:
 def dr_target(dr_config: DrillConfig) -> TargetHost:
     """The host the drill works on (testinfra), from target.url."""
     t = dr_config.target
-    return TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+    return TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, dr_config.secret_names)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +113,8 @@ def dr_restore_site(dr_config, dr_drill, dr_target, dr_service, dr_safety, dr_op
         )
         dr_drill.restore.host.kept = True
     else:
-        dr_safety.register(f"disposable host {disposable.name} removed", disposable.remove)
+        dr_safety.register(f"disposable host {disposable.name} removed", disposable.remove,
+                           f"the container {disposable.name}: docker rm -f {disposable.name}")  # fmt: skip
     return site
 
 

@@ -68,7 +68,11 @@ def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
     """POST the summary as JSON; returns a problem in words, or None when it was accepted. The
     whole exchange gets `timeout` seconds (a receiver that drips bytes does not hold the drill's
     end), and no failure of the receiver is more than a warning."""
-    scheme = urllib.parse.urlsplit(url).scheme
+    hidden = "the URL is not shown: its path and query may hold a token"
+    try:
+        scheme = urllib.parse.urlsplit(url).scheme
+    except ValueError:
+        return f"webhook URL is not a URL ({hidden})"
     if scheme not in ("http", "https"):
         return (
             f"webhook URL must be http:// or https://, got {f'a {scheme}: URL' if scheme else 'a URL without a scheme'}"
@@ -76,11 +80,15 @@ def send_webhook(url: str, summary: dict, timeout: float) -> str | None:
 
     def post() -> str | None:
         headers = {"Content-Type": "application/json", "User-Agent": "drtests"}
-        request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST", headers=headers)
         try:
+            request = urllib.request.Request(url, data=json.dumps(summary).encode(), method="POST", headers=headers)
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return None if 200 <= response.status < 300 else f"webhook answered HTTP {response.status}"
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        except (ValueError, http.client.InvalidURL):  # their message repeats the URL
+            return f"webhook URL is not valid ({hidden})"
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            if isinstance(getattr(exc, "reason", None), ValueError):  # an InvalidURL, wrapped: it repeats the URL
+                return f"webhook URL is not valid ({hidden})"
             if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
                 return TIMED_OUT  # the socket's timeout is the same deadline, met a moment earlier
             return f"webhook failed: {getattr(exc, 'reason', None) or exc!r}"

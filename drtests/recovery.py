@@ -26,12 +26,23 @@ RECOVER_COMMAND = step("recover: end the export/import of drill {drill} (pid {pi
 RECOVER_LOCK = step("recover: remove drill lock {lock}")
 RECOVER_START = step("recover: start {unit}")
 RECOVER_INDICES = step("recover: delete restore indices {indices}")
+RECOVER_HOST = step("recover: remove restore host {host}")
 
 
 def holder_drill(holder: str) -> str:
     """The drill id a lock names ("" when the lock is not one drtests wrote)."""
     match = HOLDER.search(holder)
     return match["drill"] if match else ""
+
+
+def lock_named(holder: str, named: str) -> bool:
+    """Whether `named` (--recover-drill) names this lock: a drill's lock by its drill id; a lock
+    drtests did not write only by its whole text (never by default: the empty name)."""
+    holder = holder.strip()
+    if not holder:
+        return False
+    drill = holder_drill(holder)
+    return named == drill if drill else named == holder
 
 
 def holder_is_gone(holder: str) -> bool:
@@ -56,12 +67,15 @@ class Leftovers:
     node_inactive: bool = False  # with a lock present: the drill stopped the node and died
     restore_indices: list[str] = field(default_factory=list)  # named in the ledger, and still there
     elsewhere: dict[str, list[str]] = field(default_factory=dict)  # ledger names per other cluster's uuid
+    unproven: list[str] = field(default_factory=list)  # ledger names not proven a drill's copy here: never deleted
+    hosts: list[str] = field(default_factory=list)  # restore hosts past their expiry, or of a drill that died
     ledger: str = ""  # the restore ledger's path, when one exists
     commands: list[tuple[str, int, str]] = field(default_factory=list)  # (pid file, pid, drill): still running
     stale_pidfiles: list[str] = field(default_factory=list)  # their command ended; the file stayed
 
     def __bool__(self) -> bool:
-        return bool(self.lock_holder or self.restore_indices or self.elsewhere or self.commands)
+        return bool(self.lock_holder or self.restore_indices or self.elsewhere or self.unproven or self.commands
+                    or self.hosts)  # fmt: skip
 
     def describe(self) -> str:
         found = []
@@ -75,11 +89,26 @@ class Leftovers:
         if self.restore_indices:
             names = ", ".join(self.restore_indices[:3]) + (" ..." if len(self.restore_indices) > 3 else "")
             found.append(f"{len(self.restore_indices)} restore indices of an earlier drill ({names})")
+        if self.hosts:
+            found.append(f"restore host(s) {', '.join(self.hosts)} (a restored copy of production, past its "
+                         "expiry or left by a drill that died)")  # fmt: skip
+        if self.unproven:
+            found.append(f"{len(self.unproven)} name(s) in the restore ledger it does not prove a drill restored here "
+                         f"({', '.join(self.unproven[:3])}{' ...' if len(self.unproven) > 3 else ''})")  # fmt: skip
         for cluster, names in self.elsewhere.items():
             listed = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
             found.append(f"{len(names)} restore indices of an earlier drill in another cluster than this drill "
                          f"restores into (cluster uuid {cluster}: {listed})")  # fmt: skip
         return "; ".join(found)
+
+    def unproven_message(self) -> str:
+        """Why --recover leaves these names alone: the ledger does not prove a drill made them here."""
+        return (
+            f"the restore ledger {self.ledger} names {', '.join(self.unproven)}, which it does not prove a drill "
+            "restored into this cluster (a line without the cluster's uuid, or a name without the restore's "
+            "rename prefix: a live index's name); drtests never deletes them: check them, delete by hand what "
+            f"is a drill's copy, and remove {self.ledger}"
+        )
 
     def elsewhere_message(self) -> str:
         """Why --recover cannot help: the copies are in a cluster this drill does not reach, and the
@@ -127,8 +156,13 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
             found.stale_pidfiles.append(pidfile)
     if es is not None and (recorded := ledger_entries(cfg, host)):
         here, ours = client.cluster_uuid(es), []
+        # in production's cluster a drill's copy always carries the rename prefix; in a restore
+        # cluster it has production's name, and the cluster's uuid is the proof
+        prefix = "" if cfg.restore_cluster.url else cfg.elasticsearch.rename_replacement.split("$", 1)[0]
         for name, cluster in recorded:
-            if cluster in ("", here):
+            if not cluster or (cluster == here and not name.startswith(prefix)):
+                found.unproven.append(name)
+            elif cluster == here:
                 ours.append(name)
             else:
                 found.elsewhere.setdefault(cluster, []).append(name)
@@ -137,7 +171,7 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     return found
 
 
-def recover(leftovers, drill, host, service, es, cfg, say) -> None:
+def recover(leftovers, drill, host, service, es, cfg, say, remove_host=None) -> None:
     """--recover: undo what the interrupted drill left, each step recorded. A command it left
     running is ended first: the node must not start under a running import."""
     for pidfile, pid, owner in leftovers.commands:
@@ -157,9 +191,13 @@ def recover(leftovers, drill, host, service, es, cfg, say) -> None:
     if leftovers.node_inactive:
         say(f"recover: starting {service.name}")
         drill.step(PHASE, RECOVER_START(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
+    for name in leftovers.hosts:
+        say(f"recover: removing restore host {name}")
+        remove_host(name)
+        drill.step(PHASE, RECOVER_HOST(host=name))
     if leftovers.restore_indices:
         say(f"recover: deleting {len(leftovers.restore_indices)} restore indices")
         client.delete_indices(es, leftovers.restore_indices)
         drill.step(PHASE, RECOVER_INDICES(indices=", ".join(leftovers.restore_indices)))
-    if leftovers.ledger and not leftovers.elsewhere:  # else kept: it names copies in another cluster
+    if leftovers.ledger and not leftovers.elsewhere and not leftovers.unproven:  # else kept: names to check
         host.remove(leftovers.ledger)

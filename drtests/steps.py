@@ -84,7 +84,7 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
     say(f"starting {service.name}")
     try:
         drill.step(phase, START_NODE(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
-        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", "active")
+        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state())  # measured, after the start
     except Exception as exc:
         drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 

@@ -29,10 +29,12 @@ class Status(StrEnum):
 
 
 class Verdict(StrEnum):
-    """A check's verdict (pass | fail) and a drill's (also incomplete)."""
+    """A check's verdict (pass | fail | unproven: it was skipped) and a drill's (pass | fail |
+    incomplete: a phase or a check did not run, so the drill proved less than it says)."""
 
     PASS = "pass"
     FAIL = "fail"
+    UNPROVEN = "unproven"
     INCOMPLETE = "incomplete"
 
 

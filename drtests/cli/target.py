@@ -30,7 +30,7 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
             continue
         t = cfg.target
         try:
-            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
             es = None
             if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
                 from drtests.es.client import connect
@@ -60,7 +60,7 @@ def record_backup(configs: list, file: str | None) -> int:
     for cfg in configs:
         t = cfg.target
         try:
-            host = TargetHost(t.url, sudo=t.sudo, ssh_config=t.ssh_config, ssh_identity_file=t.ssh_identity_file)
+            host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
             if file:
                 path = file
             else:

@@ -146,6 +146,9 @@ class IsolatedSection:
     copy_to: str = setting(
         "/tmp", required=True, absolute=True
     )  # folder in the container that receives the backup file
+    # how long a restore host kept with --keep may stay; past it (or when its drill died) the next
+    # drill's preflight names it and --recover removes it: a restored copy of production never stays forever
+    keep_hours: float = setting(24.0, gt=0, unit="hours")
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,16 @@ class DrillConfig:
         home with a space works and a graph named `x; touch y` is a name, not a command."""
         values = {"home": self.stackstate.home, "graph": self.stackstate.graph, **extra}
         return template.format(**{key: shlex.quote(value) for key, value in values.items()})
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        """The environment variables that hold this drill's secrets: the signing key and every
+        variable the config names for a password, API key or URL with a token. Commands drtests
+        runs on a local:// target never see them."""
+        named = [getattr(getattr(self, section), key) for section in ("elasticsearch", "restore_cluster")
+                 for key in ("username_env", "password_env", "api_key_env")]  # fmt: skip
+        named += [self.alerts.webhook_url_env, self.alerts.notify_env]
+        return tuple(dict.fromkeys(["DRTESTS_SIGNING_KEY", *filter(None, named)]))
 
     def secret(self, env_key: str, section: str = "elasticsearch") -> str | None:
         name = getattr(getattr(self, section), env_key)

@@ -3,17 +3,19 @@
 before it registers any safety step: a drill that loses the race for the lock changes nothing."""
 
 import os
+import shlex
 
 import pytest
 
 from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
-from drtests.errors import Unreachable
+from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, check_restore_cluster
+from drtests.errors import DrillError
 from drtests.es import client, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.record.results import ElasticsearchFacts
-from drtests.steps import Planned, check, expect, stackstate_version, step
+from drtests.steps import Planned, assert_checks, check, expect, node_commands, stackstate_version, step
 
 pytestmark = pytest.mark.dr_phase("preflight")
 PHASE = "preflight"
@@ -24,15 +26,12 @@ STACKGRAPH_RUNNING = check("StackGraph running")
 HEALTH_NOT_RED = check("Elasticsearch health not red")
 REPOSITORY = step("snapshot repository {repository}")
 REPOSITORY_VERIFIED = check("snapshot repository verified")
-RC_REACHABLE = check("restore cluster reachable")
-RC_REPOSITORY = step("restore cluster repository {repository}")
-RC_READS = check("restore cluster reads the snapshots")
-RC_ROOM = check("restore cluster has room (MB)")
 NAMES_FREE = check("restore names free")
 BACKUPS_FRESH = check("backups within the RPO objective")
 LOCK_FREE = check("drill lock free")
 NO_LEFTOVERS = check("no leftovers of an interrupted drill")
 LEDGER_HERE = check("restore ledger names no other cluster")
+LEDGER_PROVEN = check("restore ledger proves every name it holds")
 TAKE_LOCK = step("take the drill lock")
 LOCK_TAKEN = check("drill lock taken")
 NODE_STATE_KNOWN = check("node state known")
@@ -69,7 +68,6 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     if es.enabled and cfg.restore_cluster.url:
         url = cfg.restore_cluster.url
         planned += [
-            RC_REACHABLE.planned(PHASE, url),
             RC_REPOSITORY.planned(PHASE, repository=es.repository, detail=f"registered read-only there (refused when "
                  f"writable: two clusters writing one repository corrupt it); POST _snapshot/{es.repository}/_verify"),
             RC_READS.planned(PHASE, "its version >= the production cluster's"),
@@ -124,6 +122,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     check_backup_folder(cfg, drill, host)
     if modes.of(cfg).takes_backup:  # else nothing is written on the target: no room needed
         check_room(cfg, drill, host)
+    assert_checks(drill, PHASE)  # a failed preflight check stops the drill before the target is touched
     dr_say("preflight passed")
 
 
@@ -199,7 +198,10 @@ def check_elasticsearch(cfg, drill):
     repository = cfg.elasticsearch.repository
     with drill.timed_step(PHASE, REPOSITORY(repository=repository), f"POST _snapshot/{repository}/_verify"):
         repo = snapshots.ensure_repository(es, cfg)
-    drill.check(PHASE, REPOSITORY_VERIFIED(), True, bool(repo["verified_nodes"]))
+    nodes = len(repo["verified_nodes"])
+    expect(drill, PHASE, REPOSITORY_VERIFIED(), "> 0 nodes", nodes, ok=nodes > 0,
+           message=f"snapshot repository {repository} on {cfg.elasticsearch.url}: no node verified it (POST "
+           f"_snapshot/{repository}/_verify): a snapshot there would fail")  # fmt: skip
     drill.preflight.elasticsearch = ElasticsearchFacts(cfg.elasticsearch.url, version, health, repo)
     return es
 
@@ -219,21 +221,30 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
     """What an interrupted drill left: a lock held by a drill not known to be gone stops this one;
     the rest is recovered only with --recover."""
     leftovers = recovery.find(cfg, host, dr_service.state(), restore_es)  # restore indices: where they are made
-    holder = leftovers.lock_holder.strip()
-    named = bool(holder) and dr_options.recover_drill == recovery.holder_drill(holder)
+    holder, mode = leftovers.lock_holder.strip(), modes.of(cfg)
+    leftovers.hosts = mode.leftover_hosts(cfg, recovery.holder_drill(holder) if leftovers.holder_gone else "")
+    named = recovery.lock_named(holder, dr_options.recover_drill)
     if holder and not leftovers.holder_gone and not (dr_options.recover and named):
-        recover_flags = (
-            f"{dr_options.flag('recover')} {dr_options.flag('recover-drill')} {recovery.holder_drill(holder)}"
+        ours = recovery.holder_drill(holder)
+        recover_flags = " ".join(
+            (dr_options.flag("recover"), dr_options.flag("recover-drill"), shlex.quote(ours or holder))
         )
+        held_by = (
+            "another drill is running (its process is not known to be gone: another machine, or still alive); "
+            f"if you know that drill is dead, run with {recover_flags} (or remove {leftovers.lock})"
+        )
+        if not ours:
+            held_by = (
+                "text drtests did not write (someone's own lock: maintenance?), so drtests never removes it unless "
+                f"it is named whole: when you know it is stale, run with {recover_flags} (or remove {leftovers.lock})"
+            )
         expect(
             drill,
             PHASE,
             LOCK_FREE(),
             "",
             holder,
-            message=f"drill lock {leftovers.lock} on {host.url} is held by: {holder} — another drill is running "
-            "(its process is not known to be gone: another machine, or still alive); if you know that drill is "
-            f"dead, run with {recover_flags} (or remove {leftovers.lock})",
+            message=f"drill lock {leftovers.lock} on {host.url} is held by: {holder} — {held_by}",
         )
     if leftovers:
         drill.preflight.leftovers = leftovers.describe()
@@ -245,12 +256,14 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
             leftovers.describe(),
             ok=dr_options.recover,
             message=f"found what an earlier drill left on {host.url}: {leftovers.describe()}. Run again with "
-            f"{dr_options.flag('recover')} to end what still runs, remove the lock and the restore indices and "
-            "start the node" + (f"; but {leftovers.elsewhere_message()}" if leftovers.elsewhere else ""),
+            f"{dr_options.flag('recover')} to end what still runs, remove the lock, the restore hosts and the "
+            "restore indices and start the node"
+            + (f"; but {leftovers.elsewhere_message()}" if leftovers.elsewhere else ""),
         )
-        recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say)
+        recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say, mode.remove_host)
         expect(drill, PHASE, LEDGER_HERE(), [], sorted(leftovers.elsewhere),
                message=leftovers.elsewhere_message())  # fmt: skip
+        expect(drill, PHASE, LEDGER_PROVEN(), [], leftovers.unproven, message=leftovers.unproven_message())
 
 
 def check_restore_names(cfg, drill, es, restore_es) -> None:
@@ -285,7 +298,18 @@ def take_lock(cfg, drill, host, dr_safety) -> None:
         taken,
         message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
     )
-    dr_safety.register(f"drill lock {lock} released", lambda: host.read(lock) == holder_line and host.remove(lock))
+
+    def release() -> None:
+        held = host.read(lock)
+        if held != holder_line:  # someone replaced it: theirs now, left alone
+            raise DrillError(f"the drill lock no longer holds this drill's line but {(held or '(nothing)').strip()!r}: "
+                             "another process replaced it while this drill held it; left as it is")  # fmt: skip
+        host.remove(lock)
+        if host.exists(lock):
+            raise DrillError(f"{lock} is still there after rm -f")
+
+    dr_safety.register(f"drill lock {lock} released", release, f"the lock {lock} on {host.url}: check no drill runs, "
+                       "then remove it")  # fmt: skip
 
 
 def check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say) -> None:
@@ -301,12 +325,14 @@ def check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say) -> None:
         message=f"{dr_service.name} on {host.url} is {node_state!r}: bring it to active or inactive before a drill",
     )
     if node_state == "active":
+        start = node_commands(cfg)[1]
         dr_safety.register(
             f"{dr_service.name} active again",
             lambda: (
                 dr_service.state() == "active"
                 or change_state(dr_service, "active", cfg.service.restart_timeout, dr_say)
             ),
+            f"{dr_service.name} on {host.url} is not running: start it ({start}) and check its log",
         )
 
 
@@ -356,34 +382,3 @@ def check_room(cfg, drill, host) -> None:
         host.exists(log_file),
         message=f"log file {log_file} not found on {host.url}: set stackstate.log_file",
     )
-
-
-def check_restore_cluster(cfg: DrillConfig, drill, es, request):
-    """The restore cluster answers, reads the repository read-only, can read production's
-    snapshots and has room for them; returns its client."""
-    url = cfg.restore_cluster.url
-    try:
-        restore_es = request.getfixturevalue("dr_restore_es")
-    except Unreachable as exc:
-        drill.check(PHASE, RC_REACHABLE(), True, False, message=str(exc))
-        raise
-    drill.check(PHASE, RC_REACHABLE(), True, True)
-    repository = cfg.elasticsearch.repository
-    with drill.timed_step(PHASE, RC_REPOSITORY(repository=repository), f"POST _snapshot/{repository}/_verify"):
-        repo = snapshots.ensure_readonly_repository(restore_es, cfg)
-    version, production = client.server_version(restore_es), drill.preflight.elasticsearch.version
-    drill.preflight.restore_cluster = ElasticsearchFacts(url, version, client.health_status(restore_es), repo)
-    expect(drill, PHASE, RC_READS(), f">= {production}", version,
-           ok=major_minor(version) >= major_minor(production),
-           message=f"the restore cluster {url} runs Elasticsearch {version}, older than production's {production}: "
-           "it cannot read snapshots of a newer version; upgrade it")  # fmt: skip
-    need = round(1.1 * client.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
-    free = round(client.free_bytes(restore_es) / 2**20)
-    expect(drill, PHASE, RC_ROOM(), f">= {need}", free, ok=free >= need,
-           message=f"the restore cluster {url} has {free} MB of disk available, the restore needs {need} MB (the "
-           f"primaries of {cfg.elasticsearch.indices} + 10 %): free space there")  # fmt: skip
-    return restore_es
-
-
-def major_minor(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())

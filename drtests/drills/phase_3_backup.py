@@ -136,8 +136,10 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
         take_backup(cfg, drill, host, es, dr_service, dr_say, dr_options)
     except BaseException:  # failed or interrupted: its snapshot (finished or still running) is of no use
         if es is not None and not dr_options.keep:
+            repository = cfg.elasticsearch.repository
             dr_safety.register(f"snapshot {name} of the failed backup deleted",
-                               partial(snapshots.delete_snapshot, es, cfg.elasticsearch.repository, name))  # fmt: skip
+                               partial(snapshots.delete_snapshot, es, repository, name),
+                               f"the snapshot {repository}/{name}: DELETE _snapshot/{repository}/{name}")  # fmt: skip
         raise
 
 

@@ -6,6 +6,7 @@ import pytest
 from drtests import modes, recovery
 from drtests.config import DrillConfig
 from drtests.drills.phase_3_backup import backup_file
+from drtests.errors import DrillError
 from drtests.es import client, snapshots
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
@@ -128,23 +129,39 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
         belongs to the main thread)."""
 
+        ledger, refused = recovery.ledger_path(dr_config), []
+
         def remove_later(targets: list[str]) -> None:  # before the restore request, never after
-            with path.timed_step(PHASE, WRITE_LEDGER(), recovery.ledger_path(dr_config)):
+            with path.timed_step(PHASE, WRITE_LEDGER(), ledger):
                 # on the target (where the lock is), with the cluster the copies go to
                 recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
             if not dr_options.keep:
 
                 def remove() -> None:
+                    if refused:  # the restore created nothing; a planned name may be someone else's index now
+                        return
                     client.delete_indices(es, targets)
-                    dr_target.remove(recovery.ledger_path(dr_config))
+                    if left := client.existing_indices(es, targets):
+                        raise DrillError(
+                            f"{len(left)} restored index(es) still there after DELETE: {', '.join(left[:5])}"
+                        )
+                    dr_target.remove(ledger)
 
-                dr_safety.register(f"restored indices removed ({len(targets)})", remove)
+                where = cfg.restore_cluster.url or cfg.elasticsearch.url
+                dr_safety.register(f"restored indices removed ({len(targets)})", remove,
+                                   f"the restored indices listed in {ledger} on {dr_target.url}, in {where}: delete "
+                                   f"them (DELETE <index>), then remove {ledger}")  # fmt: skip
             path.check_cancelled()
+
+        def not_created(targets: list[str]) -> None:
+            """Elasticsearch refused the restore: nothing was created, so the ledger names nothing of ours."""
+            refused.append(True)
+            dr_target.remove(ledger)
 
         request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
         with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line):
             return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
-                                              elsewhere=elsewhere)  # fmt: skip
+                                              elsewhere=elsewhere, refused=not_created)  # fmt: skip
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
     into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
@@ -222,9 +239,8 @@ def check_version_and_copy(drill, site, target, say) -> str:
     original = drill.backup.artifact
     artifact = original.path
     target_version = drill.preflight.stackstate_version
-    restored_version = drill.restore.stackstate_version = (
-        stackstate_version(cfg, host) if site.disposable is not None else target_version
-    )
+    # measured where the backup is restored, now: in place too (an upgrade since the backup shows)
+    restored_version = drill.restore.stackstate_version = stackstate_version(cfg, host)
     if target_version or restored_version:
         expect(drill, PHASE, VERSIONS_MATCH(), target_version, restored_version,
                message=f"a backup restores only onto the StackState version it was taken from: target "

@@ -143,12 +143,15 @@ def restore_snapshot(
     say: Callable[[str], None],
     before_restore: Callable[[list[str]], None] = lambda names: None,
     elsewhere: bool = False,
+    refused: Callable[[list[str]], None] = lambda names: None,
 ) -> RestoredTelemetry:
     """Restore every index of the snapshot, renamed (default) or over deleted originals
     (replace), or (`elsewhere`: `es` is the restore cluster) under the original names, which no
     index there may hold yet. Never partial, never the global state; then wait for yellow.
     `before_restore` gets the names the restore will create, once it is sure none exists yet
-    (the caller registers their removal there: never of an index the drill did not create)."""
+    (the caller registers their removal there: never of an index the drill did not create);
+    `refused` gets them when Elasticsearch refuses the restore request (then it created none of
+    them: a name another writer took meanwhile is theirs)."""
     es_cfg = cfg.elasticsearch
     originals = snapshot.indices
     body: dict = {
@@ -193,6 +196,7 @@ def restore_snapshot(
     except es_errors.ConnectionTimeout:
         raise WaitTimeout(f"restore of snapshot {repo}/{snap} did not complete within {es_cfg.timeout:g}s") from None
     except es_errors.TransportError as exc:
+        refused(sorted(mapping.values()))
         raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
     targets = list(mapping.values())
     if result["shards"]["failed"]:

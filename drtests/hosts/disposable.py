@@ -18,6 +18,7 @@ from drtests.hosts import docker_upload
 from drtests.waiting import wait_until
 
 LABEL = "drtests"  # every container drtests starts carries it, so leftovers can be found
+DRILL, TARGET, EXPIRES = "drtests.drill", "drtests.target", "drtests.expires"  # a restore host's labels
 
 
 class DisposableHost:
@@ -49,6 +50,9 @@ class DisposableHost:
                 volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "ro"}},
                 tmpfs={"/run": "", "/run/lock": ""},
                 ports={f"{p}/tcp": ("127.0.0.1", None) for p in self.ports},
+                # no route out: a restored copy of production must not run its syncs and integrations
+                # against real systems (files come through the Docker API, commands through docker exec)
+                network_mode=None if self.ports else "none",
             )  # fmt: skip
         except ImageNotFound:
             raise DrillError(f"image {self.image} not found: build it (make image) or set isolated.image") from None
@@ -111,6 +115,24 @@ class DisposableHost:
         if self.container is not None:
             self.container.remove(force=True, v=True)
             self.container = None
+
+
+def restore_hosts(target: str) -> list[tuple[str, dict[str, str]]]:
+    """(name, labels) of every restore host of `target` (drtests.target label) on the engine."""
+    import docker
+
+    found = docker.from_env().containers.list(all=True, filters={"label": [LABEL, f"{TARGET}={target}"]})
+    return [(c.name, dict(c.labels)) for c in found]
+
+
+def remove_host(name: str) -> None:
+    import docker
+    from docker.errors import NotFound
+
+    try:
+        docker.from_env().containers.get(name).remove(force=True, v=True)
+    except NotFound:
+        pass
 
 
 def image_problem(image: str) -> str | None:

@@ -60,8 +60,12 @@ class FileFacts:
 class TargetHost:
     """One host a drill works on. `url` is a testinfra host spec."""
 
-    def __init__(self, url: str, sudo: bool = False, ssh_config: str = "", ssh_identity_file: str = "") -> None:
+    def __init__(self, url: str, sudo: bool = False, ssh_config: str = "", ssh_identity_file: str = "",
+                 hidden_env: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.url = url
+        # a local:// command inherits this process's environment: the secrets are taken out of it
+        # (ssh:// and docker:// pass none of it)
+        self.hidden_env = hidden_env if url.startswith("local://") else ()
         self.sudo = sudo
         self.ssh_config, self.ssh_identity_file = ssh_config, ssh_identity_file
         import testinfra  # late: pytest registers testinfra's own plugin first, then rewrites it
@@ -77,6 +81,8 @@ class TargetHost:
         `sudo` (and target.sudo), through `sudo -n`: as root, or as `as_user` (the install's owner,
         so what it writes belongs to the install, not to root)."""
         wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
+        if self.hidden_env:
+            wrapped = f"env {' '.join(f'-u {quote(name)}' for name in self.hidden_env)} {wrapped}"
         if pidfile:
             wrapped = f"sh -c {quote(f'echo $$ > {quote(pidfile)}; exec {wrapped}')}"
         if sudo and self.sudo:

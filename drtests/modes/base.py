@@ -64,6 +64,13 @@ class DrillMode:
     def open_site(self, cfg: DrillConfig, drill: Drill, target: TargetHost, service: Service, say: Say) -> RestoreSite:
         raise NotImplementedError
 
+    def leftover_hosts(self, cfg: DrillConfig, stale_drill: str) -> list[str]:
+        """Restore hosts an earlier drill left (none where a drill starts none)."""
+        return []
+
+    def remove_host(self, name: str) -> None:
+        raise NotImplementedError
+
     def restore_plan(self, cfg: DrillConfig, options: DrillOptions, file: str) -> tuple[list[Planned], str]:
         """(the steps before the node is stopped, the file imported) for the plan."""
         return ([VERSIONS_MATCH.planned(Phase.RESTORE)] if cfg.stackstate.version_command else []), file

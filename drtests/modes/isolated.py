@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -19,6 +20,7 @@ from drtests.hosts.host import TargetHost
 from drtests.hosts.service import Service, node_service
 from drtests.modes.base import DrillMode, RestoreSite, Say
 from drtests.options import DrillOptions
+from drtests.record.clock import utc_at, utc_now
 from drtests.record.drill import Drill
 from drtests.record.results import RestoreHost
 from drtests.steps import COPY_BACKUP, COPY_INTACT, VERSIONS_MATCH, Planned, check, expect, step
@@ -43,12 +45,26 @@ class Isolated(DrillMode):
     def site_config(self, cfg: DrillConfig) -> DrillConfig:
         return isolated_config(cfg)
 
+    def leftover_hosts(self, cfg: DrillConfig, stale_drill: str) -> list[str]:
+        """This target's restore hosts past their expiry (kept too long), or of `stale_drill` (the
+        drill whose lock is left and whose process is gone: killed in the middle of its restore)."""
+        now, found = utc_now(), []
+        for name, labels in containers.restore_hosts(cfg.target_name):
+            expired = labels.get(containers.EXPIRES, "") < now
+            if expired or (stale_drill and labels.get(containers.DRILL) == stale_drill):
+                found.append(name)
+        return sorted(found)
+
+    def remove_host(self, name: str) -> None:
+        containers.remove_host(name)
+
     def open_site(self, cfg: DrillConfig, drill: Drill, target: TargetHost, service: Service, say: Say) -> RestoreSite:
         """Start a disposable host from isolated.image; the caller removes it (dr_restore_site)."""
         iso = cfg.isolated
         site_cfg = isolated_config(cfg)
-        host = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit],
-                              labels={"drtests.drill": drill.id})  # fmt: skip
+        expires = utc_at(time.time() + iso.keep_hours * 3600)
+        labels = {containers.DRILL: drill.id, containers.TARGET: cfg.target_name, containers.EXPIRES: expires}
+        host = DisposableHost(iso.image, f"drtests-{drill.id.lower()}", [iso.stackgraph_unit, iso.unit], labels)
         try:
             with drill.timed_step(RESTORE, START_HOST(), f"docker run {iso.image}"):
                 ready_s = host.start(iso.ready_timeout, say)

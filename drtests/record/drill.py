@@ -124,6 +124,13 @@ class Drill:
         )
         return passed
 
+    def unproven(self, phase: str, name: str, why: str) -> None:
+        """A check that was skipped: not passed, not failed, and the drill does not pass."""
+        self.checks.append(Check(phase, name, "pass", "skipped", Verdict.UNPROVEN, f"unproven: {why}"))
+
+    def unproven_checks(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict == Verdict.UNPROVEN]
+
     def checks_after_preflight(self) -> bool:
         return any(c.phase != Phase.PREFLIGHT for c in self.checks)
 
@@ -161,7 +168,8 @@ class Drill:
         core = [self.phases[p] for p in PHASES if p != Phase.REPORT]
         if any(p.status == Status.FAIL for p in self.phases.values()) or self.failed_checks():
             return Verdict.FAIL
-        return Verdict.PASS if all(p.status == Status.PASS for p in core) else Verdict.INCOMPLETE
+        proven = all(p.status == Status.PASS for p in core) and not self.unproven_checks()
+        return Verdict.PASS if proven else Verdict.INCOMPLETE
 
     @property
     def facts(self) -> Mapping[str, object]:

@@ -15,7 +15,7 @@ from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of, write_json
 from drtests.report import history, pages, store
 from drtests.report.manifest import write_manifest
-from drtests.words import Status, Verdict
+from drtests.words import Phase, Status, Verdict
 
 
 @dataclass
@@ -80,6 +80,9 @@ def summary_lines(drill: Drill, folder: Path, gate: bool, alert_problems: list[s
     lines = [f"drill {drill.id} ({drill.config.target_name}): verdict {drill.verdict.upper()}"]
     lines += [f"  FAILED {c.phase}/{c.name}: {c.message}" for c in drill.failed_checks()]
     lines += [f"  phase {r.name} failed: {r.message}" for r in drill.phases.values() if r.status == Status.FAIL]
+    lines += [f"  UNPROVEN {c.phase}/{c.name}: {c.message}" for c in drill.unproven_checks()]
+    lines += [f"  unproven: phase {r.name} {r.status}: {r.message or 'did not run'}" for r in drill.phases.values()
+              if r.status in (Status.SKIPPED, Status.PENDING) and r.name != Phase.REPORT]  # fmt: skip
     if drill.rto_seconds is not None:
         lines.append(f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)")
     if drill.rpo_seconds is not None:

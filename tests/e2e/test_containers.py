@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docker
@@ -16,7 +17,7 @@ from drtests.hosts.disposable import LABEL
 from fixtures.data import generate
 from fixtures.docker.lab_host import LabContainer
 from fixtures.pytest_lab import LAB_COMPONENTS
-from tests.e2e.conftest import DRTESTS, DrillRunner
+from tests.e2e.conftest import DRTESTS, DrillRunner, wait_for
 
 _prefixes = itertools.count()
 
@@ -279,3 +280,34 @@ def test_a_copy_into_a_missing_folder_of_the_restore_host_fails_the_restore_and_
     ), message
     assert drtests_containers() == []
     assert drill_lab.node_active()
+
+
+def test_a_restore_host_has_no_network_and_is_removed_by_the_next_drill_past_its_expiry(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    """A restored copy of production runs with no route out (only loopback), labelled with its
+    drill, target and expiry; kept with --keep, it stays until the expiry, then the next drill's
+    preflight names it and --recover removes it."""
+    text = config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated", image=lab_image)
+    runner = drill(tmp_path, text.replace("ready_timeout = 120\n", "ready_timeout = 120\nkeep_hours = 0.0005\n"))
+    kept = runner.run("--keep")
+    assert kept.returncode == 0, kept.stdout[-3000:]
+    evidence = runner.evidence()
+    name = evidence["restore_host"]["url"].removeprefix("docker://")
+    inspected = docker.from_env().api.inspect_container(name)
+    assert inspected["HostConfig"]["NetworkMode"] == "none"
+    assert set(inspected["NetworkSettings"]["Networks"]) == {"none"}
+    labels = inspected["Config"]["Labels"]
+    assert labels["drtests.drill"] == evidence["drill_id"] and labels["drtests.target"] == evidence["target_name"]
+    expires = labels["drtests.expires"]
+    wait_for(lambda: datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") > expires,
+             f"the kept host's expiry ({expires})", timeout=30)  # fmt: skip
+    refused = runner.run()
+    assert refused.returncode == 1
+    message = next(p["message"] for p in runner.evidence()["phases"] if p["name"] == "preflight")
+    assert f"restore host(s) {name} (a restored copy of production, past its expiry" in message
+    assert name in drtests_containers()  # named, not removed, without --recover
+    recovered = runner.run("--recover")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert f"recover: remove restore host {name}" in [s["name"] for s in runner.evidence()["steps"]]
+    assert drtests_containers() == []

@@ -23,8 +23,10 @@ NAME_ARGUMENT = {"check": 1, "step": 1, "timed_step": 1, "expect": 2}  # where e
 # restore ledger) and --recover's steps, an import that timed out, a phase stopped by an error
 OUTCOME_ONLY = {
     "drill lock free", "no leftovers of an interrupted drill", "restore ledger names no other cluster",
+    "restore ledger proves every name it holds", "restore cluster reachable",
     "recover: end the export/import of drill {drill} (pid {pid})", "recover: remove drill lock {lock}",
-    "recover: start {unit}", "recover: delete restore indices {indices}", "import ended", "{phase} phase completed",
+    "recover: start {unit}", "recover: delete restore indices {indices}", "recover: remove restore host {host}",
+    "import ended", "{phase} phase completed",
 }  # fmt: skip
 VARIANTS = ["", "elasticsearch.full_verify=1/7", "restore_cluster.url=http://127.0.0.1:9299",
             "existing.pick=random", "stackstate.version_command=true", "alerts.stale_backup=fail",
@@ -116,3 +118,28 @@ def test_each_phase_plans_only_its_own_phase(module, tmp_path: Path) -> None:
     cfg = load(ROOT / "fixtures" / "drills" / "lab-local.toml")
     phase = module.PHASE
     assert {p.phase for p in module.plan(cfg, DrillOptions(report_dir=str(tmp_path)))} == {phase}
+
+
+def constant_checks(path: Path) -> list[str]:
+    """Each check whose expected and actual values are both literals: it compares by construction."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        at = {"check": 2, "expect": 3}.get(called)
+        if at is None or isinstance(func, ast.Name) and called == "check" or len(node.args) < at + 2:
+            continue
+        expected, actual = node.args[at], node.args[at + 1]
+        if isinstance(expected, ast.Constant) and isinstance(actual, ast.Constant):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(expected)} vs {ast.unparse(actual)}")
+    return found
+
+
+def test_no_check_compares_two_literals(tmp_path: Path) -> None:
+    """A check that could not fail is not a check ("node active again": "active" vs "active")."""
+    assert [hit for path in sorted(PRODUCT.rglob("*.py")) for hit in constant_checks(path)] == []
+    source = tmp_path / "phase.py"
+    source.write_text('drill.check(phase, NODE_ACTIVE_AGAIN(), "active", "active")\n')
+    assert constant_checks(source) == ["phase.py:1: 'active' vs 'active'"]

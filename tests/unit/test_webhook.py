@@ -73,3 +73,16 @@ def test_a_receiver_that_never_answers_meets_the_deadline(receiver) -> None:
 )
 def test_only_http_urls_are_posted_to(url: str, problem: str) -> None:
     assert send_webhook(url, {"verdict": "pass"}, timeout=1) == problem
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1/hook?token=s3cret", "webhook URL is not a URL"),  # urlsplit raises ValueError
+        ("http://127.0.0.1:1/hook?token=s3cret value", "webhook URL is not valid"),  # http.client.InvalidURL
+    ],
+)
+def test_a_malformed_url_is_a_warning_that_never_shows_its_token(url: str, problem: str) -> None:
+    said = send_webhook(url, {"verdict": "pass"}, timeout=2)
+    assert said == f"{problem} (the URL is not shown: its path and query may hold a token)"
+    assert "s3cret" not in said

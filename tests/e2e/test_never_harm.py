@@ -1,0 +1,126 @@
+"""A drill acts only on what it can prove is its own: hostile and stale state on the real lab
+(the lab's Elasticsearch node and StackState simulator), each refused with a precise message and
+the target left as it was found."""
+
+from __future__ import annotations
+
+import os
+
+from tests.e2e.conftest import DrillLab, wait_for
+from tests.e2e.test_drill import phase
+
+
+def test_recover_never_deletes_a_live_index_a_ledger_line_does_not_prove(drill_lab: DrillLab) -> None:
+    """A restore-ledger line without a cluster uuid (the format before it was recorded, or an
+    edited ledger), or with this cluster's uuid but without the rename prefix, names an index the
+    ledger does not prove a drill made here: --recover names it and never deletes it."""
+    es, ledger = drill_lab.es, drill_lab.home / "var" / "drtests.lock.restored"
+    live = sorted(drill_lab.doc_counts())[0]
+    docs = es.count(index=live)["count"]
+    uuid = es.info()["cluster_uuid"]
+    for text in (f"{live}\n", f"{live}\t{uuid}\n"):
+        ledger.write_text(text)
+        result = drill_lab.run("--recover")
+        assert result.returncode == 1, result.stdout[-2000:]
+        message = phase(drill_lab.evidence(), "preflight")["message"]
+        assert message == (
+            f"the restore ledger {ledger} names {live}, which it does not prove a drill restored into this cluster "
+            "(a line without the cluster's uuid, or a name without the restore's rename prefix: a live index's "
+            "name); drtests never deletes them: check them, delete by hand what is a drill's copy, and remove "
+            f"{ledger}"
+        )
+        assert es.indices.exists(index=live) and es.count(index=live)["count"] == docs  # production untouched
+        assert ledger.read_text() == text  # kept, for the operator to check
+        assert drill_lab.node_active() and not (drill_lab.home / "var" / "drtests.lock").exists()
+    ledger.unlink()
+
+
+def test_a_lock_drtests_did_not_write_is_removed_only_when_named_whole(drill_lab: DrillLab) -> None:
+    """`echo maintenance > drtests.lock`: --recover alone leaves it and the stopped node alone."""
+    lock = drill_lab.home / "var" / "drtests.lock"
+    lock.write_text("maintenance\n")
+    drill_lab.lab.ctl("stop", "stackstate")
+    refused = drill_lab.run("--recover")
+    assert refused.returncode == 1, refused.stdout[-2000:]
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert message == (
+        f"drill lock {lock} on local:// is held by: maintenance — text drtests did not write (someone's own lock: "
+        "maintenance?), so drtests never removes it unless it is named whole: when you know it is stale, run with "
+        f"--recover --recover-drill maintenance (or remove {lock})"
+    )
+    assert lock.read_text() == "maintenance\n" and not drill_lab.node_active()  # nothing changed under its holder
+    assert drill_lab.run("--recover", "--recover-drill", "other").returncode == 1 and lock.exists()
+    recovered = drill_lab.run("--recover", "--recover-drill", "maintenance")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert drill_lab.node_active() and not lock.exists()
+
+
+def test_a_drill_whose_cleanup_failed_does_not_pass(drill_lab: DrillLab) -> None:
+    """Another process replaces the drill lock while the drill holds it: the release at the end
+    does not remove someone else's lock, and the drill fails (exit 1) naming what was left."""
+    lock = drill_lab.home / "var" / "drtests.lock"
+    drill_lab.fault("export_slow=4")
+    drill = drill_lab.start()
+    wait_for(lambda: drill_lab.target_commands() and not drill_lab.node_active(), "the export to run, node stopped")
+    intruder = "drill=intruder operator=ops@elsewhere pid=1 started=2026-12-01T00:00:00Z\n"
+    lock.write_text(intruder)
+    out, _ = drill.communicate(timeout=300)
+    drill_lab.fault()
+    assert drill.returncode == 1, out[-3000:]
+    evidence = drill_lab.evidence()
+    failed = [c for c in evidence["checks"] if c["verdict"] == "fail"]
+    assert [(c["phase"], c["name"]) for c in failed] == [("safety", f"drill lock {lock} released")]
+    assert failed[0]["message"] == (
+        f"safety step failed: drill lock {lock} released: the drill lock no longer holds this drill's line but "
+        f"{intruder.strip()!r}: another process replaced it while this drill held it; left as it is; left: the lock "
+        f"{lock} on local://: check no drill runs, then remove it"
+    )
+    assert evidence["verdict"] == "fail" and f"FAILED safety/drill lock {lock} released" in out
+    assert lock.read_text() == intruder  # someone else's: never removed
+    assert drill_lab.node_active()  # the other safety steps ran
+    lock.unlink()
+
+
+def test_commands_on_a_local_target_never_see_the_drills_secrets(drill_lab: DrillLab) -> None:
+    """The export, import and probes run on a local:// target as children of drtests: the
+    signing key and every variable the config names for a secret are taken out of their
+    environment (seen by the export command itself)."""
+    seen = drill_lab.home / "var" / "env-seen"
+    text = drill_lab.config.read_text().replace(
+        "[stackstate]\n",
+        '[stackstate]\nexport_command = "env > {home}/var/env-seen; {home}/bin/sts-standalone.sh export --file {file} '
+        '--graph {graph}"\n',
+    )
+    drill_lab.config.write_text(text + '\n[alerts]\nwebhook_url_env = "DRT_HOOK_URL"\nstale_backup = "off"\n')
+    secrets = {"DRTESTS_SIGNING_KEY": "signing-key-0451", "DRT_HOOK_URL": "http://127.0.0.1:9/h?token=tok-0451"}
+    result = drill_lab.run(env={**os.environ, **secrets, "DRT_NOT_SECRET": "plain-0451"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    environment = seen.read_text()
+    assert "DRT_NOT_SECRET=plain-0451" in environment  # the export's environment was seen
+    assert not [value for value in secrets.values() if value in environment]
+    assert not [name for name in secrets if f"{name}=" in environment]
+    ran = next(s["ran"] for s in drill_lab.evidence()["steps"] if s["name"] == "export graph")
+    assert "exec env -u DRTESTS_SIGNING_KEY -u DRT_HOOK_URL timeout " in ran  # what was hidden, by name only
+    seen.unlink()
+
+
+def test_a_skipped_check_is_unproven_and_the_drill_does_not_pass(drill_lab: DrillLab) -> None:
+    """A user's dr_check that skips proved nothing: the drill is incomplete (exit 1), and the
+    terminal, the evidence and the report say UNPROVEN with the reason."""
+    checks = drill_lab.add_checks(
+        "import pytest\n\n"
+        "@pytest.mark.dr_check('verify')\n"
+        "def test_views_survived(dr_drill):\n"
+        "    pytest.skip('the views API is not reachable from here')\n"
+    )
+    result = drill_lab.run("--", checks)
+    assert result.returncode == 1, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    assert evidence["verdict"] == "incomplete"
+    unproven = [c for c in evidence["checks"] if c["verdict"] == "unproven"]
+    assert [(c["phase"], c["name"], c["message"]) for c in unproven] == [
+        ("verify", "test_views_survived",
+         "unproven: test_views_survived was skipped: the views API is not reachable from here"),
+    ]  # fmt: skip
+    assert "UNPROVEN verify/test_views_survived: unproven: test_views_survived was skipped" in result.stdout
+    assert "Unproven checks (1)" in (drill_lab.reports / "latest" / "report.html").read_text()
