@@ -23,7 +23,7 @@ HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\
 
 PHASE = "preflight"  # recovery happens there
 RECOVER_COMMAND = step("recover: end the export/import of drill {drill} (pid {pid})")
-RECOVER_LOCK = step("recover: remove drill lock {lock}")
+RECOVER_LOCK = step("recover: take over drill lock {lock}")
 RECOVER_START = step("recover: start {unit}")
 RECOVER_INDICES = step("recover: delete restore indices {indices}")
 RECOVER_HOST = step("recover: remove restore host {host}")
@@ -172,8 +172,9 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
 
 
 def recover(leftovers, drill, host, service, es, cfg, say, remove_host=None) -> None:
-    """--recover: undo what the interrupted drill left, each step recorded. A command it left
-    running is ended first: the node must not start under a running import."""
+    """--recover: undo what the interrupted drill left, each step recorded, while this drill holds
+    the lock (it took the stale one over). A command it left running is ended first: the node
+    must not start under a running import."""
     for pidfile, pid, owner in leftovers.commands:
         say(f"recover: ending the export/import of drill {owner or '?'} (pid {pid})")
         ended = host.run(f"kill -TERM {pid}", 30, sudo=True)
@@ -184,10 +185,6 @@ def recover(leftovers, drill, host, service, es, cfg, say, remove_host=None) -> 
         drill.step(PHASE, RECOVER_COMMAND(drill=owner or "?", pid=pid), ended)
     for pidfile in leftovers.stale_pidfiles:
         host.run(f"rm -f {quote(pidfile)}", 30, sudo=True)
-    if leftovers.lock_holder:
-        say(f"recover: removing drill lock {leftovers.lock} ({leftovers.lock_holder.strip()})")
-        host.remove(leftovers.lock)
-        drill.step(PHASE, RECOVER_LOCK(lock=leftovers.lock))
     if leftovers.node_inactive:
         say(f"recover: starting {service.name}")
         drill.step(PHASE, RECOVER_START(unit=service.name), change_state(service, "active", cfg.service.timeout, say))

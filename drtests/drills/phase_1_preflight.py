@@ -2,15 +2,14 @@
 (recovering it only when told to, and only what is proven stale), then takes the drill lock
 before it registers any safety step: a drill that loses the race for the lock changes nothing."""
 
-import os
 import shlex
 
 import pytest
 
 from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
+from drtests.drills.lock import LOCK_TAKEN, TAKE_LOCK, take_lock
 from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, check_restore_cluster
-from drtests.errors import DrillError
 from drtests.es import client, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
@@ -32,8 +31,6 @@ LOCK_FREE = check("drill lock free")
 NO_LEFTOVERS = check("no leftovers of an interrupted drill")
 LEDGER_HERE = check("restore ledger names no other cluster")
 LEDGER_PROVEN = check("restore ledger proves every name it holds")
-TAKE_LOCK = step("take the drill lock")
-LOCK_TAKEN = check("drill lock taken")
 NODE_STATE_KNOWN = check("node state known")
 FOLDER_EXISTS = check("backup folder exists")
 FOLDER_WRITABLE = check("backup folder writable by {owner}")
@@ -113,11 +110,13 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         restore_es = check_restore_cluster(cfg, drill, es, request)
 
     check_backups_fresh(cfg, drill, host, es, dr_say)
-    check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say)
+    leftovers = check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options)
+    # The lock before anything is changed or registered to undo: a drill that loses the race for
+    # it must not start (or stop, or delete) anything under the drill that holds it.
+    take_lock(cfg, drill, host, dr_safety, leftovers.lock_holder if leftovers else "")
+    if leftovers:
+        recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
     check_restore_names(cfg, drill, es, restore_es)
-    # The lock before anything is registered to undo: a drill that loses the race for it must
-    # not start (or stop) anything under the drill that holds it.
-    take_lock(cfg, drill, host, dr_safety)
     check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say)
     check_backup_folder(cfg, drill, host)
     if modes.of(cfg).takes_backup:  # else nothing is written on the target: no room needed
@@ -217,9 +216,9 @@ def check_backups_fresh(cfg, drill, host, es, dr_say) -> None:
             expect(drill, PHASE, BACKUPS_FRESH(), [], findings, message="; ".join(findings))
 
 
-def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say) -> None:
+def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options):
     """What an interrupted drill left: a lock held by a drill not known to be gone stops this one;
-    the rest is recovered only with --recover."""
+    the rest stops it too unless --recover (then recovered once this drill holds the lock)."""
     leftovers = recovery.find(cfg, host, dr_service.state(), restore_es)  # restore indices: where they are made
     holder, mode = leftovers.lock_holder.strip(), modes.of(cfg)
     leftovers.hosts = mode.leftover_hosts(cfg, recovery.holder_drill(holder) if leftovers.holder_gone else "")
@@ -260,10 +259,14 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options, dr_say
             "restore indices and start the node"
             + (f"; but {leftovers.elsewhere_message()}" if leftovers.elsewhere else ""),
         )
-        recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say, mode.remove_host)
-        expect(drill, PHASE, LEDGER_HERE(), [], sorted(leftovers.elsewhere),
-               message=leftovers.elsewhere_message())  # fmt: skip
-        expect(drill, PHASE, LEDGER_PROVEN(), [], leftovers.unproven, message=leftovers.unproven_message())
+    return leftovers
+
+
+def recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say) -> None:
+    """--recover, holding the lock: end what runs, remove restore hosts and indices, start the node."""
+    recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say, modes.of(cfg).remove_host)
+    expect(drill, PHASE, LEDGER_HERE(), [], sorted(leftovers.elsewhere), message=leftovers.elsewhere_message())
+    expect(drill, PHASE, LEDGER_PROVEN(), [], leftovers.unproven, message=leftovers.unproven_message())
 
 
 def check_restore_names(cfg, drill, es, restore_es) -> None:
@@ -282,34 +285,6 @@ def check_restore_names(cfg, drill, es, restore_es) -> None:
                message=f"index {taken[0] if taken else ''} already exists under the name a restored copy would take, "
                "and no drill recorded it (it is not in the restore ledger), so drtests leaves it alone: delete or "
                "rename it, or change elasticsearch.rename_replacement")  # fmt: skip
-
-
-def take_lock(cfg, drill, host, dr_safety) -> None:
-    """The drill lock, taken atomically; its release registered as a safety step."""
-    lock = cfg.path(cfg.target.lock_file)
-    holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
-    with drill.timed_step(PHASE, TAKE_LOCK(), lock):
-        taken = host.write_new(lock, holder_line)
-    expect(
-        drill,
-        PHASE,
-        LOCK_TAKEN(),
-        True,
-        taken,
-        message=f"drill lock {lock} on {host.url} was taken by: {(host.read(lock) or '?').strip()}",
-    )
-
-    def release() -> None:
-        held = host.read(lock)
-        if held != holder_line:  # someone replaced it: theirs now, left alone
-            raise DrillError(f"the drill lock no longer holds this drill's line but {(held or '(nothing)').strip()!r}: "
-                             "another process replaced it while this drill held it; left as it is")  # fmt: skip
-        host.remove(lock)
-        if host.exists(lock):
-            raise DrillError(f"{lock} is still there after rm -f")
-
-    dr_safety.register(f"drill lock {lock} released", release, f"the lock {lock} on {host.url}: check no drill runs, "
-                       "then remove it")  # fmt: skip
 
 
 def check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say) -> None:

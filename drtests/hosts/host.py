@@ -205,6 +205,12 @@ class TargetHost:
         """Create or replace `path` with `content`."""
         return self.run(f"printf %s {quote(content)} > {quote(path)}", 30).rc == 0
 
+    def replace(self, path: str, content: str) -> bool:
+        """Replace `path` with `content` in one step (a temporary file renamed over it): a reader
+        sees the old content or the new, never a half-written file."""
+        tmp = f"{path}.new-{os.getpid()}"
+        return self.run(f"printf %s {quote(content)} > {quote(tmp)} && mv -f {quote(tmp)} {quote(path)}", 30).rc == 0
+
     def read(self, path: str) -> str | None:
         result = self.run(f"cat {quote(path)}", 30)
         return result.stdout if result.rc == 0 else None

@@ -4,7 +4,10 @@ the target left as it was found."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
 
 from tests.e2e.conftest import DrillLab, wait_for
 from tests.e2e.test_drill import phase
@@ -124,3 +127,30 @@ def test_a_skipped_check_is_unproven_and_the_drill_does_not_pass(drill_lab: Dril
     ]  # fmt: skip
     assert "UNPROVEN verify/test_views_survived: unproven: test_views_survived was skipped" in result.stdout
     assert "Unproven checks (1)" in (drill_lab.reports / "latest" / "report.html").read_text()
+
+
+def test_two_recovering_drills_never_both_hold_the_lock(drill_lab: DrillLab) -> None:
+    """Two `drtests run --recover` at once on a lock whose holder is gone: recovery happens under
+    the lock, so exactly one takes the stale lock over and recovers; the other changes nothing,
+    and nobody starts the node while the winner exports."""
+    lock = drill_lab.home / "var" / "drtests.lock"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    lock.write_text(
+        f"drill=dead-drill operator=ci@{socket.gethostname()} pid={gone.pid} started=2026-12-01T00:00:00Z\n"
+    )
+    drill_lab.lab.ctl("stop", "stackstate")
+    drill_lab.fault("export_slow=3")
+    runs = [drill_lab.start("--recover", background_job=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    drill_lab.fault()
+    assert sorted(run.returncode for run in runs) == [0, 1], "\n".join(out[-1500:] for out in outputs)
+    evidence = [json.loads(p.read_text()) for p in drill_lab.reports.glob("*/evidence.json")]
+    winner = next(e for e in evidence if e["verdict"] == "pass")
+    loser = next(e for e in evidence if e["verdict"] != "pass")
+    assert {c["name"]: c["actual"] for c in winner["checks"]}["node stopped for the whole export"] == ["inactive"]
+    assert f"recover: take over drill lock {lock}" in [s["name"] for s in winner["steps"]]
+    assert not [s for s in loser["steps"] if s["name"].startswith("recover")]  # it changed nothing
+    preflight = next(p for p in loser["phases"] if p["name"] == "preflight")["message"]
+    assert f"drill lock {lock} on local://" in preflight and winner["drill_id"] in preflight, preflight
+    assert drill_lab.node_active() and not lock.exists() and not lock.with_name("drtests.lock.recover").exists()

@@ -80,7 +80,7 @@ def test_after_kill_9_the_next_drill_finds_the_leftovers_and_recovers_only_when_
     evidence = drill_lab.evidence()
     assert evidence["verdict"] == "pass"
     recover_steps = [s["name"] for s in evidence["steps"] if s["name"].startswith("recover")]
-    assert [name.split(":")[1].split()[0] for name in recover_steps] == ["end", "remove", "start"], recover_steps
+    assert [name.split(":")[1].split()[0] for name in recover_steps] == ["take", "end", "start"], recover_steps
     assert drill_lab.node_active() and not lock.exists() and drill_lab.target_commands() == []
     assert not list((drill_lab.home / "var").glob("drtests-*.pid"))  # its pid file cleaned up
 

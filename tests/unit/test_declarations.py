@@ -24,7 +24,7 @@ NAME_ARGUMENT = {"check": 1, "step": 1, "timed_step": 1, "expect": 2}  # where e
 OUTCOME_ONLY = {
     "drill lock free", "no leftovers of an interrupted drill", "restore ledger names no other cluster",
     "restore ledger proves every name it holds", "restore cluster reachable",
-    "recover: end the export/import of drill {drill} (pid {pid})", "recover: remove drill lock {lock}",
+    "recover: end the export/import of drill {drill} (pid {pid})", "recover: take over drill lock {lock}",
     "recover: start {unit}", "recover: delete restore indices {indices}", "recover: remove restore host {host}",
     "import ended", "{phase} phase completed",
 }  # fmt: skip
