@@ -71,3 +71,39 @@ def test_telemetry_seed_fills_every_documented_index_group(es_url: str, es: Elas
     assert all(name.rsplit("-", 1)[1].count(".") == 2 for name in indices)
     assert es.count(index="seedtest_*")["count"] == 800
     es.indices.delete(index="seedtest_*")
+
+
+def test_a_restore_refused_over_a_name_taken_meanwhile_says_it_created_nothing(
+    es: Elasticsearch, es_url: str, es_repo_root: Path, tmp_path: Path
+) -> None:
+    """Another writer creates a planned restore name between drtests' "names are free" check and
+    the restore request: Elasticsearch refuses the restore, drtests is told it created nothing
+    (so its cleanup deletes none of those names), and the other writer's index is intact."""
+    from drtests.config import load
+    from drtests.errors import DrillError
+    from drtests.es import snapshots
+
+    es.index(index="lab_race-2026.01.01", id="1", document={"v": 1}, refresh=True)
+    (tmp_path / "d.toml").write_text(
+        f'[elasticsearch]\nurl = "{es_url}"\nindices = "lab_race-*"\nrepository = "lab-race"\n'
+        f'repository_location = "{es_repo_root / "lab-race"}"\n'
+    )
+    cfg = load(tmp_path / "d.toml")
+    snapshots.ensure_repository(es, cfg)
+    snap = snapshots.create_snapshot(es, cfg, "drtests-race")
+    planned, refused = [], []
+
+    def another_writer_takes_a_name(names: list[str]) -> None:
+        planned.extend(names)
+        es.index(index=names[0], id="theirs", document={"owner": "someone else"}, refresh=True)
+
+    try:
+        with pytest.raises(DrillError, match="open index with same name already exists"):
+            snapshots.restore_snapshot(es, cfg, snap, lambda _: None, before_restore=another_writer_takes_a_name,
+                                       refused=refused.extend)  # fmt: skip
+        assert planned == ["drtests-restored-lab_race-2026.01.01"] and refused == planned
+        assert es.get(index=planned[0], id="theirs")["_source"] == {"owner": "someone else"}
+        assert es.count(index=planned[0])["count"] == 1  # nothing of the snapshot landed in it
+    finally:
+        es.indices.delete(index="lab_race-*,drtests-restored-lab_race-*", ignore_unavailable=True)
+        snapshots.delete_snapshot(es, "lab-race", "drtests-race")
