@@ -20,6 +20,7 @@ from drtests.hosts.service import change_state
 from drtests.waiting import wait_until
 
 HOLDER = re.compile(r"drill=(?P<drill>\S+) operator=(?P<user>[^@\s]+)@(?P<host>\S+) pid=(?P<pid>\d+)")
+IDENTITY = re.compile(r"boot=(?P<boot>\S+) pidns=(?P<pidns>\S+) start=(?P<start>\d+)")
 
 PHASE = "preflight"  # recovery happens there
 RECOVER_COMMAND = step("recover: end the export/import of drill {drill} (pid {pid})")
@@ -45,18 +46,36 @@ def lock_named(holder: str, named: str) -> bool:
     return named == drill if drill else named == holder
 
 
-def holder_is_gone(holder: str) -> bool:
-    """True when the lock's holder ran on this machine and its process no longer exists."""
-    match = HOLDER.search(holder)
-    if not match or match["host"] != socket.gethostname():
-        return False
+def process_start(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, /proc/<pid>/stat), "" when there is none."""
     try:
-        os.kill(int(match["pid"]), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name before it may hold spaces
+
+
+def runner_identity(pid: int) -> str:
+    """What identifies process `pid` of this machine beyond its number, as a lock line records it:
+    the kernel's boot, the pid namespace (containers sharing a hostname have their own) and the
+    process's start time (a pid is reused, a start time is not)."""
+    boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+    pidns = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    return f"boot={boot} pidns={pidns} start={process_start(pid)}"
+
+
+def holder_is_gone(holder: str) -> bool:
+    """True only when it is proven: the lock's holder ran on this machine, in this boot and this
+    pid namespace, and no process with its pid and start time exists. A lock without that
+    identity (another runner, a container with its own pid namespace, an older drtests) is not
+    proven gone: --recover leaves it unless it is named."""
+    match, identity = HOLDER.search(holder), IDENTITY.search(holder)
+    if not match or not identity or match["host"] != socket.gethostname():
         return False
-    return False
+    here = IDENTITY.search(runner_identity(os.getpid()))
+    if (identity["boot"], identity["pidns"]) != (here["boot"], here["pidns"]):
+        return False
+    return process_start(int(match["pid"])) != identity["start"]
 
 
 @dataclass
@@ -71,11 +90,12 @@ class Leftovers:
     hosts: list[str] = field(default_factory=list)  # restore hosts past their expiry, or of a drill that died
     ledger: str = ""  # the restore ledger's path, when one exists
     commands: list[tuple[str, int, str]] = field(default_factory=list)  # (pid file, pid, drill): still running
-    stale_pidfiles: list[str] = field(default_factory=list)  # their command ended; the file stayed
+    stale_pidfiles: list[str] = field(default_factory=list)  # their command ended (or its pid is another's now)
+    unprovable: list[tuple[str, int]] = field(default_factory=list)  # a live pid the pid file cannot prove ours
 
     def __bool__(self) -> bool:
         return bool(self.lock_holder or self.restore_indices or self.elsewhere or self.unproven or self.commands
-                    or self.hosts)  # fmt: skip
+                    or self.hosts or self.unprovable)  # fmt: skip
 
     def describe(self) -> str:
         found = []
@@ -89,6 +109,10 @@ class Leftovers:
         if self.restore_indices:
             names = ", ".join(self.restore_indices[:3]) + (" ..." if len(self.restore_indices) > 3 else "")
             found.append(f"{len(self.restore_indices)} restore indices of an earlier drill ({names})")
+        for pidfile, pid in self.unprovable:
+            found.append(f"process {pid} named by {pidfile}, which records no start time, so drtests cannot "
+                         "prove it is the export or import it started: it never signals it (end it by hand if it "
+                         "is, then remove the file)")  # fmt: skip
         if self.hosts:
             found.append(f"restore host(s) {', '.join(self.hosts)} (a restored copy of production, past its "
                          "expiry or left by a drill that died)")  # fmt: skip
@@ -149,10 +173,12 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     holder = host.read(lock) or ""
     found = Leftovers(lock=lock, lock_holder=holder, holder_gone=bool(holder) and holder_is_gone(holder))
     found.node_inactive = bool(holder) and node_state == "inactive"
-    for pidfile, pid, alive in host.running_commands(cfg.state_dir):
-        if alive:
+    for pidfile, pid, recorded, now in host.running_commands(cfg.state_dir):
+        if now and recorded == now:  # the very process the drill started: same pid, same start time
             found.commands.append((pidfile, pid, pidfile_owner(pidfile)))
-        else:
+        elif now and not recorded:  # alive, but the file (an older drtests) cannot prove it is ours
+            found.unprovable.append((pidfile, pid))
+        else:  # gone, or its pid belongs to another process now: never signalled
             found.stale_pidfiles.append(pidfile)
     if es is not None and (recorded := ledger_entries(cfg, host)):
         here, ours = client.cluster_uuid(es), []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from drtests.errors import DrillError
-from drtests.recovery import RECOVER_LOCK
+from drtests.recovery import RECOVER_LOCK, runner_identity
 from drtests.steps import check, expect, step
 
 PHASE = "preflight"
@@ -20,7 +20,8 @@ def take_lock(cfg, drill, host, dr_safety, stale: str = "") -> None:
     text of a lock --recover may take over (its holder gone, or named): replaced in one step,
     only while it still holds that text, by one recovering drill at a time."""
     lock = cfg.path(cfg.target.lock_file)
-    holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started}\n"
+    identity = runner_identity(os.getpid())  # more than a pid: a later drill proves this process gone, or not
+    holder_line = f"drill={drill.id} operator={drill.operator} pid={os.getpid()} started={drill.started} {identity}\n"
     with drill.timed_step(PHASE, TAKE_LOCK(), lock):
         taken = take_over(host, lock, stale, holder_line) if stale else host.write_new(lock, holder_line)
     expect(

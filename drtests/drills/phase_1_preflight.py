@@ -31,6 +31,7 @@ LOCK_FREE = check("drill lock free")
 NO_LEFTOVERS = check("no leftovers of an interrupted drill")
 LEDGER_HERE = check("restore ledger names no other cluster")
 LEDGER_PROVEN = check("restore ledger proves every name it holds")
+COMMANDS_PROVEN = check("every command left running is proven ours")
 NODE_STATE_KNOWN = check("node state known")
 FOLDER_EXISTS = check("backup folder exists")
 FOLDER_WRITABLE = check("backup folder writable by {owner}")
@@ -264,6 +265,11 @@ def check_leftovers(cfg, drill, host, dr_service, restore_es, dr_options):
 
 def recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say) -> None:
     """--recover, holding the lock: end what runs, remove restore hosts and indices, start the node."""
+    unprovable = [f"{pid} ({pidfile})" for pidfile, pid in leftovers.unprovable]
+    expect(drill, PHASE, COMMANDS_PROVEN(), [], unprovable,
+           message=f"on {host.url} a process runs under a pid an earlier drill's pid file names, and the file "
+           f"cannot prove it is that drill's export or import: {', '.join(unprovable)}; drtests signals no "
+           "process it cannot prove its own: end it by hand if it is, remove the pid file, and run again")  # fmt: skip
     recovery.recover(leftovers, drill, host, dr_service, restore_es, cfg, dr_say, modes.of(cfg).remove_host)
     expect(drill, PHASE, LEDGER_HERE(), [], sorted(leftovers.elsewhere), message=leftovers.elsewhere_message())
     expect(drill, PHASE, LEDGER_PROVEN(), [], leftovers.unproven, message=leftovers.unproven_message())

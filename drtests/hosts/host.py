@@ -83,8 +83,9 @@ class TargetHost:
         wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
         if self.hidden_env:
             wrapped = f"env {' '.join(f'-u {quote(name)}' for name in self.hidden_env)} {wrapped}"
-        if pidfile:
-            wrapped = f"sh -c {quote(f'echo $$ > {quote(pidfile)}; exec {wrapped}')}"
+        if pidfile:  # its pid and start time: --recover signals only that very process
+            start = "$(cut -d' ' -f22 /proc/$$/stat 2>/dev/null)"
+            wrapped = f"sh -c {quote(f'echo $$ {start} > {quote(pidfile)}; exec {wrapped}')}"
         if sudo and self.sudo:
             wrapped = f"sudo -n -u {quote(as_user)} {wrapped}" if as_user else f"sudo -n {wrapped}"
         started = time.monotonic()
@@ -103,17 +104,18 @@ class TargetHost:
         """Run a long command in the background of this process; see RunningCommand."""
         return RunningCommand(self, command, timeout, sudo, pidfile or pidfile_for("/tmp", ""), as_user)
 
-    def running_commands(self, folder: str) -> list[tuple[str, int, bool]]:
-        """(pid file, pid, still running?) of every drtests command pid file in `folder`: what a
-        drill killed outright (kill -9) can leave running, an export writing on or an import."""
-        each = 'p=$(cat "$f"); echo "$f $p $(test -d /proc/$p && echo alive)"'
+    def running_commands(self, folder: str) -> list[tuple[str, int, str, str]]:
+        """(pid file, pid, start time it records, start time of that pid now: "" when no such
+        process) of every drtests command pid file in `folder`: what a drill killed outright
+        (kill -9) can leave running, an export writing on or an import."""
+        now = "cut -d' ' -f22 /proc/$p/stat 2>/dev/null"  # after the name in (): none of ours has a space
+        each = f'read -r p s < "$f"; echo "$f $p ${{s:--}} $({now})"'
         listing = self.run(f'for f in {quote(folder)}/drtests-*.pid; do [ -f "$f" ] && {{ {each}; }}; done; true', 30)
         found = []
         for line in listing.stdout.splitlines():
-            path, _, rest = line.partition(" ")
-            pid, _, alive = rest.partition(" ")
-            if pid.strip().isdigit():
-                found.append((path, int(pid), alive.strip() == "alive"))
+            path, pid, recorded, current = (line.split(" ") + ["", "", ""])[:4]
+            if pid.isdigit():
+                found.append((path, int(pid), "" if recorded == "-" else recorded, current))
         return found
 
     def ssh_cat_argv(self, path: str) -> list[str]:

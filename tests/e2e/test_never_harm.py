@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 from tests.e2e.conftest import DrillLab, wait_for
 from tests.e2e.test_drill import phase
@@ -154,3 +155,51 @@ def test_two_recovering_drills_never_both_hold_the_lock(drill_lab: DrillLab) -> 
     preflight = next(p for p in loser["phases"] if p["name"] == "preflight")["message"]
     assert f"drill lock {lock} on local://" in preflight and winner["drill_id"] in preflight, preflight
     assert drill_lab.node_active() and not lock.exists() and not lock.with_name("drtests.lock.recover").exists()
+
+
+def test_recover_never_signals_a_process_it_cannot_prove_is_its_own(drill_lab: DrillLab) -> None:
+    """A pid file outlives kill -9, and its pid can belong to another process by now: --recover
+    signals a process only when its start time is the one the pid file recorded; a pid file
+    without one (an older drtests) stops the drill instead, naming the process."""
+    bystander = subprocess.Popen(["sleep", "300"])
+    var = drill_lab.home / "var"
+    reused = var / f"drtests-gone-{'a' * 32}.pid"
+    try:
+        reused.write_text(f"{bystander.pid} 1\n")  # that pid, but another start time: not the drill's command
+        result = drill_lab.run("--recover")
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert bystander.poll() is None  # never signalled
+        reused.unlink(missing_ok=True)
+        unproven = var / f"drtests-old-{'b' * 32}.pid"
+        unproven.write_text(f"{bystander.pid}\n")  # the format before start times: nothing proves it
+        refused = drill_lab.run("--recover")
+        assert refused.returncode == 1, refused.stdout[-3000:]
+        message = phase(drill_lab.evidence(), "preflight")["message"]
+        assert f"a process runs under a pid an earlier drill's pid file names, and the file cannot prove it is " \
+               f"that drill's export or import: {bystander.pid} ({unproven})" in message  # fmt: skip
+        assert bystander.poll() is None and drill_lab.node_active()
+        unproven.unlink()
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_a_lock_from_another_pid_namespace_is_not_proven_gone(drill_lab: DrillLab) -> None:
+    """A runner in a container that shares this hostname has its own pid namespace: a pid missing
+    here proves nothing, so --recover leaves its lock (and the node) alone unless named."""
+    lock = drill_lab.home / "var" / "drtests.lock"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    line = (f"drill=in-a-container operator=ci@{socket.gethostname()} pid={gone.pid} started=2026-12-01T00:00:00Z "
+            f"boot={boot} pidns=4026999999 start=1\n")  # fmt: skip
+    lock.write_text(line)
+    refused = drill_lab.run("--recover")
+    assert refused.returncode == 1, refused.stdout[-3000:]
+    message = phase(drill_lab.evidence(), "preflight")["message"]
+    assert "another drill is running (its process is not known to be gone" in message
+    assert "run with --recover --recover-drill in-a-container" in message
+    assert lock.read_text() == line
+    recovered = drill_lab.run("--recover", "--recover-drill", "in-a-container")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert not lock.exists() and drill_lab.node_active()

@@ -24,6 +24,7 @@ NAME_ARGUMENT = {"check": 1, "step": 1, "timed_step": 1, "expect": 2}  # where e
 OUTCOME_ONLY = {
     "drill lock free", "no leftovers of an interrupted drill", "restore ledger names no other cluster",
     "restore ledger proves every name it holds", "restore cluster reachable",
+    "every command left running is proven ours",
     "recover: end the export/import of drill {drill} (pid {pid})", "recover: take over drill lock {lock}",
     "recover: start {unit}", "recover: delete restore indices {indices}", "recover: remove restore host {host}",
     "import ended", "{phase} phase completed",
