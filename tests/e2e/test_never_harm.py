@@ -137,9 +137,11 @@ def test_two_recovering_drills_never_both_hold_the_lock(drill_lab: DrillLab) -> 
     lock = drill_lab.home / "var" / "drtests.lock"
     gone = subprocess.Popen(["true"])
     gone.wait()
-    lock.write_text(
-        f"drill=dead-drill operator=ci@{socket.gethostname()} pid={gone.pid} started=2026-12-01T00:00:00Z\n"
-    )
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    pidns = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    host, stamp = socket.gethostname(), "2026-12-01T00:00:00Z"
+    lock.write_text(f"drill=dead-drill operator=ci@{host} pid={gone.pid} started={stamp} boot={boot} pidns={pidns} "
+                    "start=1\n")  # fmt: skip
     drill_lab.lab.ctl("stop", "stackstate")
     drill_lab.fault("export_slow=3")
     runs = [drill_lab.start("--recover", background_job=True) for _ in range(2)]
