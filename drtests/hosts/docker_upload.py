@@ -28,32 +28,43 @@ def tar_frame(name: str, size: int) -> tuple[bytes, bytes]:
     return info.tobuf(format=tarfile.PAX_FORMAT), b"\0" * ((-size) % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE)
 
 
-def send_file(socket_path: str, archive_api: str, folder: str, path: str, where: str) -> None:
+def send_file(socket_path: str, archive_api: str, folder: str, path: str, where: str, timeout: float = 300) -> None:
     """PUT `path` as a tar archive to `archive_api` (/v1.x/containers/<id>/archive) for `folder`.
-    Raises DrillError with the engine's own words when it refuses; `where` names the destination."""
+    Raises DrillError with the engine's own words when it refuses; `where` names the destination.
+    Every wait on the engine (to take more bytes, to answer) ends after `timeout` seconds: a copy
+    that stalls or breaks fails the restore in words, it never hangs it."""
     request = (f"PUT {archive_api}?path={url_quote(folder, safe='')} HTTP/1.1\r\nHost: docker\r\n"
                "Content-Type: application/x-tar\r\n")  # fmt: skip
     with open(path, "rb") as f, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         size = os.fstat(f.fileno()).st_size
         head, tail = tar_frame(PurePosixPath(path).name, size)
+        sock.settimeout(timeout)
         sock.connect(socket_path)
         length = len(head) + size + len(tail)
-        sock.sendall(f"{request}Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + head)
+        failed, broken = f"cannot copy {path} into {where}", None
         try:
-            offset = 0
-            while offset < size:
-                sent = os.sendfile(sock.fileno(), f.fileno(), offset, size - offset)
-                if sent == 0:
-                    raise DrillError(f"{path} ended after {offset} of {size} bytes while it was copied")
-                offset += sent
+            sock.sendall(f"{request}Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + head)
+            sent = sock.sendfile(f, 0, size)  # the kernel moves the bytes; waits honour the timeout
+            if sent < size:
+                raise DrillError(f"{path} ended after {sent} of {size} bytes while it was copied")
             sock.sendall(tail)
-        except OSError:  # the engine refused early (e.g. no such folder) and hung up: say what it said
-            pass
+        except TimeoutError:
+            raise DrillError(
+                f"{failed}: the Docker engine took no more of it for {timeout:g}s (the copy stalled)"
+            ) from None
+        except OSError as exc:  # the engine refused early (e.g. no such folder) and hung up: read what it said
+            broken = exc
         answer = b""
-        with contextlib.suppress(OSError):
+        try:
             while chunk := sock.recv(65536):
                 answer += chunk
-    check_answer(answer, f"cannot copy {path} into {where}")
+        except TimeoutError:
+            raise DrillError(f"{failed}: the Docker engine did not answer within {timeout:g}s") from None
+        except OSError:
+            pass
+    if broken is not None and not answer:
+        raise DrillError(f"{failed}: the copy broke: {broken}")
+    check_answer(answer, failed)
 
 
 def check_answer(answer: bytes, failed: str) -> None:

@@ -59,3 +59,43 @@ def test_a_refusal_is_one_line_with_the_engines_words(tmp_path: Path) -> None:
         f"cannot copy {backup} into c:/nope: the Docker engine answered 404 Not Found: "
         "Could not find the file /nope in container abc"
     )
+
+
+def silent_engine(socket_path: Path, reads: bool) -> threading.Event:
+    """An engine that accepts and then never answers: it reads the whole request (`reads`), or
+    takes nothing at all, until told to stop."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(socket_path))
+    server.listen(1)
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn, server:
+            conn.settimeout(0.2)
+            while not done.is_set():
+                if reads:
+                    try:
+                        conn.recv(1 << 20)
+                    except TimeoutError:
+                        pass
+                else:
+                    done.wait(0.2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return done
+
+
+@pytest.mark.parametrize(("reads", "said"), [(False, "took no more of it for 1s (the copy stalled)"),
+                                             (True, "did not answer within 1s")])  # fmt: skip
+def test_an_engine_that_stalls_fails_the_copy_within_its_deadline(tmp_path: Path, reads: bool, said: str) -> None:
+    backup = tmp_path / "big.graph"
+    backup.write_bytes(b"x" * (32 << 20))  # more than the socket buffers hold
+    done = silent_engine(tmp_path / "d.sock", reads)
+    try:
+        with pytest.raises(DrillError) as caught:
+            send_file(str(tmp_path / "d.sock"), "/v1.43/containers/abc/archive", "/tmp", str(backup), "c:/tmp",
+                      timeout=1)  # fmt: skip
+    finally:
+        done.set()
+    assert str(caught.value) == f"cannot copy {backup} into c:/tmp: the Docker engine {said}"
