@@ -129,6 +129,12 @@ def _urls(cfg: DrillConfig, src: str) -> None:
         )
     if scheme != "local" and not urlparse(cfg.target.url).hostname:
         raise ConfigError(src, "target.url", f"names no host: {cfg.target.url!r} (e.g. ssh://user@host)")
+    if any(
+        part.startswith("-")
+        for part in (urlparse(cfg.target.url).hostname or "", urlparse(cfg.target.url).username or "")
+    ):
+        raise ConfigError(src, "target.url", f"a host or user starting with '-' would be read as an option: "
+                          f"{cfg.target.url!r}")  # fmt: skip
     urls = [("elasticsearch.url", cfg.elasticsearch.url), ("probe.api_url", cfg.probe.api_url)]
     if cfg.restore_cluster.url:
         urls.append(("restore_cluster.url", cfg.restore_cluster.url))

@@ -63,10 +63,11 @@ class DisposableHost:
 
         def ready() -> bool:
             seen["state"] = self.exec("systemctl is-system-running").strip()
-            units = seen["units"] = {u: self.exec(f"systemctl is-active {u}").strip() for u in self.units}
+            units = seen["units"] = {u: self.exec_argv(["systemctl", "is-active", u]).strip() for u in self.units}
             failed = [u for u, s in units.items() if s == "failed"]
             if failed:
-                journal = self.exec(f"journalctl -b --no-pager -n 5 -u {failed[0]}").strip().splitlines()
+                journal = self.exec_argv(["journalctl", "-b", "--no-pager", "-n", "5", "-u", failed[0]])
+                journal = journal.strip().splitlines()
                 raise DrillError(f"disposable host {self.name}: {failed[0]} failed to start: "
                                  f"{journal[-1] if journal else 'see journalctl'}")  # fmt: skip
             return seen["state"] in ("running", "degraded") and all(s == "active" for s in units.values())
@@ -76,8 +77,13 @@ class DisposableHost:
         return time.monotonic() - t0
 
     def exec(self, command: str) -> str:
-        result = self.container.exec_run(["sh", "-c", command])
-        return result.output.decode(errors="replace")
+        """A shell command in the container (only for commands with no value from outside in them)."""
+        return self.exec_argv(["sh", "-c", command])
+
+    def exec_argv(self, argv: list[str]) -> str:
+        """A command in the container as an argument list: a unit name or path is one argument,
+        never shell syntax."""
+        return self.container.exec_run(argv).output.decode(errors="replace")
 
     def published_port(self, port: int) -> int:
         self.container.reload()
@@ -94,7 +100,7 @@ class DisposableHost:
         if not self.container.put_archive(str(target.parent), buffer.getvalue()):
             raise DrillError(f"cannot copy {path} into {self.name}")
         if owner != "root":
-            self.exec(f"chown {owner}: {path}")
+            self.exec_argv(["chown", "--", f"{owner}:", path])
 
     def put_tar_stream(self, folder: str, chunks) -> None:
         """Unpack a tar stream (an iterable of bytes) into `folder`, without holding it in memory."""

@@ -127,7 +127,8 @@ class TargetHost:
         argv += ["-i", self.ssh_identity_file] if self.ssh_identity_file else []
         argv += ["-p", str(url.port)] if url.port else []
         remote = f"{'sudo -n ' if self.sudo else ''}cat -- {quote(path)}"
-        return [*argv, f"{url.username}@{url.hostname}" if url.username else str(url.hostname), remote]
+        destination = f"{url.username}@{url.hostname}" if url.username else str(url.hostname)
+        return [*argv, "--", destination, remote]  # after --, a host named -oProxyCommand=... is no option
 
     def name(self) -> str:
         return self.run("hostname", 30).stdout.strip() or self.url

@@ -59,6 +59,8 @@ BAD = [
     ("[elasticsearch]\nrename_pattern = '[a-'\n", {}, "elasticsearch.rename_pattern: invalid regular expression"),
     ("[stackstate]\nwatermark_pattern = 'till (\\\\d+)'\n", {}, "needs a named group (?P<ns>...)"),
     ("[target]\nurl = 'ftp://host'\n", {}, "target.url: must be a testinfra host URL"),
+    ("[target]\nurl = 'ssh://-oProxyCommand=touch%20x'\n", {}, "target.url: a host or user starting with '-' would"),
+    ("[target]\nurl = 'ssh://-F@host'\n", {}, "target.url: a host or user starting with '-' would be read"),
     ("[elasticsearch]\nurl = 'localhost:9200'\n", {}, "elasticsearch.url: must be an http(s) URL with a host"),
     ("[elasticsearch]\nurl = 'http://127.0.0.1:99999'\n", {}, "elasticsearch.url: has an invalid port"),
     ("[probe]\napi_url = 'http://'\n", {}, "probe.api_url: must be an http(s) URL with a host"),
@@ -221,3 +223,12 @@ def test_a_bad_restore_cluster_is_refused(tmp_path: Path, sets: list[str], key: 
     with pytest.raises(ConfigError) as caught:
         load(write(tmp_path, ""), parse_overrides(sets))
     assert caught.value.key == key and caught.value.problem.startswith(problem), str(caught.value)
+
+
+def test_the_ssh_copy_command_ends_options_before_the_host() -> None:
+    """ssh reads an argument starting with '-' as an option: the destination comes after --."""
+    from drtests.hosts.host import TargetHost
+
+    argv = TargetHost("ssh://sts@db-1:2222").ssh_cat_argv("/opt/backups/a b.graph")
+    assert argv[-3:] == ["--", "sts@db-1", "cat -- '/opt/backups/a b.graph'"]
+    assert argv[:5] == ["ssh", "-o", "BatchMode=yes", "-p", "2222"]
