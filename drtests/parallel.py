@@ -29,6 +29,7 @@ class Beside(Generic[T]):
     the same path then runs after the graph path instead of beside it (drill.parallel_paths)."""
 
     def __init__(self, name: str, work: Callable[[Beside[T]], T], start: bool = True) -> None:
+        self.name = name
         self.steps: list[Step] = []
         self.cancelled = threading.Event()
         self.started = 0.0  # time.monotonic() when the thread started
@@ -51,6 +52,13 @@ class Beside(Generic[T]):
             self._error = exc
         finally:
             self.duration_s = round(time.monotonic() - self.started, 3)
+
+    def check_failed(self) -> None:
+        """Called by the graph path while it waits on the target: once this path failed, the
+        graph path stops too (its command is ended on the target) instead of running on for
+        nothing; the failure is named."""
+        if self._error is not None and not self._thread.is_alive() and not isinstance(self._error, Cancelled):
+            raise Cancelled(f"stopped: the {self.name} path failed: {self._error}")
 
     def check_cancelled(self) -> None:
         """Called before each request of the path: none starts once the other path gave up."""
@@ -81,6 +89,17 @@ class Beside(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
+
+
+def watch(beside: Beside | None, also: Callable[[], None] = lambda: None) -> Callable[[], None]:
+    """What the graph path calls while its command runs: `also`, and a stop once `beside` failed."""
+
+    def meanwhile() -> None:
+        if beside is not None:
+            beside.check_failed()
+        also()
+
+    return meanwhile
 
 
 @contextmanager

@@ -34,9 +34,16 @@ def export_graph(
 
 
 def import_graph(
-    cfg: DrillConfig, host: TargetHost, file: str, window: LogWindow, say: Callable[[str], None], drill_id: str
+    cfg: DrillConfig,
+    host: TargetHost,
+    file: str,
+    window: LogWindow,
+    say: Callable[[str], None],
+    drill_id: str,
+    meanwhile: Callable[[], None] = lambda: None,
 ) -> CommandResult:
-    """Run the import while following the log window; new log lines are passed to `say`."""
+    """Run the import while following the log window; new log lines are passed to `say`;
+    `meanwhile` is called while it runs (an exception from it ends the import)."""
     command = cfg.command(cfg.stackstate.import_command, file=file)
 
     def show_new_lines() -> None:
@@ -45,7 +52,7 @@ def import_graph(
 
     pidfile = pidfile_for(cfg.state_dir, drill_id)
     running = host.start(command, cfg.stackstate.import_timeout, sudo=True, pidfile=pidfile, as_user=cfg.target.owner)
-    result = run_to_end(running, show_new_lines)
+    result = run_to_end(running, lambda: (show_new_lines(), meanwhile()))
     show_new_lines()
     return result
 

@@ -9,7 +9,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, graph_path
+from drtests.parallel import Beside, graph_path, watch
 from drtests.record.results import Snapshot
 from drtests.steps import (
     FILE_FACTS,
@@ -156,12 +156,12 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
         say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        telemetry_path = Beside(SNAPSHOT(), partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
+        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
                                 cfg.drill.parallel_paths)  # fmt: skip
     try:
         with graph_path(telemetry_path):
             say(f"exporting graph {cfg.stackstate.graph} to {file}")
-            exported = export_graph(cfg, host, file, drill.id, sample)
+            exported = export_graph(cfg, host, file, drill.id, watch(telemetry_path, sample))
             drill.step(PHASE, EXPORT(), exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))

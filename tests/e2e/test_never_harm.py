@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from tests.e2e.conftest import DrillLab, wait_for
-from tests.e2e.test_drill import phase
+from tests.e2e.test_drill import assert_target_healthy, phase
 
 
 def test_recover_never_deletes_a_live_index_a_ledger_line_does_not_prove(drill_lab: DrillLab) -> None:
@@ -205,3 +205,35 @@ def test_a_lock_from_another_pid_namespace_is_not_proven_gone(drill_lab: DrillLa
     recovered = drill_lab.run("--recover", "--recover-drill", "in-a-container")
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert not lock.exists() and drill_lab.node_active()
+
+
+RED_INDEX = """
+import pytest
+
+@pytest.mark.dr_check("baseline")
+def test_turn_red(dr_es):
+    dr_es.indices.create(index="{name}", body={{"settings": {{"number_of_replicas": 0,
+        "index.routing.allocation.require._name": "no-such-node"}}}}, wait_for_active_shards=0)
+"""
+
+
+def test_a_failed_telemetry_path_stops_the_export_beside_it(drill_lab: DrillLab) -> None:
+    """The snapshot path fails (a red index) while a slow export runs beside it: the export is
+    ended on the target instead of running on for nothing, the phase names the snapshot's
+    failure, and the node runs again."""
+    counts = drill_lab.doc_counts()
+    red = f"{drill_lab.index_prefix}red-2026.01.01"
+    drill_lab.fault("export_slow=120")
+    try:
+        result = drill_lab.run("--", drill_lab.add_checks(RED_INDEX.format(name=red)))
+    finally:
+        drill_lab.fault()
+        drill_lab.es.indices.delete(index=red)
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    message = phase(evidence, "backup")["message"]
+    assert message.startswith(f"stopped: the snapshot path failed: index {red} is red"), message
+    export = next(s for s in evidence["steps"] if s["name"] == "export graph")
+    assert export["outcome"] == "failed" and export["rc"] != 0  # ended on the target, not run to its end
+    assert drill_lab.target_commands() == [] and drill_lab.node_active()
+    assert_target_healthy(drill_lab, counts)
