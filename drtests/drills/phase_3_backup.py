@@ -9,7 +9,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, graph_path, watch
+from drtests.parallel import Beside, Cancelled, graph_path, watch
 from drtests.record.results import Snapshot
 from drtests.steps import (
     FILE_FACTS,
@@ -161,7 +161,11 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     try:
         with graph_path(telemetry_path):
             say(f"exporting graph {cfg.stackstate.graph} to {file}")
-            exported = export_graph(cfg, host, file, drill.id, watch(telemetry_path, sample))
+            try:
+                exported = export_graph(cfg, host, file, drill.id, watch(telemetry_path, sample))
+            except Cancelled:  # the snapshot path failed: the export was ended on the target
+                drill.step(PHASE, EXPORT(), outcome="failed")
+                raise
             drill.step(PHASE, EXPORT(), exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))
