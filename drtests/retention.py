@@ -1,48 +1,73 @@
 """Retention of what drills leave on production (`drtests prune`): every drill keeps its backup
-file and its snapshot, and they pile up. Only what earlier drills recorded in their evidence is
-ever deleted (the evidence is the ledger), never a nightly backup or another snapshot; the newest
-`retention.keep_drill_artifacts` drills keep theirs, and so does the newest passing gate (the
-rollback point) until a newer gate passed."""
+file and its snapshot, and they pile up. Only what a drill of this target recorded on the target
+when it made it (drtests.drill_state) is ever deleted, and only a backup file inside
+stackstate.backup_dir; never a nightly backup, another snapshot, or anything a kept drill used.
+The newest `retention.keep_drill_artifacts` drills keep theirs, and so does the newest passing
+gate (the rollback point) until a newer gate passed. A drill whose evidence folder does not
+verify (manifest.json) is not taken at its word: what it names is kept."""
 
 from __future__ import annotations
 
 import getpass
 import json
+import posixpath
 import socket
 from pathlib import Path
 
 from drtests.config import DrillConfig
+from drtests.drill_state import Made
 from drtests.es import snapshots
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
-from drtests.report import store
-from drtests.report.store import Artifact, DrillSummary
+from drtests.report import manifest, store
+from drtests.report.store import Artifact
 from drtests.words import Verdict
 
 PRUNES = "prunes.jsonl"
 
 
-def drills_of(cfg: DrillConfig, report_dir: Path) -> list[DrillSummary]:
+def drills_of(cfg: DrillConfig, report_dir: Path) -> list[store.StoredDrill]:
     """This target's drills from their evidence, newest first."""
-    found = [d.summary for d in store.scan(report_dir).drills if d.summary.target_name == cfg.target_name]
-    return found[::-1]
+    return [d for d in store.scan(report_dir).drills if d.summary.target_name == cfg.target_name][::-1]
 
 
-def plan(cfg: DrillConfig, report_dir: Path) -> tuple[list[Artifact], list[Artifact]]:
-    """(to delete, to keep) for this target."""
-    drills = [d for d in drills_of(cfg, report_dir) if d.artifacts]
-    keep_ids = {d.drill_id for d in drills[: cfg.retention.keep_drill_artifacts]}
-    gates = [d for d in drills if d.gate and d.verdict == Verdict.PASS]
+def inside(folder: str, path: str) -> bool:
+    """`path` names a file directly in `folder` (no .., no other folder)."""
+    return posixpath.dirname(posixpath.normpath(path)) == posixpath.normpath(folder)
+
+
+def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Artifact], list[Artifact]]:
+    """(to delete, to keep) for this target: `made` is what the target's drill state records."""
+    drills = drills_of(cfg, report_dir)
+    trusted = {d.summary.drill_id for d in drills if not manifest.verify(d.folder)}
+    # the drills that made something, newest first: from the target's record, so an empty or
+    # replaced report folder changes nothing about which drills are the newest
+    newest = cfg.retention.keep_drill_artifacts
+    makers = list(dict.fromkeys(m.drill for m in sorted(made, key=lambda m: m.at, reverse=True)))
+    keep_ids = set(makers[:newest])
+    gates = [d.summary for d in drills if d.summary.gate and d.summary.verdict == Verdict.PASS]
     if gates:
         keep_ids.add(gates[0].drill_id)  # the rollback point, until a newer gate passed
-    delete = [a for d in drills if d.drill_id not in keep_ids for a in d.artifacts]
-    keep = [a for d in drills if d.drill_id in keep_ids for a in d.artifacts]
+    recent = {d.summary.drill_id for d in drills[:newest]} | keep_ids  # also the newest drills that made nothing
+    kept_drills = [d for d in drills if d.summary.drill_id in recent or d.summary.drill_id not in trusted]
+    used = {name for d in kept_drills for name in d.summary.references}
+    backup_dir = cfg.path(cfg.stackstate.backup_dir)
+    delete, keep = [], []
+    for entry in made:
+        artifact = Artifact(entry.kind, entry.name, entry.drill)
+        deletable = (
+            entry.drill not in keep_ids
+            and entry.name not in used
+            and (entry.kind == "snapshot" or inside(backup_dir, entry.name))
+            and (entry.kind == "backup file" or entry.name.startswith(f"{cfg.elasticsearch.repository}/"))
+        )
+        (delete if deletable else keep).append(artifact)
     return delete, keep
 
 
-def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es) -> list[str]:
+def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es, made: list[Made]) -> list[str]:
     """Delete what plan() names (when it still exists); one line per deletion, recorded."""
-    delete, keep = plan(cfg, report_dir)
+    delete, keep = plan(cfg, report_dir, made)
     done = []
     for artifact in delete:
         if artifact.kind == "backup file":

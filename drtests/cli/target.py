@@ -10,7 +10,7 @@ from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
 
 
 def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
-    from drtests import retention
+    from drtests import drill_state, retention
     from drtests.errors import DrillError
     from drtests.hosts.host import TargetHost
 
@@ -20,23 +20,29 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
         )
         return USAGE_ERROR
     for cfg in configs:
-        delete, keep = retention.plan(cfg, root)
-        print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)}")
+        t = cfg.target
+        try:  # what drills made is recorded on the target: prune reads it there, also for the plan
+            host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
+            made = drill_state.made(cfg, host)
+        except DrillError as exc:
+            print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
+            return INFRASTRUCTURE_ERROR
+        delete, keep = retention.plan(cfg, root, made)
+        print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)} (of what drills recorded in "
+              f"{drill_state.path(cfg)} on {t.url})")  # fmt: skip
         for artifact in keep:
             print(f"  keep   {artifact}")
         for artifact in delete:
             print(f"  {'delete' if yes else 'would delete'} {artifact}")
         if not yes or not delete:
             continue
-        t = cfg.target
         try:
-            host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
             es = None
             if cfg.elasticsearch.enabled and any(a.kind == "snapshot" for a in delete):
                 from drtests.es.client import connect
 
                 es = connect(cfg)
-            done = retention.prune(cfg, root, host, es)
+            done = retention.prune(cfg, root, host, es, made)
         except DrillError as exc:
             print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
             return INFRASTRUCTURE_ERROR

@@ -4,7 +4,7 @@ from functools import partial
 
 import pytest
 
-from drtests import modes
+from drtests import drill_state, modes
 from drtests.config import DrillConfig
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
@@ -104,7 +104,7 @@ def snapshot_name(drill) -> str:
     return f"drtests-{drill.id}".lower()
 
 
-def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions) -> Snapshot:
+def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions, host) -> Snapshot:
     """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
     terminal belongs to the main thread)."""
     with path.timed_step(PHASE, COUNT_AT_SNAPSHOT()):
@@ -118,6 +118,7 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
             full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
     name = snapshot_name(drill)
+    drill_state.record(cfg, host, "snapshot", f"{cfg.elasticsearch.repository}/{name}", drill.id)
     with path.timed_step(PHASE, SNAPSHOT(), f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
         snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name)
     return snap
@@ -156,11 +157,12 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
         say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        telemetry_path = Beside("snapshot", partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options),
-                                cfg.drill.parallel_paths)  # fmt: skip
+        work = partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options, host=host)
+        telemetry_path = Beside("snapshot", work, cfg.drill.parallel_paths)
     try:
         with graph_path(telemetry_path):
             say(f"exporting graph {cfg.stackstate.graph} to {file}")
+            drill_state.record(cfg, host, "backup file", file, drill.id)  # before a byte of it exists
             try:
                 exported = export_graph(cfg, host, file, drill.id, watch(telemetry_path, sample))
             except Cancelled:  # the snapshot path failed: the export was ended on the target

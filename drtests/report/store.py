@@ -50,7 +50,8 @@ class DrillSummary:
     full_verified: tuple[str, ...] = ()
     indices: int | None = None  # how many indices the drill counted (with full verification)
     gate: bool = False
-    artifacts: tuple[Artifact, ...] = field(default=(), compare=False)
+    artifacts: tuple[Artifact, ...] = field(default=(), compare=False)  # what the drill made
+    references: tuple[str, ...] = field(default=(), compare=False)  # every backup file and snapshot it used
 
     @classmethod
     def of_evidence(cls, evidence: dict) -> DrillSummary:
@@ -67,7 +68,7 @@ class DrillSummary:
             full_verify=full.get("share") if full else None,
             full_verified=tuple(sorted(name for name in full.get("indices", []) if name in restored)),
             indices=len(evidence.get("telemetry", {}).get("before") or {}) if full else None,
-            gate=bool(evidence.get("gate")), artifacts=artifacts_of(evidence),
+            gate=bool(evidence.get("gate")), artifacts=artifacts_of(evidence), references=references_of(evidence),
         )  # fmt: skip
 
     @classmethod
@@ -96,8 +97,20 @@ class DrillSummary:
         return line
 
 
+def references_of(evidence: dict) -> tuple[str, ...]:
+    """The backup file and snapshot a drill used, whoever made them (an existing-backup drill
+    verifies the install's own, or, with include_drill_backups, another drill's)."""
+    path = (evidence.get("artifact") or {}).get("path", "")
+    snapshot = evidence.get("snapshot") or {}
+    named = f"{snapshot.get('repository')}/{snapshot.get('snapshot')}" if snapshot.get("snapshot") else ""
+    return tuple(filter(None, (path, named)))
+
+
 def artifacts_of(evidence: dict) -> tuple[Artifact, ...]:
-    """What one drill made on production: a drtests-*.graph backup file, a drtests-* snapshot."""
+    """What one drill made on production: a drtests-*.graph backup file, a drtests-* snapshot. A
+    drill that verified existing backups (its evidence has an "existing" section) made none."""
+    if "existing" in evidence:
+        return ()
     made = []
     path = (evidence.get("artifact") or {}).get("path", "")
     if PurePosixPath(path).name.startswith("drtests-") and path.endswith(".graph"):

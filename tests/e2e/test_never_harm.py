@@ -10,7 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import DrillLab, wait_for
+from tests.e2e.conftest import DRTESTS, DrillLab, wait_for
 from tests.e2e.test_drill import assert_target_healthy, phase
 
 
@@ -237,3 +237,30 @@ def test_a_failed_telemetry_path_stops_the_export_beside_it(drill_lab: DrillLab)
     assert export["outcome"] == "failed" and export["rc"] is None  # ended on the target, not run to its end
     assert drill_lab.target_commands() == [] and drill_lab.node_active()
     assert_target_healthy(drill_lab, counts)
+
+
+def test_a_killed_drills_export_is_recorded_on_the_target_before_it_starts_and_pruned(drill_lab: DrillLab) -> None:
+    """kill -9 in the middle of an export: the drill never wrote evidence, but the target's drill
+    state named its backup file before the export began, so prune finds and removes what the
+    export left (here: half a file), and nothing else."""
+    drill_lab.fault("export_slow=120")
+    run = drill_lab.start()
+    wait_for(lambda: drill_lab.target_commands() and not drill_lab.node_active(), "the export to run, node stopped")
+    run.kill()
+    run.communicate(timeout=30)
+    drill_lab.fault()
+    state = drill_lab.home / "var" / "drtests-made.jsonl"
+    made = [json.loads(line) for line in state.read_text().splitlines()]
+    file = next(m["name"] for m in made if m["kind"] == "backup file")
+    assert Path(file).parent == drill_lab.home / "backups"
+    assert not list(drill_lab.reports.glob("*/evidence.json"))  # the killed drill wrote no evidence
+    assert drill_lab.run("--recover").returncode == 0  # the lab back to health; this drill keeps its own
+    Path(file).write_bytes(b"half an export")  # what a killed export leaves
+    prune = [DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(drill_lab.reports),
+             "--set", "retention.keep_drill_artifacts=1", "--yes"]  # fmt: skip
+    done = subprocess.run(prune, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"delete backup file {file} (drill {made[0]['drill']})" in done.stdout
+    assert not Path(file).exists()
+    newest = json.loads((drill_lab.reports / "latest" / "evidence.json").read_text())["artifact"]["path"]
+    assert Path(newest).exists()  # the newest drill keeps its backup

@@ -11,6 +11,7 @@ from drtests.hosts.host import FileFacts
 from drtests.record.drill import PHASES, Drill
 from drtests.record.evidence import evidence_of, write_json
 from drtests.record.results import Snapshot
+from drtests.report.manifest import write_manifest
 
 
 def config(tmp_path: Path, target: str, mode: str = "in-place", extra: str = "") -> DrillConfig:
@@ -21,7 +22,7 @@ def config(tmp_path: Path, target: str, mode: str = "in-place", extra: str = "")
 
 
 def drill(cfg: DrillConfig, drill_id: str, started: str, verdict: str = "pass", gate: bool = False,
-          backup_file: str = "", rto_s: float = 5.0, rpo_s: float = 60.0) -> Drill:  # fmt: skip
+          backup_file: str = "", rto_s: float = 5.0, rpo_s: float = 60.0, snapshot: str = "") -> Drill:  # fmt: skip
     """A finished drill of `cfg` that started at `started` (UTC, ISO), passed or failed, with the
     backup file and snapshot it made (named as drills name theirs)."""
     epoch = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
@@ -35,7 +36,8 @@ def drill(cfg: DrillConfig, drill_id: str, started: str, verdict: str = "pass", 
         record.check("verify", "docs sts_metrics-2026.01.01", 10, 9, message="index sts_metrics-2026.01.01: 10, 9")
     path = backup_file or f"/opt/stackstate/backups/drtests-{drill_id}.graph"
     record.backup.artifact = FileFacts(path, 10, "0" * 64, "stackstate", "stackstate", "0644", started)
-    record.backup.snapshot = Snapshot("sts-backup", f"drtests-{drill_id}".lower(), None, "SUCCESS", [], False,
+    name = snapshot or f"drtests-{drill_id}".lower()
+    record.backup.snapshot = Snapshot("sts-backup", name, None, "SUCCESS", [], False,
                                       {"total": 1, "failed": 0, "successful": 1}, [], started, started, 1)  # fmt: skip
     return record
 
@@ -45,4 +47,5 @@ def write(reports: Path, record: Drill) -> Path:
     folder = reports / record.id
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder, evidence_of(record))
+    write_manifest(folder, record.id)
     return folder

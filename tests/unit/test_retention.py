@@ -1,32 +1,82 @@
-"""What `drtests prune` would delete, from the evidence of earlier drills (pure logic on files)."""
+"""What `drtests prune` would delete: only what the target's drill state records a drill of
+this target made, never what a kept drill used, never on evidence that does not verify (pure
+logic on real report folders written from Drill records)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from drtests.config import with_overrides
+from drtests.drill_state import Made
 from drtests.retention import plan
 from tests.unit import drills_on_disk
+
+BACKUPS = "/opt/stackstate/backups"
+
+
+def made_by(n: int) -> list[Made]:
+    at = f"2026-01-{n:02d}T00:00:00Z"
+    return [Made("backup file", f"{BACKUPS}/drtests-d{n}.graph", f"d{n}", at),
+            Made("snapshot", f"sts-backup/drtests-d{n}", f"d{n}", at)]  # fmt: skip
 
 
 def test_the_newest_keep_and_the_newest_passing_gate_stay(tmp_path: Path) -> None:
     cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 2\n")
+    cfg = with_overrides(cfg, elasticsearch={"repository": "sts-backup"})
     reports = tmp_path / "reports"
 
-    def drill(reports: Path, n: int, gate: bool = False, verdict: str = "pass", path: str = "") -> None:
+    def drill(n: int, gate: bool = False, verdict: str = "pass", path: str = "") -> None:
         started = f"2026-01-{n:02d}T00:00:00Z"
         drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", started, verdict, gate, path))
 
-    drill(reports, 1, gate=True)  # an older passing gate: superseded by d3
-    drill(reports, 2)
-    drill(reports, 3, gate=True)  # the rollback point
-    drill(reports, 4, gate=True, verdict="fail")  # a failed gate is no rollback point
-    drill(reports, 5)
-    drill(reports, 6)
-    drill(reports, 7, path="/opt/stackstate/backups/sts-backup-20260107.graph")  # not a drill-made file
-    delete, keep = plan(cfg, reports)
-    assert sorted({a.drill_id for a in keep}) == ["d3", "d6", "d7"]
-    assert sorted({a.drill_id for a in delete}) == ["d1", "d2", "d4", "d5"]
+    drill(1, gate=True)  # an older passing gate: superseded by d3
+    drill(2)
+    drill(3, gate=True)  # the rollback point
+    drill(4, gate=True, verdict="fail")  # a failed gate is no rollback point
+    drill(5)
+    drill(6)
+    drill(7, path=f"{BACKUPS}/sts-backup-20260107.graph")  # used a nightly backup: made none
+    made = [m for n in range(1, 7) for m in made_by(n)]
+    delete, keep = plan(cfg, reports, made)
+    assert sorted({a.drill_id for a in keep}) == ["d3", "d5", "d6"]
+    assert sorted({a.drill_id for a in delete}) == ["d1", "d2", "d4"]
     assert not any("sts-backup-2026" in a.name for a in delete + keep)  # never a nightly backup
     other = with_overrides(cfg, target={"name": "other"})
-    assert plan(other, reports) == ([], [])  # another target's drills are not this one's
+    assert plan(other, reports, []) == ([], [])  # another target's drills are not this one's
+
+
+def test_prune_deletes_only_what_the_target_recorded_inside_the_backup_folder(tmp_path: Path) -> None:
+    cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 1\n")
+    cfg = with_overrides(cfg, elasticsearch={"repository": "sts-backup"})
+    reports = tmp_path / "reports"
+    for n in (1, 2, 3):
+        drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", f"2026-01-{n:02d}T00:00:00Z"))
+    forged = drills_on_disk.drill(cfg, "d4", "2026-01-04T00:00:00Z", backup_file="/home/ann/thesis.graph")
+    drills_on_disk.write(reports, forged)  # evidence naming a user's own file: not recorded by any drill
+    killed = [Made("backup file", f"{BACKUPS}/drtests-k.graph", "killed", "2026-01-00T00:00:00Z")]  # no evidence
+    outside = [Made("backup file", "/etc/drtests-x.graph", "d1", "2026-01-01T00:00:00Z")]
+    made = made_by(1)[:1] + made_by(2) + made_by(3) + killed + outside
+    delete, keep = plan(cfg, reports, made)
+    assert sorted(a.name for a in delete) == [
+        f"{BACKUPS}/drtests-d1.graph", f"{BACKUPS}/drtests-d2.graph", f"{BACKUPS}/drtests-k.graph",
+        "sts-backup/drtests-d2",
+    ]  # fmt: skip
+    assert "/etc/drtests-x.graph" in {a.name for a in keep}  # outside stackstate.backup_dir: never deleted
+    assert "/home/ann/thesis.graph" not in {a.name for a in delete + keep}
+
+
+def test_what_a_kept_drill_used_and_what_unverified_evidence_names_stay(tmp_path: Path) -> None:
+    cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 1\n")
+    cfg = with_overrides(cfg, elasticsearch={"repository": "sts-backup"})
+    reports = tmp_path / "reports"
+    for n in (1, 2, 3):
+        drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", f"2026-01-{n:02d}T00:00:00Z"))
+    existing = drills_on_disk.config(tmp_path, "prod", "existing", "[retention]\nkeep_drill_artifacts = 1\n")
+    verified = drills_on_disk.drill(existing, "e5", "2026-01-05T00:00:00Z", backup_file=f"{BACKUPS}/drtests-d1.graph",
+                                    snapshot="drtests-d1")  # fmt: skip
+    drills_on_disk.write(reports, verified)  # the newest: it verified d1's backup, and made nothing
+    (reports / "d2" / "evidence.json").write_text((reports / "d2" / "evidence.json").read_text() + " ")  # altered
+    made = made_by(1) + made_by(2) + made_by(3)
+    delete, keep = plan(cfg, reports, made)
+    assert delete == []  # d1: used by the newest drill; d2: its evidence does not verify; d3: the newest maker
+    assert sorted({a.drill_id for a in keep}) == ["d1", "d2", "d3"]

@@ -1,0 +1,48 @@
+"""What drills made on a target, recorded on the target itself (beside the drill lock) the moment
+before they make it: every drill backup file and snapshot, with the drill and the target that
+made it. Retention deletes only what is recorded here (a partial export of a killed drill too),
+so a report folder, which anyone can edit or empty, is never the only word for a deletion."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from drtests.config import DrillConfig
+from drtests.errors import DrillError
+from drtests.hosts.host import TargetHost, quote
+from drtests.record.clock import utc_now
+
+MADE = "drtests-made.jsonl"
+
+
+@dataclass(frozen=True)
+class Made:
+    kind: str  # "backup file" | "snapshot"
+    name: str  # the file's path, or repository/snapshot
+    drill: str
+    at: str
+
+
+def path(cfg: DrillConfig) -> str:
+    return f"{cfg.state_dir.rstrip('/')}/{MADE}"
+
+
+def record(cfg: DrillConfig, host: TargetHost, kind: str, name: str, drill_id: str) -> None:
+    """Append what a drill is about to make; a drill that cannot record it does not make it."""
+    line = json.dumps({"kind": kind, "name": name, "drill": drill_id, "target": cfg.target_name, "at": utc_now()})
+    if host.run(f"printf '%s\\n' {quote(line)} >> {quote(path(cfg))}", 30).rc != 0:
+        raise DrillError(f"cannot record the {kind} {name} in {path(cfg)} on {host.url}: nothing was made")
+
+
+def made(cfg: DrillConfig, host: TargetHost) -> list[Made]:
+    """This target's records, oldest first; a line that is not one (cut short, edited) is left out."""
+    found = []
+    for text in (host.read(path(cfg)) or "").splitlines():
+        try:
+            entry = json.loads(text)
+            if entry["target"] == cfg.target_name and entry["kind"] in ("backup file", "snapshot"):
+                found.append(Made(entry["kind"], str(entry["name"]), str(entry["drill"]), str(entry["at"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
