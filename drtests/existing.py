@@ -124,6 +124,16 @@ def own_snapshots(es, cfg: DrillConfig, drill_made: bool = False) -> list[dict]:
             and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
 
 
+def newest_snapshot(es, cfg: DrillConfig) -> dict | None:
+    """The install's newest snapshot of its indices in any state (PARTIAL, FAILED, ...), not a drill's."""
+    patterns = include_patterns(cfg.elasticsearch.indices)
+    listed = es.snapshot.get(repository=cfg.elasticsearch.repository, snapshot="_all",
+                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
+    mine = [s for s in listed if not s["snapshot"].startswith("drtests-")
+            and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
+    return mine[0] if mine else None
+
+
 def pick_snapshot(es, cfg: DrillConfig, near_epoch: float | None) -> tuple[Snapshot, Selection]:
     """The named snapshot, or the newest SUCCESS one holding any of elasticsearch.indices (or,
     snapshot_pick = "nearest", the one that started nearest `near_epoch`). Drill-made snapshots

@@ -56,6 +56,7 @@ NEWEST_FRESH = check("newest backup within the RPO objective")
 READ_FACTS = step("read backup-time facts")
 SHA256_AS_RECORDED = check("backup sha256 as recorded at backup time")
 SELECT_SNAPSHOT = step("select snapshot")
+SNAPSHOT_FRESH = check("newest good snapshot within the RPO objective")
 
 DAY = re.compile(r"(\d{4})[.-](\d{2})[.-](\d{2})$")  # the daily suffix: sts_metrics-2026.11.25
 EXACT, AT_MOST, GONE = "exact (a past day)", "at most live (written since the snapshot)", "not compared: gone live"
@@ -143,6 +144,7 @@ def backup_plan(cfg: DrillConfig) -> list[Planned]:
                      "snapshots are not candidates")  # fmt: skip
         planned += [
             SELECT_SNAPSHOT.planned(BACKUP, which),
+            SNAPSHOT_FRESH.planned(BACKUP, f"the newest SUCCESS snapshot ended <= {limit:g}s before now"),
             SNAPSHOT_STATE.planned(BACKUP, "SUCCESS"),
             SNAPSHOT_FAILED_SHARDS.planned(BACKUP, "0"),
             SNAPSHOT_HOLDS_EVERY_INDEX.planned(BACKUP, "every live index created before the snapshot started"),
@@ -197,6 +199,7 @@ def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -
                 message=f"snapshot {name} ended {snap.state}: {snap.failures or 'see the ES log'}")  # fmt: skip
     drill.check(BACKUP, SNAPSHOT_FAILED_SHARDS(), 0, failed,
                 message=f"snapshot {name}: {failed} shards failed: {snap.failures}")  # fmt: skip
+    check_snapshot_age(cfg, drill, es, age)
     existed = client.created_before(es, cfg.elasticsearch.indices, snap.start_time)
     missing = sorted(set(existed) - set(snap.indices))
     drill.check(BACKUP, SNAPSHOT_HOLDS_EVERY_INDEX(), [], missing,
@@ -204,6 +207,25 @@ def run_backup(cfg: DrillConfig, drill: Drill, host: TargetHost, es, say: Say) -
                 f"{', '.join(missing[:5])}")  # fmt: skip
     if not snap.indices:
         raise DrillError(f"snapshot {snap.snapshot} holds none of {cfg.elasticsearch.indices}")
+
+
+def check_snapshot_age(cfg: DrillConfig, drill: Drill, es, file_age: float | None) -> None:
+    """The telemetry side meets the RPO objective too: the newest SUCCESS snapshot of the
+    install's indices is not older than it. A nightly snapshot that stopped succeeding (its newest
+    ended PARTIAL or FAILED) fails the drill, naming it and the age of the newest good one."""
+    limit = cfg.objectives.rpo_seconds
+    good = next(iter(existing.own_snapshots(es, cfg)), None)
+    age = round(time.time() - good["end_time_in_millis"] / 1000) if good else None
+    drill.backup.ages_s = {"backup_file": file_age, "snapshot": age}
+    newest = existing.newest_snapshot(es, cfg)
+    if newest is not None and good is not None and newest["snapshot"] != good["snapshot"]:
+        why = (f"the snapshots have stopped succeeding: the newest, {newest['snapshot']}, ended {newest['state']}, "
+               f"and the newest SUCCESS one, {good['snapshot']}, ended {age}s ago")  # fmt: skip
+    else:
+        why = f"the newest snapshot {good['snapshot'] if good else '(none)'} ended {age}s ago"
+    drill.check(BACKUP, SNAPSHOT_FRESH(), f"<= {limit:g}", age, ok=age is not None and age <= limit,
+                message=f"{why}, more than the RPO objective ({limit:g}s): the nightly snapshot has stopped, or "
+                "objectives.rpo_seconds is wrong")  # fmt: skip
 
 
 def verify_plan(cfg: DrillConfig) -> list[Planned]:

@@ -252,6 +252,8 @@ def existing_facts(drill: Drill) -> dict:
         found["backup_file"] = asdict(backup.file_selection)
     if backup.snapshot_selection is not None:
         found["snapshot"] = asdict(backup.snapshot_selection)
+    if backup.ages_s is not None:
+        found["age_s"] = backup.ages_s
     if verify.index_rules is not None:
         found["index_rules"] = verify.index_rules
     if verify.topology_drift is not None:

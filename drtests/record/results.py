@@ -74,6 +74,7 @@ class Backup:
     file_selection: Selection | None = None  # mode existing: which of the install's backups, and why
     snapshot_selection: Selection | None = None
     recorded: dict | None = None  # mode existing: the facts drtests record-backup wrote beside the backup
+    ages_s: dict[str, float | None] | None = None  # mode existing: age of each store's newest good backup
     docs_at_snapshot: dict[str, int] | None = None
     fingerprints_at_snapshot: dict[str, str] | None = None
     snapshot: Snapshot | None = None

@@ -14,7 +14,7 @@ import pytest
 
 from fixtures import nightly
 from fixtures.pytest_lab import LAB_COMPONENTS, LAB_RELATIONS
-from tests.e2e.conftest import DRTESTS, DrillLab
+from tests.e2e.conftest import DRTESTS, DrillLab, wait_for
 from tests.e2e.test_containers import drtests_containers
 
 
@@ -246,3 +246,39 @@ def test_record_backup_of_a_missing_file_says_so_and_writes_nothing(drill_lab: D
     assert list(backup_folder(drill_lab).iterdir()) == []
     nothing = record_backup(drill_lab)  # no backup at all: the same error as a drill's
     assert nothing.returncode == 3 and "no backup to verify: no file named sts-backup-*.graph" in nothing.stderr
+
+
+def test_nightly_snapshots_that_stopped_succeeding_fail_the_drill_on_the_telemetry_rpo(
+    drill_lab: DrillLab, lab_image: str
+) -> None:
+    """The newest nightly snapshot ended PARTIAL and the newest SUCCESS one is older than the RPO
+    objective: the graph file is fresh, but the telemetry side is not, so the drill fails naming
+    both snapshots, and the evidence records each store's age."""
+    backup, good = make_nightly(drill_lab)
+    red = f"{drill_lab.index_prefix}red-2026.01.01"
+    es = drill_lab.es
+    es.indices.create(index=red, body={"settings": {"number_of_replicas": 0,
+                      "index.routing.allocation.require._name": "no-such-node"}}, wait_for_active_shards=0)  # fmt: skip
+    try:
+        wait_for(lambda: time.time() - es.snapshot.get(repository="e2e-repo", snapshot=good)["snapshots"][0]
+                 ["end_time_in_millis"] / 1000 > 6, f"the snapshot {good} to be 6 s old", timeout=30)  # fmt: skip
+        partial = es.snapshot.create(repository="e2e-repo", snapshot=f"{good}-partial", wait_for_completion=True,
+                                     body={"indices": f"{drill_lab.index_prefix}*", "partial": True,
+                                           "include_global_state": False})["snapshot"]  # fmt: skip
+        assert partial["state"] == "PARTIAL"
+        es.indices.delete(index=red)  # the cluster green again: only the snapshot stays PARTIAL
+        ahead = time.time() + 120
+        os.utime(backup, (ahead, ahead))  # a graph backup written just now: the graph side is within the objective
+        before = production(drill_lab)
+        result = drill_lab.run(*existing(drill_lab, lab_image, "--set", "objectives.rpo_seconds=5"))
+        assert result.returncode == 1, result.stdout[-3000:]
+        message = failed_checks(drill_lab)["newest good snapshot within the RPO objective"]
+        assert message.startswith(f"the snapshots have stopped succeeding: the newest, {good}-partial, ended PARTIAL, "
+                                  f"and the newest SUCCESS one, {good}, ended "), message  # fmt: skip
+        assert message.endswith("more than the RPO objective (5s): the nightly snapshot has stopped, or "
+                                "objectives.rpo_seconds is wrong")  # fmt: skip
+        ages = drill_lab.evidence()["existing"]["age_s"]
+        assert ages["snapshot"] > 5 and ages["backup_file"] <= 5
+        assert production(drill_lab) == before and drill_lab.leftover_restored() == []
+    finally:
+        es.indices.delete(index=red, ignore_unavailable=True)
