@@ -85,8 +85,10 @@ def add_target_commands(sub, config_help: str) -> None:
     """The commands that reach a target: prune, record-backup (status reads only the report folder)."""
     prune_text = (
         "Deletes the backup files and snapshots of older drills of each target, keeping the newest "
-        "retention.keep_drill_artifacts and the newest passing gate's. Only what drills recorded in their "
-        "evidence is deleted, never a nightly backup or another snapshot. Without --yes it prints the plan."
+        "retention.keep_drill_artifacts and the newest passing gate's. Only what drills recorded on the target "
+        "when they made it (drtests-made.jsonl beside the lock) is deleted, only inside stackstate.backup_dir and "
+        "the configured repository, never a nightly backup, another snapshot or what a kept drill used. Without "
+        "--yes it prints the plan."
     )
     prune = sub.add_parser("prune", help="delete what old drills left on production (prints the plan; --yes acts)",
                            description=prune_text)  # fmt: skip
