@@ -6,6 +6,7 @@ there too, whatever the transport.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
@@ -88,6 +89,10 @@ class TargetHost:
             wrapped = f"sh -c {quote(f'echo $$ {start} > {quote(pidfile)}; exec {wrapped}')}"
         if sudo and self.sudo:
             wrapped = f"sudo -n -u {quote(as_user)} {wrapped}" if as_user else f"sudo -n {wrapped}"
+        elif sudo and as_user and self.connected_as == "root" and as_user != "root":
+            # connected as root (docker://, ssh://root@): the export and import still run as the
+            # install's owner, so what they write belongs to the install, as the procedure says
+            wrapped = f"runuser -u {quote(as_user)} -- {wrapped}"
         started = time.monotonic()
         try:
             result = self.host.run(wrapped)
@@ -132,6 +137,11 @@ class TargetHost:
 
     def name(self) -> str:
         return self.run("hostname", 30).stdout.strip() or self.url
+
+    @functools.cached_property
+    def connected_as(self) -> str:
+        """The user commands run as on the target (without sudo)."""
+        return self.host.run("id -un").stdout.strip()
 
     def user(self) -> str:
         return self.run("id -un", 30).stdout.strip()

@@ -102,7 +102,10 @@ def test_in_place_drill_on_a_systemd_container_through_docker(
     assert evidence["topology"]["before"]["Component"] == LAB_COMPONENTS
     assert evidence["topology"]["after"] == evidence["topology"]["before"]
     assert any(s["command"] == "systemctl stop stackstate.service" for s in evidence["steps"])
-    assert evidence["artifact"]["owner"] in ("root", "stackstate")
+    # connected as root through docker exec: export and import still run as the install's owner
+    assert (evidence["artifact"]["owner"], evidence["artifact"]["group"]) == ("stackstate", "stackstate")
+    ran = {s["name"]: s["ran"] for s in evidence["steps"] if s["name"] in ("export graph", "import graph")}
+    assert all(command.startswith("runuser -u stackstate -- ") for command in ran.values()) and len(ran) == 2, ran
     assert lab_container.container.exec("systemctl is-active stackstate.service").strip() == "active"
 
 
