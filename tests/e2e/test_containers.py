@@ -314,3 +314,28 @@ def test_a_restore_host_has_no_network_and_is_removed_by_the_next_drill_past_its
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert f"recover: remove restore host {name}" in [s["name"] for s in runner.evidence()["steps"]]
     assert drtests_containers() == []
+
+
+def test_after_kill_9_in_an_isolated_restore_the_restore_host_is_a_leftover_recover_removes(
+    lab_container: LabContainer, lab_image: str, es_url: str, es_repo_root: Path, telemetry: str, tmp_path: Path
+) -> None:
+    """kill -9 of a drill while its disposable host runs: the host (a restored copy of
+    production) does not outlive the drill unnoticed: the next drill names it with the lock, and
+    --recover removes it."""
+    runner = drill(tmp_path, config(lab_container.url, es_url, es_repo_root, telemetry, mode="isolated",
+                                    image=lab_image))  # fmt: skip
+    run = runner.start()
+    wait_for(lambda: drtests_containers() != [], "the restore host to start", timeout=240)
+    run.kill()
+    run.communicate(timeout=30)
+    (host,) = drtests_containers()
+    refused = runner.run()
+    assert refused.returncode == 1
+    message = next(p["message"] for p in runner.evidence()["phases"] if p["name"] == "preflight")
+    assert f"restore host(s) {host} (a restored copy of production, past its expiry or left by a drill that died)" \
+        in message, message  # fmt: skip
+    assert drtests_containers() == [host]  # named, not removed
+    recovered = runner.run("--recover")
+    assert recovered.returncode == 0, recovered.stdout[-3000:]
+    assert drtests_containers() == []
+    assert lab_container.container.exec("systemctl is-active stackstate.service").strip() == "active"
