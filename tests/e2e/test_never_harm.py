@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import DRTESTS, DrillLab, wait_for
 from tests.e2e.test_drill import assert_target_healthy, phase
+from tests.e2e.test_es_faults import RED_INDEX
 
 
 def test_recover_never_deletes_a_live_index_a_ledger_line_does_not_prove(drill_lab: DrillLab) -> None:
@@ -205,16 +206,6 @@ def test_a_lock_from_another_pid_namespace_is_not_proven_gone(drill_lab: DrillLa
     recovered = drill_lab.run("--recover", "--recover-drill", "in-a-container")
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert not lock.exists() and drill_lab.node_active()
-
-
-RED_INDEX = """
-import pytest
-
-@pytest.mark.dr_check("baseline")
-def test_turn_red(dr_es):
-    dr_es.indices.create(index="{name}", body={{"settings": {{"number_of_replicas": 0,
-        "index.routing.allocation.require._name": "no-such-node"}}}}, wait_for_active_shards=0)
-"""
 
 
 def test_a_failed_telemetry_path_stops_the_export_beside_it(drill_lab: DrillLab) -> None:

@@ -34,22 +34,24 @@ VARIANTS = ["", "elasticsearch.full_verify=1/7", "restore_cluster.url=http://127
             "elasticsearch.restore=replace", "elasticsearch.enabled=false"]  # fmt: skip
 
 
+def calls(path: Path):
+    """(call, the called name, called as a plain name?) for every call in the file."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            yield node, called, isinstance(func, ast.Name)
+
+
 def recorded_names(path: Path) -> list[str]:
     """Each name a recording call gets as a literal (a string or an f-string) instead of a declaration."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    for node, called, plain in calls(path):
         at = NAME_ARGUMENT.get(called)
-        if called in ("check", "step") and isinstance(func, ast.Name):
-            at = 0  # a declaration: step("name"), check("name")
-        if at is None or len(node.args) <= at:
+        if at is None or (plain and called in ("check", "step")) or len(node.args) <= at:  # step("x"): declares
             continue
-        name = node.args[at]
-        if isinstance(name, ast.JoinedStr | ast.Constant) and not (at == 0 and isinstance(node.func, ast.Name)):
-            found.append(f"{path.name}:{node.lineno}: {ast.unparse(name)}")
+        if isinstance(node.args[at], ast.JoinedStr | ast.Constant):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node.args[at])}")
     return found
 
 
@@ -124,13 +126,9 @@ def test_each_phase_plans_only_its_own_phase(module, tmp_path: Path) -> None:
 def constant_checks(path: Path) -> list[str]:
     """Each check whose expected and actual values are both literals: it compares by construction."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    for node, called, plain in calls(path):
         at = {"check": 2, "expect": 3}.get(called)
-        if at is None or isinstance(func, ast.Name) and called == "check" or len(node.args) < at + 2:
+        if at is None or plain and called == "check" or len(node.args) < at + 2:
             continue
         expected, actual = node.args[at], node.args[at + 1]
         if isinstance(expected, ast.Constant) and isinstance(actual, ast.Constant):
