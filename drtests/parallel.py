@@ -24,6 +24,15 @@ class Cancelled(DrillError):
     """The other path failed or was interrupted: this one does not start its next request."""
 
 
+class OtherPathFailed(Cancelled):
+    """The path beside the graph path failed: the graph path ends its command on the target and
+    the phase fails with that path's own error (`cause`), as if it had waited for it."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 class Beside(Generic[T]):
     """`work` in a thread of its own, started at once, or (start=False) when start() is called:
     the same path then runs after the graph path instead of beside it (drill.parallel_paths)."""
@@ -58,7 +67,7 @@ class Beside(Generic[T]):
         graph path stops too (its command is ended on the target) instead of running on for
         nothing; the failure is named."""
         if self._error is not None and not self._thread.is_alive() and not isinstance(self._error, Cancelled):
-            raise Cancelled(f"stopped: the {self.name} path failed: {self._error}")
+            raise OtherPathFailed(self._error)
 
     def check_cancelled(self) -> None:
         """Called before each request of the path: none starts once the other path gave up."""

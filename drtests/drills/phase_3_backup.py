@@ -9,7 +9,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, Cancelled, graph_path, watch
+from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
 from drtests.record.results import Snapshot
 from drtests.steps import (
     FILE_FACTS,
@@ -165,9 +165,9 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
             drill_state.record(cfg, host, "backup file", file, drill.id)  # before a byte of it exists
             try:
                 exported = export_graph(cfg, host, file, drill.id, watch(telemetry_path, sample))
-            except Cancelled:  # the snapshot path failed: the export was ended on the target
+            except OtherPathFailed as stopped:  # the snapshot path failed: the export was ended on the target
                 drill.step(PHASE, EXPORT(), outcome="failed")
-                raise
+                raise stopped.cause from None
             drill.step(PHASE, EXPORT(), exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))

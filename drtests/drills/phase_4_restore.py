@@ -12,7 +12,7 @@ from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, Cancelled, graph_path, watch
+from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
 from drtests.record.results import RestoredTelemetry, RestoreLog
 from drtests.steps import (
     COPY_BACKUP,
@@ -105,9 +105,9 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
             try:
                 imported = import_graph(cfg, host, artifact, window, dr_say, drill.id, watch(telemetry_path))
-            except Cancelled:  # the snapshot restore failed: the import was ended on the target
+            except OtherPathFailed as stopped:  # the snapshot restore failed: the import was ended on the target
                 drill.step(PHASE, IMPORT(), outcome="failed")
-                raise
+                raise stopped.cause from None
             drill.step(PHASE, IMPORT(), imported, "done" if imported.rc == 0 else "failed")
             if telemetry_path is not None:
                 telemetry_path.join_into(drill.steps, every=lambda: dr_say("waiting for the snapshot restore"))
