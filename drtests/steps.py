@@ -1,9 +1,10 @@
-"""What the phase modules share: how a phase declares its plan, decides to skip or fail, and
-restarts the node.
+"""What the phase modules (and the modes' phase parts) share: the steps and checks several of
+them record, declared once (drtests.declared), how a phase skips or fails, the node restarted,
+and full verification's choice and comparison.
 
-Each phase module declares `plan(cfg, options)`: the steps and checks it will take, in order,
-with the names it records them under. `drtests plan` prints exactly those, and a test compares
-them with a real drill's record, so the plan cannot drift from the drill.
+Each phase module declares its steps and checks at the top; `plan(cfg, options)` lists them in
+order (`drtests plan` prints exactly that) and the test records them under the same names, so
+the plan cannot drift from the drill (tests/unit/test_declarations.py, and an e2e comparison).
 """
 
 from __future__ import annotations
