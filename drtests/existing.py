@@ -112,26 +112,25 @@ def include_patterns(indices: str) -> list[str]:
     return [p.strip() for p in indices.split(",") if p.strip() and not p.strip().startswith("-")]
 
 
+def install_snapshots(es, cfg: DrillConfig, drill_made: bool = False) -> list[dict]:
+    """The installation's snapshots in any state, newest first: holding any of
+    elasticsearch.indices (a repository shared by a fleet also holds the other installs'); a
+    drill's own (drtests-*) only with `drill_made` (the stale-backup warning: a drill's snapshot can
+    be restored too; an existing-backup drill verifies the install's own). Among the 500 newest."""
+    patterns = include_patterns(cfg.elasticsearch.indices)
+    listed = es.snapshot.get(repository=cfg.elasticsearch.repository, snapshot="_all",
+                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
+    return [s for s in listed if (drill_made or not s["snapshot"].startswith("drtests-"))
+            and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
+
+
+def succeeded(snapshots: list[dict]) -> list[dict]:
+    return [s for s in snapshots if s["state"] == "SUCCESS"]
+
+
 def own_snapshots(es, cfg: DrillConfig, drill_made: bool = False) -> list[dict]:
-    """The installation's snapshots, newest first: SUCCESS, holding any of elasticsearch.indices
-    (a repository shared by a fleet also holds the other installs'); a drill's own (drtests-*)
-    only with `drill_made` (the stale-backup warning: a drill's snapshot can be restored too; an
-    existing-backup drill verifies the install's own). Among the repository's 500 newest."""
-    patterns = include_patterns(cfg.elasticsearch.indices)
-    listed = es.snapshot.get(repository=cfg.elasticsearch.repository, snapshot="_all",
-                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
-    return [s for s in listed if s["state"] == "SUCCESS" and (drill_made or not s["snapshot"].startswith("drtests-"))
-            and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
-
-
-def newest_snapshot(es, cfg: DrillConfig) -> dict | None:
-    """The install's newest snapshot of its indices in any state (PARTIAL, FAILED, ...), not a drill's."""
-    patterns = include_patterns(cfg.elasticsearch.indices)
-    listed = es.snapshot.get(repository=cfg.elasticsearch.repository, snapshot="_all",
-                             params={"sort": "start_time", "order": "desc", "size": 500})["snapshots"]  # fmt: skip
-    mine = [s for s in listed if not s["snapshot"].startswith("drtests-")
-            and any(fnmatch(i, p) for i in s["indices"] for p in patterns)]  # fmt: skip
-    return mine[0] if mine else None
+    """The SUCCESS ones of install_snapshots."""
+    return succeeded(install_snapshots(es, cfg, drill_made))
 
 
 def pick_snapshot(es, cfg: DrillConfig, near_epoch: float | None) -> tuple[Snapshot, Selection]:

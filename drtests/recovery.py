@@ -10,6 +10,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drtests.config import DrillConfig
 from drtests.declared import step
@@ -49,7 +50,7 @@ def lock_named(holder: str, named: str) -> bool:
 def process_start(pid: int) -> str:
     """When process `pid` started (clock ticks since boot, /proc/<pid>/stat), "" when there is none."""
     try:
-        stat = open(f"/proc/{pid}/stat").read()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
     return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name before it may hold spaces
@@ -59,7 +60,7 @@ def runner_identity(pid: int) -> str:
     """What identifies process `pid` of this machine beyond its number, as a lock line records it:
     the kernel's boot, the pid namespace (containers sharing a hostname have their own) and the
     process's start time (a pid is reused, a start time is not)."""
-    boot = open("/proc/sys/kernel/random/boot_id").read().strip()
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     pidns = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
     return f"boot={boot} pidns={pidns} start={process_start(pid)}"
 
@@ -197,7 +198,7 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
     return found
 
 
-def recover(leftovers, drill, host, service, es, cfg, say, remove_host=None) -> None:
+def recover(leftovers, drill, host, service, es, cfg, say, remove_host) -> None:
     """--recover: undo what the interrupted drill left, each step recorded, while this drill holds
     the lock (it took the stale one over). A command it left running is ended first: the node
     must not start under a running import."""

@@ -65,10 +65,11 @@ def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Art
     return delete, keep
 
 
-def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es, made: list[Made]) -> list[str]:
-    """Delete what plan() names (when it still exists); one line per deletion, recorded."""
+def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es, made: list[Made]) -> tuple[list[str], list[str]]:
+    """Delete what plan() names (when it still exists); (deleted, refused), one line each, recorded.
+    A snapshot is deleted only when its own metadata names the drill and target that made it."""
     delete, keep = plan(cfg, report_dir, made)
-    done = []
+    done, refused = [], []
     for artifact in delete:
         if artifact.kind == "backup file":
             if host.exists(artifact.name):
@@ -76,10 +77,14 @@ def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es, made: list[M
                 done.append(f"deleted {artifact}")
         elif es is not None:
             repository, snapshot = artifact.name.split("/", 1)
-            if snapshots.delete_snapshot(es, repository, snapshot):
+            if snapshots.made_by(es, repository, snapshot) != (artifact.drill_id, cfg.target_name):
+                # the drill state is a file on the target; the snapshot's own metadata is the proof
+                refused.append(f"kept {artifact}: its metadata in Elasticsearch does not say that drill of "
+                               f"{cfg.target_name} made it")  # fmt: skip
+            elif snapshots.delete_snapshot(es, repository, snapshot):
                 done.append(f"deleted {artifact}")
     record = {"at": utc_now(), "by": f"{getpass.getuser()}@{socket.gethostname()}", "target": cfg.target_name,
-              "deleted": done, "kept": [str(a) for a in keep]}  # fmt: skip
+              "deleted": done, "kept": [str(a) for a in keep], "refused": refused}  # fmt: skip
     with (report_dir / PRUNES).open("a") as log:
         log.write(json.dumps(record, sort_keys=True) + "\n")
-    return done
+    return done, refused

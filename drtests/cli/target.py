@@ -42,10 +42,12 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
                 from drtests.es.client import connect
 
                 es = connect(cfg)
-            done = retention.prune(cfg, root, host, es, made)
+            done, refused = retention.prune(cfg, root, host, es, made)
         except DrillError as exc:
             print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
             return INFRASTRUCTURE_ERROR
+        for line in refused:
+            print(f"  {line}")
         print(f"{cfg.target_name}: {len(done)} deleted (recorded in {root / retention.PRUNES})")
     if not yes:
         print("nothing was deleted: run again with --yes to delete")

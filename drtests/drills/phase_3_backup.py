@@ -120,7 +120,7 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
     name = snapshot_name(drill)
     drill_state.record(cfg, host, "snapshot", f"{cfg.elasticsearch.repository}/{name}", drill.id)
     with path.timed_step(PHASE, SNAPSHOT(), f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
-        snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name)
+        snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name, drill.id)
     return snap
 
 

@@ -79,8 +79,13 @@ def ensure_readonly_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
     return verified_repository(es, repo, settings, f" on the restore cluster {url}")
 
 
-def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
-    """Snapshot the configured indices and require SUCCESS with no failed shard."""
+MADE_BY = "drtests_drill"  # the snapshot's own metadata: which drill of which target made it
+
+
+def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str, drill_id: str = "") -> Snapshot:
+    """Snapshot the configured indices and require SUCCESS with no failed shard. The snapshot's
+    metadata names the drill and the target that made it: the cluster's own record, which retention
+    requires before it deletes a snapshot."""
     repo = cfg.elasticsearch.repository
     try:
         snap = es.snapshot.create(
@@ -93,6 +98,7 @@ def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
                 "include_global_state": False,
                 "partial": False,
                 "ignore_unavailable": False,
+                "metadata": {MADE_BY: drill_id, "drtests_target": cfg.target_name},
             },
         )["snapshot"]
     except es_errors.ConnectionTimeout:
@@ -112,6 +118,13 @@ def create_snapshot(es: Elasticsearch, cfg: DrillConfig, name: str) -> Snapshot:
         end_time=snap.get("end_time"),
         duration_ms=snap.get("duration_in_millis"),
     )
+
+
+def made_by(es: Elasticsearch, repository: str, name: str) -> tuple[str, str] | None:
+    """(drill, target) the snapshot's own metadata names; None when it names none or is gone."""
+    found = es.snapshot.get(repository=repository, snapshot=name, ignore=[404])
+    metadata = ((found.get("snapshots") or [{}])[0].get("metadata") or {}) if isinstance(found, dict) else {}
+    return (metadata[MADE_BY], metadata.get("drtests_target", "")) if metadata.get(MADE_BY) else None
 
 
 def delete_snapshot(es: Elasticsearch, repository: str, name: str) -> bool:

@@ -144,7 +144,7 @@ class TargetHost:
         return self.host.run("id -un").stdout.strip()
 
     def user(self) -> str:
-        return self.run("id -un", 30).stdout.strip()
+        return self.connected_as
 
     def exists(self, path: str) -> bool:
         return self.run(f"test -e {quote(path)}", 30).rc == 0

@@ -214,10 +214,10 @@ def check_snapshot_age(cfg: DrillConfig, drill: Drill, es, file_age: float | Non
     install's indices is not older than it. A nightly snapshot that stopped succeeding (its newest
     ended PARTIAL or FAILED) fails the drill, naming it and the age of the newest good one."""
     limit = cfg.objectives.rpo_seconds
-    good = next(iter(existing.own_snapshots(es, cfg)), None)
+    listed = existing.install_snapshots(es, cfg)  # one listing for the newest of any state and the newest good one
+    newest, good = next(iter(listed), None), next(iter(existing.succeeded(listed)), None)
     age = round(time.time() - good["end_time_in_millis"] / 1000) if good else None
     drill.backup.ages_s = {"backup_file": file_age, "snapshot": age}
-    newest = existing.newest_snapshot(es, cfg)
     if newest is not None and good is not None and newest["snapshot"] != good["snapshot"]:
         why = (f"the snapshots have stopped succeeding: the newest, {newest['snapshot']}, ended {newest['state']}, "
                f"and the newest SUCCESS one, {good['snapshot']}, ended {age}s ago")  # fmt: skip

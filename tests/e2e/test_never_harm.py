@@ -255,3 +255,30 @@ def test_a_killed_drills_export_is_recorded_on_the_target_before_it_starts_and_p
     assert not Path(file).exists()
     newest = json.loads((drill_lab.reports / "latest" / "evidence.json").read_text())["artifact"]["path"]
     assert Path(newest).exists()  # the newest drill keeps its backup
+
+
+def test_prune_deletes_a_snapshot_only_when_its_own_metadata_names_the_drill(drill_lab: DrillLab) -> None:
+    """The drill state is a file on the target anyone there can write: a line naming someone's
+    snapshot (named like a drill's) does not get it deleted; the snapshot's own metadata, written
+    by Elasticsearch when the drill made it, is the proof."""
+    assert drill_lab.run().returncode == 0
+    assert drill_lab.run().returncode == 0
+    es, repo = drill_lab.es, "e2e-repo"
+    es.snapshot.create(repository=repo, snapshot="drtests-not-a-drill", wait_for_completion=True,
+                       body={"indices": f"{drill_lab.index_prefix}*", "include_global_state": False})  # fmt: skip
+    state = drill_lab.home / "var" / "drtests-made.jsonl"
+    target = json.loads(state.read_text().splitlines()[0])["target"]
+    forged = {"kind": "snapshot", "name": f"{repo}/drtests-not-a-drill", "drill": "forged", "target": target,
+              "at": "2026-01-01T00:00:00Z"}  # fmt: skip
+    state.write_text(json.dumps(forged) + "\n" + state.read_text())
+    prune = [DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(drill_lab.reports),
+             "--set", "retention.keep_drill_artifacts=1", "--yes"]  # fmt: skip
+    done = subprocess.run(prune, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (f"kept snapshot {repo}/drtests-not-a-drill (drill forged): its metadata in Elasticsearch does not say "
+            f"that drill of {target} made it") in done.stdout  # fmt: skip
+    left = {s["snapshot"] for s in es.snapshot.get(repository=repo, snapshot="_all")["snapshots"]}
+    entries = [json.loads(line) for line in state.read_text().splitlines()]
+    first = next(e["name"] for e in entries if e["drill"] == entries[1]["drill"] and e["kind"] == "snapshot")
+    assert "drtests-not-a-drill" in left and first.split("/", 1)[1] not in left  # the first drill's own: gone
+    es.snapshot.delete(repository=repo, snapshot="drtests-not-a-drill")
