@@ -140,8 +140,9 @@ class TargetHost:
 
     @functools.cached_property
     def connected_as(self) -> str:
-        """The user commands run as on the target (without sudo)."""
-        return self.host.run("id -un").stdout.strip()
+        """The user commands run as on the target (without sudo); asked once, through run() so an
+        unreachable target is an Unreachable in words (run() asks it only for sudo with as_user)."""
+        return self.run("id -un", 30).stdout.strip()
 
     def user(self) -> str:
         return self.connected_as
