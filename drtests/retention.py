@@ -4,7 +4,7 @@ when it made it (drtests.drill_state) is ever deleted, and only a backup file in
 stackstate.backup_dir; never a nightly backup, another snapshot, or anything a kept drill used.
 The newest `retention.keep_drill_artifacts` drills keep theirs, and so does the newest passing
 gate (the rollback point) until a newer gate passed. A drill whose evidence folder does not
-verify (manifest.json) is not taken at its word: what it names is kept."""
+verify (its files against its statement) is not taken at its word: what it names is kept."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from drtests.drill_state import Made
 from drtests.es import snapshots
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
-from drtests.report import manifest, store
+from drtests.report import attest, store
 from drtests.report.store import Artifact
 from drtests.words import Verdict
 
@@ -39,7 +39,7 @@ def inside(folder: str, path: str) -> bool:
 def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Artifact], list[Artifact]]:
     """(to delete, to keep) for this target: `made` is what the target's drill state records."""
     drills = drills_of(cfg, report_dir)
-    trusted = {d.summary.drill_id for d in drills if not manifest.verify(d.folder)}
+    trusted = {d.summary.drill_id for d in drills if not attest.verify_folder(d.folder, None, allow_unsigned=True).problems}
     # the drills that made something, newest first: from the target's record, so an empty or
     # replaced report folder changes nothing about which drills are the newest
     newest = cfg.retention.keep_drill_artifacts

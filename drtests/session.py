@@ -24,6 +24,11 @@ from drtests.steps import PHASE_COMPLETED
 
 NAME = "drtests-session"
 
+UNSIGNED_WARNING = (
+    "UNSIGNED: no signing key (evidence.signing_key_file or $DRTESTS_SIGNING_KEY_FILE), so anyone can edit this "
+    "evidence unseen and verify-evidence fails it; `drtests keygen --out DIR` makes a key pair"
+)
+
 
 class DrillSession:
     def __init__(self, configs: list[DrillConfig], options: DrillOptions) -> None:
@@ -46,7 +51,9 @@ class DrillSession:
     def drill_of(self, cfg: DrillConfig) -> Drill:
         """The Drill record of one target, created when its drill starts (its clock starts then)."""
         if cfg.target_name not in self.drills:
-            self.drills[cfg.target_name] = Drill(cfg, target=cfg.target.url, gate=self.options.gate)
+            self.drills[cfg.target_name] = drill = Drill(cfg, target=cfg.target.url, gate=self.options.gate)
+            if cfg.signing_key_path is None:
+                drill.warnings.append(UNSIGNED_WARNING)
         return self.drills[cfg.target_name]
 
     def config_of(self, item: pytest.Item) -> DrillConfig | None:

@@ -11,7 +11,10 @@
                                                  F.facts.json (sha256, counts per type) beside it
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
     drtests status [--report-dir reports] [--max-age 35d]   last drill and last pass per target
-    drtests verify-evidence reports/<drill-id>   check the manifest (and signature)
+    drtests keygen --out DIR                     an ed25519 key pair for signing evidence
+    drtests sign-off reports/<drill-id> --by ann@example.com --role reviewer --key ~/.ssh/id_ed25519
+    drtests verify-evidence reports/<drill-id> --public-key drtests.pub [--allowed-signers F]
+    drtests verify-evidence --all --report-dir reports --public-key drtests.pub   the whole ledger
 
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
 problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
@@ -30,14 +33,21 @@ import pytest
 
 from drtests import config as drill_config
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
-from drtests.cli.reports import drill_status, export_pack, rebuild_history, sign_off, verify_evidence
+from drtests.cli.reports import (
+    drill_status,
+    export_pack,
+    keygen,
+    rebuild_history,
+    sign_off,
+    verify_all,
+    verify_evidence,
+)
 from drtests.cli.target import prune_artifacts, record_backup
 from drtests.errors import ConfigError
 from drtests.options import OPTIONS, SET_HELP, DrillOptions
 from drtests.plan import render
 from drtests.plugin import DRILLS_DIR
 from drtests.report.finish import DrillOutcome
-from drtests.report.manifest import KEY_ENV
 from drtests.session import DrillSession
 
 EXIT_CODES = """exit codes:
@@ -102,6 +112,8 @@ def add_target_commands(sub, config_help: str) -> None:
                             "3 when the report folder cannot be read.")  # fmt: skip
     status.add_argument("--report-dir", default="reports", metavar="DIR")
     status.add_argument("--max-age", default="35d", metavar="AGE", help="e.g. 35d, 12h, 2w (default: 35d)")
+    status.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
+                        help="count only drills whose ledger lines this key signed (repeatable)")  # fmt: skip
     record_text = (
         "Run right after the nightly sts-backup.sh (cron). Writes <file>.facts.json beside the backup on the target: "
         "its sha256 and size, the topology counts per type at backup time, host, time and drtests version. A drill "
@@ -120,17 +132,33 @@ def add_report_commands(sub) -> None:
     """The commands that read or add to a report folder: report, sign-off, export, verify-evidence."""
     report = sub.add_parser("report", help="rebuild the history (history.jsonl, index.html) of a report folder")
     report.add_argument("--report-dir", default="reports", metavar="DIR")
-    signoff_text = ("Adds the sign-off to the folder and its report, and writes the manifest again (signed when "
-                    f"{KEY_ENV} is set) with the earlier manifest's hash in its chain.")  # fmt: skip
-    signoff = sub.add_parser("sign-off", help="record that a person accepted a drill's result (who, role, note)",
+    signoff_text = ("Signs, with your own SSH key (ssh-keygen -Y sign, namespace drtests-signoff), a record of the "
+                    "drill's signed statement, who, role, when and note: signoffs/NNN.json and its .sig beside it, "
+                    "and a line in the ledger. Never changes a file the drill signed; never needs the drill's "
+                    "key.")  # fmt: skip
+    signoff = sub.add_parser("sign-off", help="accept a drill's result, signed with your own SSH key",
                              description=signoff_text)  # fmt: skip
     signoff.add_argument("folder", type=Path, metavar="DIR", help="the drill's evidence folder (reports/<drill-id>)")
-    signoff.add_argument("--by", required=True, metavar="'NAME <MAIL>'")
+    signoff.add_argument(
+        "--by",
+        required=True,
+        metavar="PRINCIPAL",
+        help="who signs: your principal in the auditors' allowed_signers (ann@example.com)",
+    )
     signoff.add_argument("--role", required=True, help="e.g. reviewer, service owner, auditor")
+    signoff.add_argument("--key", required=True, type=Path, metavar="SSH_KEY", help="your private key, e.g. "
+                         "~/.ssh/id_ed25519 (an ssh-agent key: its .pub file)")  # fmt: skip
     signoff.add_argument("--note", default="")
-    pack_text = ("Packs every drill folder that started in the period (each verified against its manifest first: a "
-                 "folder that is not intact stops the export, named), index.html and a summary page (drills per "
-                 "target, pass rate, RTO/RPO against objectives, sign-offs).")  # fmt: skip
+    keys_cmd = sub.add_parser("keygen", help="write an ed25519 key pair for signing drill evidence",
+                              description="Writes DIR/drtests.key (PEM PKCS#8, mode 0600: name it in [evidence] "
+                              "signing_key_file) and DIR/drtests.pub (PEM SubjectPublicKeyInfo: what auditors, "
+                              "openssl and cosign verify with). Never overwrites a key.")  # fmt: skip
+    keys_cmd.add_argument("--out", required=True, type=Path, metavar="DIR")
+    pack_text = ("Packs every drill folder of the ledger that started in the period (each verified first: a folder "
+                 "that does not verify, or a broken ledger, stops the export, named), the ledger, the public key(s) "
+                 "and allowed_signers, VERIFY.md (checking it all with openssl, sha256sum, ssh-keygen and python3), "
+                 "index.html and a summary page (drills per target, pass rate, RTO/RPO against objectives, "
+                 "sign-offs).")  # fmt: skip
     pack = sub.add_parser(
         "export", help="an evidence pack for an audit period: drill folders, history, summary", description=pack_text
     )
@@ -138,9 +166,23 @@ def add_report_commands(sub) -> None:
     pack.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
     pack.add_argument("--out", required=True, type=Path, metavar="PACK.zip")
     pack.add_argument("--report-dir", default="reports", metavar="DIR")
-    check = sub.add_parser("verify-evidence", help="check a drill folder against its manifest and signature",
-                           description=f"Set {KEY_ENV} to check a signed manifest.")  # fmt: skip
-    check.add_argument("folder", type=Path, metavar="DIR")
+    pack.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
+                      help="the drills' public key: checks each folder's signature, and is packed")  # fmt: skip
+    pack.add_argument("--allowed-signers", type=Path, metavar="FILE", help="who may sign off: packed for the auditor")
+    check = sub.add_parser("verify-evidence", help="verify a drill folder (or --all: the ledger) with a public key",
+                           description="Exit 0 only when the statement is signed by a --public-key, every file "
+                           "matches it, each sign-off is a good signature by an --allowed-signers principal over it, "
+                           "and the ledger beside it holds the drill and its sign-offs. Folders from before signed "
+                           "statements are checked with DRTESTS_SIGNING_KEY (legacy HMAC).")  # fmt: skip
+    check.add_argument("folder", type=Path, metavar="DIR", nargs="?", help="a drill's folder (reports/<drill-id>)")
+    check.add_argument("--all", action="store_true", help="the ledger of --report-dir and every drill it holds")
+    check.add_argument("--report-dir", default="reports", metavar="DIR")
+    check.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
+                       help="the drill runner's public key (drtests.pub; repeatable)")  # fmt: skip
+    check.add_argument("--allowed-signers", type=Path, metavar="FILE",
+                       help="ssh allowed_signers: who may sign off (as git's gpg.ssh.allowedSignersFile)")  # fmt: skip
+    check.add_argument("--allow-unsigned", action="store_true", help="an unsigned folder exits 0 (it says UNSIGNED)")
+    check.add_argument("--without-ledger", action="store_true", help="check the folder alone (no ledger beside it)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,13 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return rebuild_history(Path(args.report_dir))
     if args.command == "status":
-        return drill_status(Path(args.report_dir), args.max_age)
+        return drill_status(Path(args.report_dir), args.max_age, args.public_key)
+    if args.command == "keygen":
+        return keygen(args.out)
     if args.command == "verify-evidence":
-        return verify_evidence(args.folder)
+        return verify_command(args)
     if args.command == "export":
-        return export_pack(Path(args.report_dir), args.since, args.until, args.out)
+        return export_pack(Path(args.report_dir), args.since, args.until, args.out, args.public_key,
+                           args.allowed_signers)  # fmt: skip
     if args.command == "sign-off":
-        return sign_off(args.folder, args.by, args.role, args.note)
+        return sign_off(args.folder, args.by, args.role, args.key, args.note)
     try:
         configs = drill_config.load_fleet(args.config, drill_config.parse_overrides(args.set))
     except ConfigError as exc:
@@ -190,6 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
     return exit_code(code, outcome.outcomes)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    if args.all == bool(args.folder):
+        print("drtests: error: verify-evidence takes a drill folder, or --all (with --report-dir)", file=sys.stderr)
+        return USAGE_ERROR
+    if args.all:
+        return verify_all(Path(args.report_dir), args.public_key, args.allowed_signers, args.allow_unsigned)
+    return verify_evidence(args.folder, args.public_key, args.allowed_signers, args.allow_unsigned,
+                           args.without_ledger)  # fmt: skip
 
 
 def gate_keeps_mode(path: str, sets: list[str]) -> bool:

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
-from drtests.report import history, manifest, store
-from drtests.report.manifest import KEY_ENV
+from drtests.report import history
+from drtests.report.proven import proven
 
 
-def drill_status(root: Path, max_age: str) -> int:
+def drill_status(root: Path, max_age: str, public_keys: list[Path]) -> int:
+    """When recovery was last proven per target, from the drills the ledger holds (never from
+    history.jsonl, which anyone can append to)."""
     from drtests.report.freshness import freshness, parse_age
 
     try:
@@ -19,20 +21,46 @@ def drill_status(root: Path, max_age: str) -> int:
     except ValueError as exc:
         print(f"drtests: error: --max-age: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    try:
-        if not root.is_dir():
-            raise FileNotFoundError(2, "no such folder")
-        entries = store.history(root)
-    except OSError as exc:
-        print(f"drtests: error: cannot read the report folder {root}: {exc.strerror or exc}", file=sys.stderr)
+    if not root.is_dir():
+        print(f"drtests: error: cannot read the report folder {root}: no such folder", file=sys.stderr)
         return INFRASTRUCTURE_ERROR
-    targets = freshness(entries)
+    keys_given = loaded_keys(public_keys)
+    if keys_given is False:
+        return USAGE_ERROR
+    found = refused_in_one_line(lambda: proven(root, keys_given or None))
+    if found is None:
+        return 1
+    targets = freshness([d.summary for d in found[0]])
     if not targets:
-        print(f"OVERDUE no drill recorded in {root}")
+        print(f"OVERDUE no drill recorded in the ledger of {root}")
         return 1
     for target in targets:
         print(target.line(max_age_s))
     return 0 if all(t.fresh(max_age_s) for t in targets) else 1
+
+
+def loaded_keys(paths: list[Path]):
+    """The public keys named (a list), or False after printing why one cannot be read."""
+    from drtests.errors import DrillError
+    from drtests.sign import keys
+
+    try:
+        return [keys.load_public(p) for p in paths]
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return False
+
+
+def keygen(out: Path) -> int:
+    from drtests.sign import keys
+
+    made = refused_in_one_line(lambda: keys.generate(out))
+    if made is None:
+        return USAGE_ERROR
+    private, public = made
+    print(f"{private}: the drill's signing key (mode 0600; name it in [evidence] signing_key_file)")
+    print(f"{public}: its public key (give it to auditors: drtests verify-evidence --public-key, openssl, cosign)")
+    return 0
 
 
 def rebuild_history(root: Path) -> int:
@@ -44,7 +72,8 @@ def rebuild_history(root: Path) -> int:
     return 0
 
 
-def export_pack(root: Path, since: str, until: str | None, out: Path) -> int:
+def export_pack(root: Path, since: str, until: str | None, out: Path, public_keys: list[Path],
+                allowed_signers: Path | None) -> int:  # fmt: skip
     from drtests.errors import DrillError
     from drtests.report import pack
 
@@ -56,11 +85,12 @@ def export_pack(root: Path, since: str, until: str | None, out: Path) -> int:
     except DrillError as exc:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    targets = refused_in_one_line(lambda: pack.export(root, start, end, out))
+    targets = refused_in_one_line(lambda: pack.export(root, start, end, out, public_keys, allowed_signers))
     if targets is None:
         return 1
     drills = sum(t["drills"] for t in targets)
-    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first")
+    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first, and "
+          "VERIFY.md to check the pack without drtests")  # fmt: skip
     return 0
 
 
@@ -75,39 +105,51 @@ def refused_in_one_line(work):
         return None
 
 
-def sign_off(folder: Path, by: str, role: str, note: str) -> int:
+def sign_off(folder: Path, by: str, role: str, key: Path, note: str) -> int:
     from drtests.report import signoff
 
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
         return USAGE_ERROR
-    record = refused_in_one_line(lambda: signoff.sign_off(folder, by, role, note))
+    record = refused_in_one_line(lambda: signoff.sign_off(folder, by, role, key.expanduser(), note))
     if record is None:
         return 1
-    print(f"{folder}: signed off by {record['by']} ({record['role']}) at {record['at']}")
+    print(f"{folder}: signed off by {record['by']} ({record['role']}) at {record['at']} with {record['key']}")
     return 0
 
 
-def verify_evidence(folder: Path) -> int:
-    from drtests.report import signoff
+def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool,
+                    without_ledger: bool) -> int:  # fmt: skip
+    """One drill folder: its statement's signature, its files, its sign-offs, its ledger lines."""
+    from drtests.report import verify
 
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
         return USAGE_ERROR
-    problems = manifest.verify(folder)
+    keys_given = loaded_keys(public_keys)
+    if keys_given is False:
+        return USAGE_ERROR
+    said, problems = verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger)
+    for line in said:
+        print(line)
     for problem in problems:
-        print(f"ALTERED {folder}/{problem}")
-    chain = manifest.chain(folder)
-    records = signoff.read(folder)
-    if len(records) != len(chain):
-        problems.append(f"{signoff.SIGNOFFS}: {len(records)} sign-off(s), but the manifest records {len(chain)}")
-        print(f"ALTERED {folder}/{problems[-1]}")
-    for record in records:
-        note = f": {record.get('note')}" if record.get("note") else ""
-        print(f"signed off by {record.get('by')} ({record.get('role')}) at {record.get('at')}{note}")
-    if not problems and manifest.is_signed(folder):
-        print(f"{folder}: intact (signed and every file matches manifest.json)")
-    elif not problems:
-        print(f"{folder}: intact, but UNSIGNED: every file matches manifest.json, and anyone who edits a file can "
-              f"rebuild an unsigned manifest; set {KEY_ENV} when drills write evidence to sign it")  # fmt: skip
+        print(f"NOT VERIFIED {folder}: {problem}")
+    return 1 if problems else 0
+
+
+def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool) -> int:
+    """The ledger of a report folder and every drill folder and sign-off it holds."""
+    from drtests.report import verify
+
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return USAGE_ERROR
+    keys_given = loaded_keys(public_keys)
+    if keys_given is False:
+        return USAGE_ERROR
+    said, problems = verify.report_folder(root, keys_given, allowed_signers, allow_unsigned)
+    for line in said:
+        print(line)
+    for problem in problems:
+        print(f"NOT VERIFIED {root}: {problem}")
     return 1 if problems else 0

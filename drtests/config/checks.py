@@ -13,7 +13,7 @@ from enum import StrEnum
 from urllib.parse import urlparse
 
 from drtests.config.sections import TEMPLATE_KEYS, DrillConfig
-from drtests.errors import ConfigError
+from drtests.errors import ConfigError, DrillError
 from drtests.words import Mode
 
 
@@ -95,7 +95,16 @@ def section_of(source: str, name: str, cls: type, raw: object) -> object:
 
 def cross_checks(cfg: DrillConfig) -> None:
     """The rules no single key can state: what a key's value requires of the others."""
-    for rule in (_names, _urls, _service_and_mode, _existing_and_probe, _secrets, _elasticsearch):
+    for rule in (
+        _names,
+        _urls,
+        _service_and_mode,
+        _existing_and_probe,
+        _secrets,
+        _elasticsearch,
+        _signing_key,
+        _controls,
+    ):
         rule(cfg, cfg.source)
 
 
@@ -223,3 +232,23 @@ def _elasticsearch(cfg: DrillConfig, src: str) -> None:
                           "which is not set")  # fmt: skip
     if cfg.elasticsearch.password_env and not cfg.elasticsearch.username_env:
         raise ConfigError(src, "elasticsearch.username_env", "is required with elasticsearch.password_env")
+
+
+def _signing_key(cfg: DrillConfig, src: str) -> None:
+    """A named signing key must be one, readable by its owner alone: found now, not after the drill
+    touched the target and could only write unsigned evidence."""
+    from drtests.sign import keys
+
+    if (path := cfg.signing_key_path) is None:
+        return
+    key = "evidence.signing_key_file" if cfg.evidence.signing_key_file else "$DRTESTS_SIGNING_KEY_FILE"
+    try:
+        keys.load_private(path)
+    except DrillError as exc:
+        raise ConfigError(src, key, str(exc)) from None
+
+
+def _controls(cfg: DrillConfig, src: str) -> None:
+    for control in cfg.evidence.controls:
+        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*:\S+", control):
+            raise ConfigError(src, "evidence.controls", f"{control!r}: write FRAMEWORK:CONTROL, e.g. SOC2:A1.3")

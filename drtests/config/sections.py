@@ -8,6 +8,7 @@ import posixpath
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
@@ -191,6 +192,15 @@ class RetentionSection:
 
 
 @dataclass(frozen=True)
+class EvidenceSection:
+    # the drill's ed25519 private key (drtests keygen), relative to this file's folder; empty:
+    # $DRTESTS_SIGNING_KEY_FILE, else the drill's evidence is UNSIGNED (and says so)
+    signing_key_file: str = setting("")
+    # the compliance controls this drill is evidence for, e.g. "ISO27001-2022:A.8.13", "SOC2:A1.3"
+    controls: list[str] = setting(None, factory=list)
+
+
+@dataclass(frozen=True)
 class ObjectivesSection:
     rto_seconds: float = setting(4 * 3600.0, gt=0, unit="seconds")
     rpo_seconds: float = setting(24 * 3600.0, gt=0, unit="seconds")
@@ -210,6 +220,7 @@ class DrillConfig:
     alerts: AlertsSection = field(default_factory=AlertsSection)
     retention: RetentionSection = field(default_factory=RetentionSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
+    evidence: EvidenceSection = field(default_factory=EvidenceSection)
     source: str = "<defaults>"
     sha256: str = ""
 
@@ -223,6 +234,17 @@ class DrillConfig:
         """Where drtests keeps its state on the target: the lock, the restore ledger and the pid
         files of running exports and imports (the lock file's folder)."""
         return posixpath.dirname(self.path(self.target.lock_file)) or "/"
+
+    @property
+    def signing_key_path(self) -> Path | None:
+        """The drill's signing key: evidence.signing_key_file (relative to the config's folder),
+        else $DRTESTS_SIGNING_KEY_FILE, else none (the evidence is UNSIGNED)."""
+        named = self.evidence.signing_key_file or os.environ.get("DRTESTS_SIGNING_KEY_FILE", "")
+        if not named:
+            return None
+        path = Path(named).expanduser()
+        base = Path(self.source).parent if self.evidence.signing_key_file and Path(self.source).is_file() else Path()
+        return path if path.is_absolute() else (base / path).absolute()
 
     def path(self, template: str, **extra: str) -> str:
         """Expand a path template: {home}, {graph} and any extra placeholders, as they are."""
@@ -242,7 +264,7 @@ class DrillConfig:
         named = [getattr(getattr(self, section), key) for section in ("elasticsearch", "restore_cluster")
                  for key in ("username_env", "password_env", "api_key_env")]  # fmt: skip
         named += [self.alerts.webhook_url_env, self.alerts.notify_env]
-        return tuple(dict.fromkeys(["DRTESTS_SIGNING_KEY", *filter(None, named)]))
+        return tuple(dict.fromkeys(["DRTESTS_SIGNING_KEY", "DRTESTS_SIGNING_KEY_FILE", *filter(None, named)]))
 
     def secret(self, env_key: str, section: str = "elasticsearch") -> str | None:
         name = getattr(getattr(self, section), env_key)

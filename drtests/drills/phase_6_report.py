@@ -16,7 +16,7 @@ EVIDENCE = Declared("output", "evidence")
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     folder = f"{options.report_dir}/<drill-id>/"
-    files = f"evidence.json, report.html and manifest.json under {folder}; latest points at it"
+    files = f"evidence.json, report.html and their signed statement under {folder}; latest points at it"
     return [EVIDENCE.planned(PHASE, f"{files}; rewritten after the safety steps")]
 
 

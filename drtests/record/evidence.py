@@ -15,6 +15,7 @@ import jsonschema
 
 from drtests.record.clock import utc_now
 from drtests.record.drill import Drill, facts_of
+from drtests.sign import keys
 
 EVIDENCE = "evidence.json"
 SCHEMA = json.loads(files("drtests.record").joinpath("evidence.schema.json").read_text())
@@ -53,7 +54,17 @@ def evidence_of(drill: Drill) -> dict:
         "rpo": {"measured_s": drill.rpo_seconds, "objective_s": drill.config.objectives.rpo_seconds},
         **facts_of(drill),
         "versions": versions(drill),
+        "signing": signing_of(drill),
+        "controls": list(drill.config.evidence.controls),
     }
+
+
+def signing_of(drill: Drill) -> dict:
+    """Whether the drill signs its evidence, and with which key (its fingerprint)."""
+    path = drill.config.signing_key_path
+    if path is None:
+        return {"signed": False, "keyid": None}
+    return {"signed": True, "keyid": keys.keyid(keys.load_private(path).public_key())}
 
 
 def validate(evidence: dict) -> None:

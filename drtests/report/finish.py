@@ -1,7 +1,8 @@
-"""The end of a drill: its evidence folder (evidence.json, report.html, manifest.json, `latest`,
-the history and index.html), its webhook and notifications, and the lines the terminal summary
-(and a release checklist, for a gate) shows. The summary is built once, in memory, from the
-evidence as written: the end of a drill never reads its own files back."""
+"""The end of a drill: its evidence folder (evidence.json, report.html, the signed statement
+evidence.intoto.jsonl, `latest`, its ledger line, the history and index.html), its webhook and
+notifications, and the lines the terminal summary (and a release checklist, for a gate) shows.
+The summary is built once, in memory, from the evidence as written: the end of a drill never
+reads its own files back."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from drtests import notify
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of, write_json
-from drtests.report import history, pages, store
-from drtests.report.manifest import write_manifest
+from drtests.report import attest, history, ledger, pages, store
+from drtests.sign import keys
 from drtests.words import Phase, Status, Verdict
 
 
@@ -31,14 +32,18 @@ class DrillOutcome:
 
 
 def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[Path, dict]:
-    """Write evidence.json, report.html and manifest.json; point `latest` here. The final write
-    (after the safety steps) also appends to the history and refreshes index.html. Returns the
-    folder and the evidence as written."""
+    """Write evidence.json, report.html and the signed statement over them (evidence.intoto.jsonl);
+    point `latest` here. The final write (after the safety steps) names the ledger's head in the
+    statement and appends the drill's line to the ledger, then to the history, and refreshes
+    index.html. Returns the folder and the evidence as written."""
     folder = report_root / drill.id
     folder.mkdir(parents=True, exist_ok=True)
     evidence = write_json(folder, evidence_of(drill))
     (folder / "report.html").write_text(pages.drill_page(evidence))
-    write_manifest(folder, drill.id)
+    path = drill.config.signing_key_path
+    key = keys.load_private(path) if path else None
+    if not final:
+        attest.write(folder, evidence, key)
     latest = report_root / "latest"
     if latest.is_symlink() or not latest.exists():  # a real folder named latest is someone's: left alone
         tmp = report_root / f".latest-{os.getpid()}"
@@ -46,7 +51,14 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[
         tmp.symlink_to(drill.id)
         tmp.replace(latest)
     if final:
-        with history.locked(report_root):
+        with ledger.locked(report_root):
+            previous = ledger.head(report_root)
+            statement_sha256 = attest.write(folder, evidence, key, previous)
+            entry = ledger.next_entry(report_root, kind="drill", drill_id=drill.id, folder=drill.id,
+                                      statement_sha256=statement_sha256, verdict=evidence["verdict"],
+                                      target=evidence["target_name"], started=evidence["started"],
+                                      ended=evidence["ended"])  # fmt: skip
+            ledger.append(report_root, entry, ledger.drill_signature(entry, key))
             history.append(report_root, store.DrillSummary.of_evidence(evidence))
             history.write_index(report_root, store.history(report_root))
     return folder, evidence

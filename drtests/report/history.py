@@ -4,15 +4,13 @@ Read through drtests.report.store."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from drtests.report import pages, store
 from drtests.report.freshness import DEFAULT_MAX_AGE_S, age_in_words, freshness
+from drtests.report.ledger import locked
 from drtests.report.store import HISTORY, DrillSummary
 
 
@@ -26,14 +24,6 @@ def full_coverage(drills: list[DrillSummary]) -> str | None:
     cycle = -(-t // n)
     verified = {name for entry in drills[-cycle:] for name in entry.full_verified}
     return f"{len(verified)} of {newest.indices} indices in the last {min(cycle, len(drills))} drills"
-
-
-@contextmanager
-def locked(root: Path) -> Iterator[None]:
-    """One writer at a time: the drills of a fleet finish in parallel processes."""
-    with (root / ".history.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def append(root: Path, summary: DrillSummary) -> None:

@@ -1,5 +1,6 @@
-"""manifest.json: the sha256 of every file in a drill's evidence folder, optionally signed with
-HMAC-SHA256 (key from DRTESTS_SIGNING_KEY), so a reader can tell whether anything was altered."""
+"""manifest.json, as drills wrote it before signed statements (attest.py): the sha256 of every
+file of the folder, optionally with an HMAC-SHA256 (key from DRTESTS_SIGNING_KEY). Only read now:
+such folders still verify, reported as legacy, because whoever can check an HMAC can make one."""
 
 from __future__ import annotations
 
@@ -34,20 +35,6 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
-def write_manifest(folder: Path, drill_id: str, key: str | None = None, chain: list[str] | None = None) -> dict:
-    """The manifest of every file; `chain`: the sha256 of each earlier manifest (sign-offs)."""
-    key = key if key is not None else os.environ.get(KEY_ENV)
-    files = _files(folder)
-    manifest: dict = {"drill_id": drill_id, "algorithm": "sha256", "files": files}
-    if chain:
-        manifest["chain"] = chain
-    if key:
-        mac = hmac.new(key.encode(), _signed_bytes(drill_id, files, chain), hashlib.sha256).hexdigest()
-        manifest["signature"] = {"algorithm": "HMAC-SHA256", "key_env": KEY_ENV, "value": mac}
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
 def verify(folder: Path, key: str | None = None) -> list[str]:
     """Problems found; an empty list means the folder is intact (and authentic, when signed)."""
     key = key if key is not None else os.environ.get(KEY_ENV)
@@ -71,7 +58,9 @@ def verify(folder: Path, key: str | None = None) -> list[str]:
         elif actual[name] != recorded[name]:
             problems.append(f"{name}: altered (sha256 {actual[name][:16]}..., manifest says {recorded[name][:16]}...)")
     signature = manifest.get("signature")
-    if signature:
+    if signature is not None and not well_formed(signature):
+        problems.append(f"{MANIFEST}: its signature is malformed ({json.dumps(signature)[:40]}): not an HMAC-SHA256")
+    elif signature:
         if not key:
             problems.append(f"{MANIFEST}: signed, but {KEY_ENV} is not set: cannot check the signature")
         else:
@@ -89,7 +78,12 @@ def is_signed(folder: Path) -> bool:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and isinstance(manifest.get("signature"), dict)
+    return isinstance(manifest, dict) and well_formed(manifest.get("signature"))
+
+
+def well_formed(signature: object) -> bool:
+    return (isinstance(signature, dict) and signature.get("algorithm") == "HMAC-SHA256"
+            and isinstance(signature.get("value"), str) and len(signature["value"]) == 64)  # fmt: skip
 
 
 def chain(folder: Path) -> list[str]:

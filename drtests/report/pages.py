@@ -35,9 +35,14 @@ def render(template: str, **values: object) -> str:
     return environment().get_template(template).render(**values)
 
 
-def drill_page(evidence: dict, signoffs: list[dict] | None = None) -> str:
+def drill_page(evidence: dict) -> str:
     """report.html: one drill, readable by someone who never saw the tool."""
-    return render("report.html.j2", e=evidence, signoffs=signoffs or [])
+    return render("report.html.j2", e=evidence)
+
+
+def signoffs_page(evidence: dict, signoffs: list[dict]) -> str:
+    """signoffs/index.html: who accepted the drill's result, beside (never inside) what it signed."""
+    return render("signoffs.html.j2", e=evidence, signoffs=signoffs)
 
 
 def index_page(entries: list, groups: list, ages: dict, present: set[str], max_age_s: float,

@@ -9,9 +9,8 @@ from pathlib import Path
 from drtests.config import DrillConfig, load
 from drtests.hosts.host import FileFacts
 from drtests.record.drill import PHASES, Drill
-from drtests.record.evidence import evidence_of, write_json
 from drtests.record.results import Snapshot
-from drtests.report.manifest import write_manifest
+from drtests.report.finish import write_folder
 
 
 def config(tmp_path: Path, target: str, mode: str = "in-place", extra: str = "") -> DrillConfig:
@@ -43,9 +42,7 @@ def drill(cfg: DrillConfig, drill_id: str, started: str, verdict: str = "pass", 
 
 
 def write(reports: Path, record: Drill) -> Path:
-    """The drill's folder with its evidence.json, as a drill writes it."""
-    folder = reports / record.id
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder, evidence_of(record))
-    write_manifest(folder, record.id)
-    return folder
+    """The drill's folder (evidence.json, report.html, its statement) and its ledger line, as a
+    drill's final write makes them."""
+    reports.mkdir(parents=True, exist_ok=True)
+    return write_folder(record, reports, final=True)[0]

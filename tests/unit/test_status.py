@@ -1,8 +1,10 @@
-"""`drtests status`: when recovery was last proven per target, from a real report folder's history."""
+"""`drtests status`: when recovery was last proven per target, from the drills a real report
+folder's ledger holds (never from history.jsonl, which anyone can append to)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -10,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of
-from drtests.report import history, store
+from drtests.report import history, ledger, store
 from tests.unit import drills_on_disk
 
 DRTESTS = str(Path(sys.executable).parent / "drtests")
 
 
-def line(tmp_path: Path, target: str, verdict: str, days_ago: float, n: int) -> dict:
-    """The history line a drill of `target` writes (built from its evidence, as drills build it)."""
+def drill(tmp_path: Path, target: str, verdict: str, days_ago: float, n: int) -> Drill:
+    """A finished drill of `target` (as drills record it)."""
     started = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="seconds").replace("+00:00", "Z")
     cfg = drills_on_disk.config(tmp_path, target, "isolated", "[objectives]\nrto_seconds = 60\nrpo_seconds = 3600\n")
-    record = drills_on_disk.drill(cfg, f"d{n}-{target}", started, verdict)
-    return store.DrillSummary.of_evidence(evidence_of(record)).as_line()
+    return drills_on_disk.drill(cfg, f"d{n}-{target}", started, verdict)
 
 
 def status(reports: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,10 +34,9 @@ def status(reports: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def reports(tmp_path: Path) -> Path:
     folder = tmp_path / "reports"
-    folder.mkdir()
-    entries = [line(tmp_path, "eu", "pass", 40, 1), line(tmp_path, "eu", "pass", 3, 2),
-               line(tmp_path, "us", "pass", 50, 3), line(tmp_path, "us", "fail", 1, 4)]  # fmt: skip
-    (folder / history.HISTORY).write_text("".join(json.dumps(e) + "\n" for e in entries))
+    for record in [drill(tmp_path, "eu", "pass", 40, 1), drill(tmp_path, "eu", "pass", 3, 2),
+                   drill(tmp_path, "us", "pass", 50, 3), drill(tmp_path, "us", "fail", 1, 4)]:  # fmt: skip
+        drills_on_disk.write(folder, record)
     return folder
 
 
@@ -51,6 +52,25 @@ def test_exit_0_when_every_target_passed_within_the_age(reports: Path) -> None:
     assert status(reports, "--max-age", "60d").returncode == 0
 
 
+def test_a_forged_history_line_changes_nothing(tmp_path: Path, reports: Path) -> None:
+    forged = store.DrillSummary.of_evidence(evidence_of(drill(tmp_path, "us", "pass", 0, 9))).as_line()
+    with (reports / history.HISTORY).open("a") as f:
+        f.write(json.dumps(forged) + "\n")  # a pass of "us" an hour ago, in the history only
+    result = status(reports)
+    assert result.returncode == 1 and "OVERDUE us: last drill d4-us FAIL" in result.stdout
+
+
+def test_a_deleted_failing_drill_or_an_edited_ledger_makes_status_refuse(reports: Path) -> None:
+    shutil.rmtree(reports / "d4-us")  # the failing drill: without it, us would be OK
+    deleted = status(reports, "--max-age", "60d")
+    assert deleted.returncode == 1 and deleted.stdout == ""
+    assert "drill d4-us (verdict fail, started " in deleted.stderr and "its folder is gone (deleted)" in deleted.stderr
+    lines = (reports / ledger.LEDGER).read_text().splitlines()
+    (reports / ledger.LEDGER).write_text("\n".join([lines[0], lines[2]]) + "\n")  # a line from the middle
+    cut = status(reports, "--max-age", "60d")
+    assert cut.returncode == 1 and "ledger.jsonl line 2: does not follow the line before it" in cut.stderr
+
+
 def test_exit_3_when_the_folder_cannot_be_read_and_2_for_a_bad_age(tmp_path: Path, reports: Path) -> None:
     missing = status(tmp_path / "nope")
     assert missing.returncode == 3 and "cannot read the report folder" in missing.stderr
@@ -64,6 +84,6 @@ def test_a_folder_without_drills_is_overdue(tmp_path: Path) -> None:
 
 
 def test_index_marks_the_overdue_target(reports: Path) -> None:
-    index = history.write_index(reports, store.history(reports)).read_text()
+    index = (reports / "index.html").read_text()
     rows = [row for row in index.split("<tr") if "#target-" in row]
     assert len(rows) == 2 and "overdue" not in rows[0] and 'class="overdue"' in rows[1]

@@ -1,0 +1,201 @@
+"""ledger.jsonl: one line per drill and per sign-off, each holding the sha256 of the line before
+and signed by whoever wrote it (a drill's line with the drill's ed25519 key, a sign-off's with the
+signer's SSH key), so the head is always signed. A deleted, reordered, replayed, renamed or
+rolled-back drill or sign-off breaks it, and `verify` names which. Status, the index, packs,
+retention and controls read drills through here."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from drtests.report import attest
+from drtests.sign import keys, sshsig
+
+LEDGER = "ledger.jsonl"
+GENESIS = "0" * 64
+
+
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """One writer at a time (the ledger, the history): the drills of a fleet finish in parallel processes."""
+    with (root / ".history.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def canonical(entry: dict) -> bytes:
+    """The bytes a line's signature covers: the line without its signature."""
+    return json.dumps({k: v for k, v in entry.items() if k != "signature"}, sort_keys=True,
+                      separators=(",", ":")).encode()  # fmt: skip
+
+
+def lines(root: Path) -> list[bytes]:
+    try:
+        return [line for line in (root / LEDGER).read_bytes().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def head(root: Path) -> str:
+    """The sha256 of the newest line (what the next line, and the next drill's statement, name)."""
+    found = lines(root)
+    return hashlib.sha256(found[-1]).hexdigest() if found else GENESIS
+
+
+def append(root: Path, entry: dict, signature: dict) -> str:
+    """Append one line after the head (the caller holds the report folder's lock); its sha256."""
+    line = json.dumps({**entry, "signature": signature}, sort_keys=True, separators=(",", ":")).encode()
+    with (root / LEDGER).open("ab") as f:
+        f.write(line + b"\n")
+    return hashlib.sha256(line).hexdigest()
+
+
+def next_entry(root: Path, **fields: object) -> dict:
+    return {"seq": len(lines(root)), "prev": head(root), **fields}
+
+
+def drill_signature(entry: dict, key: Ed25519PrivateKey | None) -> dict:
+    if key is None:
+        return {}
+    sig = key.sign(canonical(entry))
+    return {"kind": "ed25519", "keyid": keys.keyid(key.public_key()), "sig": base64.b64encode(sig).decode()}
+
+
+def signoff_signature(entry: dict, key_file: Path) -> dict:
+    principal = str(entry["by"])
+    return {"kind": "sshsig", "principal": principal, "sig": sshsig.sign(canonical(entry), key_file, sshsig.LEDGER)}
+
+
+@dataclass
+class LedgerCheck:
+    """What `verify` found: `problems` (the ledger or a folder it names is not what was written),
+    `outside` (drill folders the ledger does not hold: they prove nothing) and the drills it holds."""
+
+    problems: list[str] = field(default_factory=list)
+    about: list[str | None] = field(default_factory=list)  # the drill each problem is about (None: the chain)
+    outside: list[str] = field(default_factory=list)
+    drills: dict[str, dict] = field(default_factory=dict)  # drill id -> its ledger line
+    signoffs: list[dict] = field(default_factory=list)
+    legacy: list[str] = field(default_factory=list)  # folders from before the ledger
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.problems)
+
+    def add(self, drill_id: str | None, problem: str) -> None:
+        self.problems.append(problem)
+        self.about.append(drill_id)
+
+    def problems_of(self, drill_id: str) -> list[str]:
+        """What is wrong with one drill's lines, or with the chain they hang on."""
+        return [p for p, about in zip(self.problems, self.about, strict=True) if about in (None, drill_id)]
+
+
+def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_signers: Path | None = None,
+           allow_unsigned: bool = False) -> LedgerCheck:  # fmt: skip
+    """Walk the chain from its first line; then each drill folder and sign-off file against it.
+    public_keys / allowed_signers None: signatures are not looked at (the chain and files are)."""
+    found, previous = LedgerCheck(), GENESIS
+    for index, raw in enumerate(lines(root)):
+        where = f"{LEDGER} line {index + 1}"
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            found.add(None, f"{where}: not JSON: the ledger was edited")
+            break
+        if not isinstance(entry, dict) or entry.get("seq") != index or entry.get("prev") != previous:
+            found.add(None, f"{where}: does not follow the line before it: a line was removed, reordered, replayed "
+                      "or altered")  # fmt: skip
+            break
+        previous = hashlib.sha256(raw).hexdigest()
+        if problem := signature_problem(entry, public_keys, allowed_signers, allow_unsigned):
+            found.add(None, f"{where} ({entry.get('kind')} of drill {entry.get('drill_id')}): {problem}")
+        if entry.get("kind") == "drill":
+            if entry.get("drill_id") in found.drills:
+                found.add(None, f"{where}: drill {entry.get('drill_id')} again: a replayed line")
+            found.drills[str(entry.get("drill_id"))] = entry
+        elif entry.get("kind") == "signoff":
+            found.signoffs.append(entry)
+    for drill_id, entry in found.drills.items():
+        for problem in drill_problems(root, drill_id, entry):
+            found.add(drill_id, problem)
+    for entry in found.signoffs:
+        if problem := signoff_problem(root, entry):
+            found.add(str(entry.get("drill_id")), problem)
+    known_signoffs = {(e.get("drill_id"), e.get("file")) for e in found.signoffs}
+    for folder in sorted(p.parent for p in root.glob(f"*/{attest.ENVELOPE}")):
+        if folder.name not in found.drills:
+            found.outside.append(f"{folder.name}: a drill folder the ledger does not hold (an interrupted drill, "
+                                 "one added by hand, or renamed): it proves nothing")  # fmt: skip
+        for record in sorted((folder / attest.SIGNOFF_DIR).glob("*.json")):
+            if (folder.name, record.name) not in known_signoffs:
+                found.add(folder.name, f"{folder.name}/{attest.SIGNOFF_DIR}/{record.name}: a sign-off the ledger "
+                          "does not hold")  # fmt: skip
+    found.legacy = sorted(
+        p.parent.name for p in root.glob("*/manifest.json") if not (p.parent / attest.ENVELOPE).exists()
+    )
+    return found
+
+
+def signature_problem(entry: dict, public_keys: list[Ed25519PublicKey] | None, allowed_signers: Path | None,
+                      allow_unsigned: bool) -> str:  # fmt: skip
+    signature = entry.get("signature") or {}
+    if not isinstance(signature, dict) or not signature:
+        return "" if allow_unsigned else "UNSIGNED: written by a drill without a signing key"
+    if signature.get("kind") == "ed25519" and entry.get("kind") == "drill":
+        if public_keys is None:
+            return ""
+        try:
+            sig = base64.b64decode(str(signature.get("sig")), validate=True)
+        except binascii.Error:
+            return "its signature is malformed"
+        if any(keys.valid(k, sig, canonical(entry)) for k in public_keys):
+            return ""
+        return f"not signed by the given key(s) (it names {signature.get('keyid')})"
+    if signature.get("kind") == "sshsig" and entry.get("kind") == "signoff":
+        if allowed_signers is None:
+            return ""
+        ok, said = sshsig.verify(canonical(entry), str(signature.get("sig")), allowed_signers, str(entry.get("by")),
+                                 sshsig.LEDGER)  # fmt: skip
+        return "" if ok else f"not signed by {entry.get('by')} in {allowed_signers}: {said}"
+    return "its signature is malformed"
+
+
+def drill_problems(root: Path, drill_id: str, entry: dict) -> list[str]:
+    """A drill the ledger holds: its folder is there, named as written, with the statement written."""
+    what = f"drill {drill_id} (verdict {entry.get('verdict')}, started {entry.get('started')}, ledger line " \
+           f"{entry.get('seq', 0) + 1})"  # fmt: skip
+    folder = root / str(entry.get("folder"))
+    if entry.get("folder") != drill_id:
+        return [f"{what}: the ledger names its folder {entry.get('folder')!r}: renamed"]
+    if not folder.is_dir():
+        return [f"{what}: its folder is gone (deleted)"]
+    try:
+        statement, payload, _ = attest.read_statement(folder)
+    except ValueError as exc:
+        return [f"{what}: {exc}"]
+    if hashlib.sha256(payload).hexdigest() != entry.get("statement_sha256"):
+        return [f"{what}: its folder holds another statement than the one the ledger recorded: replaced or rolled "
+                "back"]  # fmt: skip
+    return [f"{what}: {problem}" for problem in attest.files_problems(folder, statement)]
+
+
+def signoff_problem(root: Path, entry: dict) -> str:
+    path = root / str(entry.get("drill_id")) / attest.SIGNOFF_DIR / str(entry.get("file"))
+    what = f"sign-off {entry.get('file')} of drill {entry.get('drill_id')} by {entry.get('by')} (ledger line " \
+           f"{entry.get('seq', 0) + 1})"  # fmt: skip
+    try:
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return f"{what}: its file is gone (rolled back or deleted)"
+    return "" if sha == entry.get("record_sha256") else f"{what}: its file was altered"

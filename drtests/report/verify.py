@@ -1,0 +1,67 @@
+"""`drtests verify-evidence`: one drill folder (its statement's signature, its files, its
+sign-offs, its lines in the ledger beside it), or a whole report folder (`--all`: the ledger and
+everything it holds). Each returns the lines to print and the problems, one line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from drtests.report import attest, ledger, signoff
+
+
+def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None, allow_unsigned: bool,
+           without_ledger: bool = False) -> tuple[list[str], list[str]]:  # fmt: skip
+    found = attest.verify_folder(path, public_keys, allow_unsigned)
+    problems, said = list(found.problems), []
+    if found.legacy:
+        said += [f"signed off by {r.get('by')} ({r.get('role')}) at {r.get('at')}: a typed name (legacy)"
+                 for r in attest.legacy_signoffs(path)]  # fmt: skip
+        if not problems:
+            unsigned = f"{path}: UNSIGNED legacy folder: every file matches manifest.json (--allow-unsigned)"
+            said.append(unsigned if found.unsigned else f"{path}: intact, {attest.LEGACY}")
+        return said, problems
+    if found.statement is None:
+        return said, problems
+    lines, signoff_problems = signoff.verify_signoffs(path, found.statement_sha256, allowed_signers)
+    said += lines
+    problems += signoff_problems
+    where = ""
+    if not without_ledger:
+        root = path.parent
+        if not (root / ledger.LEDGER).exists():
+            problems.append(f"no {ledger.LEDGER} beside it: a deleted drill or a rolled-back sign-off cannot be told "
+                            "(--without-ledger checks the folder alone)")  # fmt: skip
+        else:
+            held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned)
+            problems += held.problems_of(path.name)
+            if path.name not in held.drills:
+                problems.append(f"not in {root / ledger.LEDGER}: an interrupted drill, one added by hand, or renamed")
+            else:
+                where = f"; ledger line {held.drills[path.name]['seq'] + 1}"
+    if not problems:
+        files = len(found.statement["subject"])
+        who = f"signed by {found.signed_by}" if found.signed_by else "UNSIGNED (allowed by --allow-unsigned)"
+        said.append(f"{path}: VERIFIED: {who}; {files} files match the signed statement{where}; "
+                    f"{len(lines)} sign-off(s) verified")  # fmt: skip
+    return said, problems
+
+
+def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None,
+                  allow_unsigned: bool) -> tuple[list[str], list[str]]:  # fmt: skip
+    if not (root / ledger.LEDGER).exists():
+        return [], [f"no {ledger.LEDGER}: no drill of this folder can be verified as a whole"]
+    held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned)
+    problems, said = list(held.problems) + held.outside, []
+    for drill_id in held.drills:
+        if not (root / drill_id).is_dir():
+            continue
+        lines, found = folder(root / drill_id, public_keys, allowed_signers, allow_unsigned, without_ledger=True)
+        said += lines
+        problems += [f"{drill_id}: {p}" for p in found]
+    said += [f"{name}: legacy folder (before the ledger): not covered by it" for name in held.legacy]
+    if not problems:
+        said.append(f"{root}: VERIFIED: {len(held.drills)} drill(s) and {len(held.signoffs)} sign-off(s) in an "
+                    f"unbroken ledger of {len(ledger.lines(root))} line(s)")  # fmt: skip
+    return said, problems

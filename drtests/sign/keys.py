@@ -1,0 +1,84 @@
+"""The drill's ed25519 key pair: PEM PKCS#8 private key (0600) and PEM SubjectPublicKeyInfo public
+key, the formats openssl, cosign and `cryptography` all read. The private key is read by drtests
+alone and never passed to a command it runs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from drtests.errors import DrillError
+
+PRIVATE_NAME, PUBLIC_NAME = "drtests.key", "drtests.pub"
+KEY_FILE_ENV = "DRTESTS_SIGNING_KEY_FILE"
+
+
+def generate(out: Path) -> tuple[Path, Path]:
+    """Write a new pair into `out`; an existing key is never overwritten."""
+    out.mkdir(parents=True, exist_ok=True)
+    private_path, public_path = out / PRIVATE_NAME, out / PUBLIC_NAME
+    for path in (private_path, public_path):
+        if path.exists():
+            raise DrillError(f"{path} exists: a key is never overwritten (move it away, or choose another --out)")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())  # fmt: skip
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    public_path.write_bytes(public_pem(key.public_key()))
+    return private_path, public_path
+
+
+def public_pem(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def keyid(public: Ed25519PublicKey) -> str:
+    """The key's name in envelopes and reports: SHA256 of its SubjectPublicKeyInfo, as ssh-keygen
+    prints fingerprints (`SHA256:` + unpadded base64)."""
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    """The signing key, or DrillError saying why not (missing, open to others, not ed25519)."""
+    try:
+        data, mode = path.read_bytes(), path.stat().st_mode
+    except OSError as exc:
+        raise DrillError(f"signing key {path}: cannot read it ({exc.strerror or exc})") from None
+    if mode & 0o077:
+        raise DrillError(f"signing key {path}: readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise DrillError(f"signing key {path}: not an unencrypted PEM private key ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise DrillError(f"signing key {path}: not an ed25519 key (drtests keygen writes one)")
+    return key
+
+
+def load_public(path: Path) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except OSError as exc:
+        raise DrillError(f"public key {path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise DrillError(f"public key {path}: not a PEM public key ({exc})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise DrillError(f"public key {path}: not an ed25519 key")
+    return key
+
+
+def valid(public: Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
