@@ -39,7 +39,9 @@ def inside(folder: str, path: str) -> bool:
 def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Artifact], list[Artifact]]:
     """(to delete, to keep) for this target: `made` is what the target's drill state records."""
     drills = drills_of(cfg, report_dir)
-    trusted = {d.summary.drill_id for d in drills if not attest.verify_folder(d.folder, None, allow_unsigned=True).problems}
+    trusted = {
+        d.summary.drill_id for d in drills if not attest.verify_folder(d.folder, None, allow_unsigned=True).problems
+    }
     # the drills that made something, newest first: from the target's record, so an empty or
     # replaced report folder changes nothing about which drills are the newest
     newest = cfg.retention.keep_drill_artifacts

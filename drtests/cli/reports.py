@@ -64,10 +64,14 @@ def keygen(out: Path) -> int:
 
 
 def rebuild_history(root: Path) -> int:
+    """history.jsonl and index.html anew, from the drills the ledger holds; refused when it is broken."""
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
         return USAGE_ERROR
-    entries = history.rebuild(root)
+    found = refused_in_one_line(lambda: proven(root))
+    if found is None:
+        return 1
+    entries = history.rebuild(root, [d.summary for d in found[0]])
     print(f"{len(entries)} drill(s): {history.write_index(root, entries)}")
     return 0
 

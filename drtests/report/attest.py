@@ -106,7 +106,9 @@ def read_statement(folder: Path) -> tuple[dict, bytes, list[dict]]:
     return statement, payload, signatures
 
 
-def verify_folder(folder: Path, public_keys: list[Ed25519PublicKey] | None, allow_unsigned: bool = False) -> FolderCheck:
+def verify_folder(
+    folder: Path, public_keys: list[Ed25519PublicKey] | None, allow_unsigned: bool = False
+) -> FolderCheck:
     """Verify one drill folder: its envelope's signature by one of `public_keys` (None: the
     signature is not looked at, only the files), every file against the statement, the folder's
     name against the drill it signs."""

@@ -31,13 +31,9 @@ def append(root: Path, summary: DrillSummary) -> None:
         f.write(json.dumps(summary.as_line(), sort_keys=True) + "\n")
 
 
-def rebuild(root: Path) -> list[DrillSummary]:
-    """history.jsonl from itself plus every evidence folder (one line per drill, oldest first); a
-    folder whose evidence is not a drill's is not in the history."""
-    by_id = {entry.drill_id: entry for entry in store.history(root)}
-    for drill in store.scan(root).drills:
-        by_id[drill.summary.drill_id] = drill.summary
-    entries = sorted(by_id.values(), key=lambda e: e.started)
+def rebuild(root: Path, drills: list[DrillSummary]) -> list[DrillSummary]:
+    """history.jsonl anew from `drills` (those the ledger holds), oldest first."""
+    entries = sorted(drills, key=lambda e: e.started)
     with locked(root):
         (root / HISTORY).write_text("".join(json.dumps(e.as_line(), sort_keys=True) + "\n" for e in entries))
     return entries

@@ -1,12 +1,13 @@
-"""Evidence an auditor keeps: schema, manifest and signature, history, CI formats."""
+"""Evidence an auditor keeps: the signed statement, sign-offs, the ledger, the schema, history,
+CI formats, the pack. Every forgery here is tried on a real drill's folder."""
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import json
 import os
+import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -15,56 +16,167 @@ import jsonschema
 import pytest
 
 from drtests.record.evidence import validate
+from tests.e2e import signing
 from tests.e2e.conftest import DRTESTS, DrillLab
-
-KEY = "auditor-key-2026"
-
-
-def verify(folder: Path, key: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DRTESTS_SIGNING_KEY"}
-    if key:
-        env["DRTESTS_SIGNING_KEY"] = key
-    return subprocess.run([DRTESTS, "verify-evidence", str(folder)], capture_output=True, text=True, env=env)
 
 
 @pytest.fixture
-def signed_drill(drill_lab: DrillLab) -> Path:
-    result = drill_lab.run(env=dict(os.environ, DRTESTS_SIGNING_KEY=KEY))
+def signed_drill(drill_lab: DrillLab, tmp_path: Path) -> Path:
+    keys = signing.keygen(tmp_path / "keys")
+    result = drill_lab.run(env=dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private)))
     assert result.returncode == 0, result.stdout[-2000:]
+    assert "UNSIGNED" not in result.stdout
     return (drill_lab.reports / "latest").resolve()
 
 
-def test_signed_evidence_verifies_and_any_changed_byte_is_named(signed_drill: Path) -> None:
-    manifest = json.loads((signed_drill / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == ["evidence.json", "report.html"]
-    assert manifest["signature"]["algorithm"] == "HMAC-SHA256"
-    ok = verify(signed_drill, KEY)
-    assert ok.returncode == 0 and "intact (signed and every file matches" in ok.stdout
-    for name in ("evidence.json", "report.html"):
-        path = signed_drill / name
-        original = path.read_bytes()
-        path.write_bytes(original[:100] + bytes([original[100] ^ 1]) + original[101:])
-        altered = verify(signed_drill, KEY)
-        assert altered.returncode == 1
-        assert altered.stdout.startswith(f"ALTERED {signed_drill}/{name}: altered (sha256 ")
-        path.write_bytes(original)
-    assert verify(signed_drill, KEY).returncode == 0
+def test_a_signed_drill_verifies_with_its_public_key_and_every_forgery_is_named(signed_drill: Path,
+                                                                                tmp_path: Path) -> None:  # fmt: skip
+    pub = tmp_path / "keys" / "drtests.pub"
+    evidence = json.loads((signed_drill / "evidence.json").read_text())
+    assert evidence["signing"]["signed"] and evidence["signing"]["keyid"].startswith("SHA256:")
+    ok = signing.verify(signed_drill, "--public-key", pub)
+    assert ok.returncode == 0, ok.stdout
+    assert ok.stdout.strip().startswith(f"{signed_drill}: VERIFIED: signed by {evidence['signing']['keyid']}; ")
+    assert "files match the signed statement; ledger line 1; 0 sign-off(s) verified" in ok.stdout
+    assert (
+        f"Signed by the drill's key <code>{evidence['signing']['keyid']}</code>"
+        in (signed_drill / "report.html").read_text()
+    )
 
+    no_key = signing.verify(signed_drill)
+    assert no_key.returncode == 1 and "not checked: give --public-key" in no_key.stdout
+    other = signing.keygen(tmp_path / "other")
+    by_other = signing.verify(signed_drill, "--public-key", other.public)
+    assert by_other.returncode == 1 and "not a valid signature by the given key(s)" in by_other.stdout
 
-def test_a_wrong_key_or_a_rewritten_manifest_is_detected(signed_drill: Path) -> None:
-    wrong = verify(signed_drill, "not-the-key")
-    assert wrong.returncode == 1 and "signature does not match" in wrong.stdout
-    assert "cannot check the signature" in verify(signed_drill, None).stdout
-    manifest_path = signed_drill / "manifest.json"
-    forged_text = (signed_drill / "evidence.json").read_text().replace('"rpo": {', '"rpo": {"note": "edited", ', 1)
-    (signed_drill / "evidence.json").write_text(forged_text)
-    manifest = json.loads(manifest_path.read_text())  # a forger updates the hash but has no key
-    manifest["files"]["evidence.json"] = hashlib.sha256(forged_text.encode()).hexdigest()
-    manifest_path.write_text(json.dumps(manifest))
-    forged = verify(signed_drill, KEY)
-    assert forged.returncode == 1 and "signature does not match" in forged.stdout
+    envelope_path = signed_drill / "evidence.intoto.jsonl"
+    original = envelope_path.read_text()
+    envelope = json.loads(original)
+    forgeries = {
+        "an empty signature {}": (
+            {**envelope, "signatures": [{}]},
+            "malformed: its signatures are malformed",
+        ),
+        "a string of signatures": ({**envelope, "signatures": "c2ln"}, "its signatures are malformed"),
+        "a string signature": (
+            {**envelope, "signatures": [{"keyid": "k", "sig": "not base64!"}]},
+            "not a valid signature",
+        ),
+        "no signature": ({**envelope, "signatures": []}, "UNSIGNED: evidence.intoto.jsonl carries no signature"),
+        "a missing payload type": ({k: v for k, v in envelope.items() if k != "payloadType"}, "malformed"),
+        "signed by another key": (signing.resign(envelope, other.private), "not a valid signature by the given key(s)"),
+    }
+    for what, (forged, message) in forgeries.items():
+        envelope_path.write_text(json.dumps(forged))
+        result = signing.verify(signed_drill, "--public-key", pub)
+        assert result.returncode == 1 and message in result.stdout, (what, result.stdout)
+        assert "VERIFIED" not in result.stdout.replace("NOT VERIFIED", "") and "Traceback" not in result.stderr
+    envelope_path.write_text(original)
+
+    report = signed_drill / "report.html"
+    page = report.read_bytes()
+    report.write_bytes(page[:100] + bytes([page[100] ^ 1]) + page[101:])
+    altered = signing.verify(signed_drill, "--public-key", pub)
+    assert altered.returncode == 1 and f"NOT VERIFIED {signed_drill}: report.html: altered (sha256 " in altered.stdout
+    report.write_bytes(page)
     (signed_drill / "extra.txt").write_text("added later")
-    assert "extra.txt: not in the manifest" in verify(signed_drill, KEY).stdout
+    added = signing.verify(signed_drill, "--public-key", pub)
+    assert "extra.txt: not in the signed statement (added after the drill)" in added.stdout
+    (signed_drill / "extra.txt").unlink()
+    (signed_drill / "attachments").symlink_to(tmp_path)
+    linked = signing.verify(signed_drill, "--public-key", pub)
+    assert linked.returncode == 1 and "attachments: a symbolic link, not a file the drill wrote" in linked.stdout
+    (signed_drill / "attachments").unlink()
+
+    renamed = signed_drill.parent / "20260101T000000Z-e2e-other"
+    shutil.copytree(signed_drill, renamed)  # a passing folder, copied under another drill's name
+    copied = signing.verify(renamed, "--public-key", pub)
+    assert (
+        copied.returncode == 1
+        and f"the statement signs drill '{signed_drill.name}', but this folder is named" in copied.stdout
+    )
+    assert (
+        "not in " in copied.stdout
+        and "ledger.jsonl: an interrupted drill, one added by hand, or renamed" in copied.stdout
+    )
+    shutil.rmtree(renamed)
+    assert signing.verify(signed_drill, "--public-key", pub).returncode == 0
+
+
+def test_an_unsigned_drill_says_so_everywhere_and_fails_verification(drill_lab: DrillLab) -> None:
+    result = drill_lab.run(env={k: v for k, v in os.environ.items() if k != "DRTESTS_SIGNING_KEY_FILE"})
+    assert result.returncode == 0
+    assert "WARNING: UNSIGNED: no signing key (evidence.signing_key_file or $DRTESTS_SIGNING_KEY_FILE)" in result.stdout
+    folder = (drill_lab.reports / "latest").resolve()
+    assert drill_lab.evidence()["signing"] == {"signed": False, "keyid": None}
+    assert "Disaster-recovery drill: PASS · UNSIGNED" in (folder / "report.html").read_text()
+    unsigned = signing.verify(folder)
+    assert unsigned.returncode == 1 and "UNSIGNED: evidence.intoto.jsonl carries no signature" in unsigned.stdout
+    allowed = signing.verify(folder, "--allow-unsigned")
+    assert allowed.returncode == 0 and f"{folder}: VERIFIED: UNSIGNED (allowed by --allow-unsigned)" in allowed.stdout
+
+
+def test_sign_offs_are_their_signers_own_signatures_and_a_rollback_is_caught(
+    signed_drill: Path, tmp_path: Path
+) -> None:
+    pub = tmp_path / "keys" / "drtests.pub"
+    ann, sam = signing.ssh_identity(tmp_path, "ann@example.com"), signing.ssh_identity(tmp_path, "sam@example.com")
+    mallory = signing.ssh_identity(tmp_path, "mallory@example.com")
+    allowed = signing.allowed_signers(tmp_path / "allowed_signers", ann, sam)
+    before = {p.name: p.read_bytes() for p in signed_drill.iterdir() if p.is_file()}
+    earlier_copy = tmp_path / "before-sign-off"
+    shutil.copytree(signed_drill, earlier_copy)
+
+    first = signing.sign_off(signed_drill, ann, "reviewer", "RTO well within objective")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"{signed_drill}: signed off by ann@example.com (reviewer) at ")
+    assert signing.sign_off(signed_drill, sam, "service owner").returncode == 0
+    assert {p.name: p.read_bytes() for p in signed_drill.iterdir() if p.is_file()} == before  # nothing signed changed
+    ok = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
+    assert ok.returncode == 0, ok.stdout
+    lines = ok.stdout.splitlines()
+    assert (
+        lines[0].startswith("signed off by ann@example.com (reviewer) at ")
+        and f"with ED25519 {ann.fingerprint}" in lines[0]
+    )
+    assert lines[0].endswith(": RTO well within objective") and lines[1].startswith("signed off by sam@example.com")
+    assert "2 sign-off(s) verified" in lines[2]
+    page = (signed_drill / "signoffs" / "index.html").read_text()
+    assert "ann@example.com" in page and ann.fingerprint in page
+    unchecked = signing.verify(signed_drill, "--public-key", pub)
+    assert unchecked.returncode == 1 and "not checked: give --allowed-signers" in unchecked.stdout
+
+    record = signed_drill / "signoffs" / "001.json"
+    text = record.read_text()
+    record.write_text(text.replace('"reviewer"', '"auditor"'))
+    edited = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
+    assert (
+        edited.returncode == 1
+        and "sign-off 001.json by ann@example.com: not a good signature by an allowed signer" in edited.stdout
+    )
+    assert "sign-off 001.json of drill" in edited.stdout and "its file was altered" in edited.stdout
+    record.write_text(text)
+
+    outsider = signing.sign_off(signed_drill, mallory, "auditor")
+    assert outsider.returncode == 0  # anyone can add a record; nobody outside allowed_signers makes it count
+    refused = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
+    assert refused.returncode == 1
+    assert "sign-off 003.json by mallory@example.com: not a good signature by an allowed signer" in refused.stdout
+    assert "(signoff of drill" in refused.stdout and "not signed by mallory@example.com in" in refused.stdout
+
+    shutil.rmtree(signed_drill)
+    shutil.copytree(earlier_copy, signed_drill)  # the folder as it was before any sign-off
+    rolled_back = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
+    assert rolled_back.returncode == 1
+    assert (
+        f"sign-off 001.json of drill {signed_drill.name} by ann@example.com (ledger line 2): its file is gone (rolled back or deleted)"
+        in rolled_back.stdout
+    )
+
+    no_key = tmp_path / "nokey"
+    wrong = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "ann@example.com", "--role", "r", "--key", str(no_key)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert wrong.returncode == 1 and f"--key {no_key}: no such key file" in wrong.stderr
 
 
 def test_a_hand_broken_evidence_file_fails_the_schema(signed_drill: Path) -> None:
@@ -120,80 +232,6 @@ def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
     props = {p.get("name"): p.get("value") for p in cases["test_restore"].iter("property")}
     assert props["drill_id"] == drill_lab.evidence()["drill_id"] and props["phase_status"] == "pass"
     assert float(props["rto_s"]) == drill_lab.evidence()["rto"]["measured_s"]
-
-
-def test_links_unsigned_manifests_and_broken_files_are_named_in_one_line(signed_drill: Path, tmp_path: Path) -> None:
-    reports = signed_drill.parent
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / "notes.txt").write_text("anything")
-    (signed_drill / "attachments").symlink_to(outside)  # an added folder, as a link
-    linked = verify(signed_drill, KEY)
-    assert linked.returncode == 1 and linked.stdout.strip() == (
-        f"ALTERED {signed_drill}/attachments: a symbolic link, not a file the drill wrote"
-    )
-    (signed_drill / "attachments").unlink()
-    evidence = signed_drill / "evidence.json"
-    copy = tmp_path / "evidence.json"
-    copy.write_bytes(evidence.read_bytes())
-    evidence.unlink()
-    evidence.symlink_to(copy)  # same bytes, but no longer the drill's file
-    assert "evidence.json: a symbolic link" in verify(signed_drill, KEY).stdout
-    evidence.unlink()
-    evidence.write_bytes(copy.read_bytes())
-
-    unsigned = subprocess.run([DRTESTS, "verify-evidence", str(signed_drill)], capture_output=True, text=True,
-                              env={k: v for k, v in os.environ.items() if k != "DRTESTS_SIGNING_KEY"})  # fmt: skip
-    assert "cannot check the signature" in unsigned.stdout  # signed: says it cannot check
-    manifest = json.loads((signed_drill / "manifest.json").read_text())
-    manifest.pop("signature")
-    (signed_drill / "manifest.json").write_text(json.dumps(manifest))  # rebuilt without a key
-    rebuilt = verify(signed_drill, None)
-    assert rebuilt.returncode == 0 and "intact, but UNSIGNED" in rebuilt.stdout
-
-    for broken in ("[]", '{"files": []}', "{not json"):
-        (signed_drill / "manifest.json").write_text(broken)
-        result = verify(signed_drill, KEY)
-        assert result.returncode == 1 and len(result.stdout.strip().splitlines()) == 1, result.stdout
-        assert "Traceback" not in result.stdout + result.stderr
-    (reports / "history.jsonl").write_text('{"cut short\n[]\n')
-    evidence.write_text("[]")
-    rebuilt_history = subprocess.run([DRTESTS, "report", "--report-dir", str(reports)], capture_output=True, text=True)
-    assert rebuilt_history.returncode == 0 and rebuilt_history.stdout.startswith("0 drill(s): ")
-    assert "Traceback" not in rebuilt_history.stderr
-
-
-def test_sign_offs_join_the_evidence_and_cannot_be_dropped_or_changed_unseen(signed_drill: Path) -> None:
-    env = dict(os.environ, DRTESTS_SIGNING_KEY=KEY)
-
-    def sign(by: str, role: str, note: str) -> subprocess.CompletedProcess:
-        return subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", by, "--role", role, "--note", note],
-                              capture_output=True, text=True, env=env)  # fmt: skip
-
-    assert sign("Ann Reviewer <ann@example.com>", "reviewer", "RTO well within objective").returncode == 0
-    assert sign("Sam Owner <sam@example.com>", "service owner", "").returncode == 0
-    ok = verify(signed_drill, KEY)
-    assert ok.returncode == 0, ok.stdout
-    lines = ok.stdout.splitlines()
-    assert lines[0].startswith("signed off by Ann Reviewer <ann@example.com> (reviewer) at ")
-    assert lines[0].endswith(": RTO well within objective") and lines[1].startswith("signed off by Sam Owner")
-    assert "Ann Reviewer &lt;ann@example.com&gt;" in (signed_drill / "report.html").read_text()  # the report shows them
-    assert len(json.loads((signed_drill / "manifest.json").read_text())["chain"]) == 2
-
-    signoffs = signed_drill / "signoffs.json"
-    records = json.loads(signoffs.read_text())
-    signoffs.write_text(json.dumps([{**records[0], "role": "auditor"}, records[1]]))  # altered
-    assert "signoffs.json: altered" in verify(signed_drill, KEY).stdout
-    signoffs.write_text(json.dumps(records[:1]))  # one dropped, and the manifest rebuilt without the key
-    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from drtests.report.manifest import "
-                    "write_manifest; write_manifest(Path(sys.argv[1]), 'x', key='guess', chain=['a'])",
-                    str(signed_drill)], check=True)  # fmt: skip
-    dropped = verify(signed_drill, KEY)
-    assert dropped.returncode == 1 and "signature does not match" in dropped.stdout
-
-    refused = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "X", "--role", "y"],
-                             capture_output=True, text=True, env=env)  # fmt: skip
-    assert refused.returncode == 1 and "is not intact, so it cannot be signed off" in refused.stderr
 
 
 def test_an_evidence_pack_holds_the_periods_verified_drills_and_a_summary(drill_lab: DrillLab, tmp_path: Path) -> None:
