@@ -3,7 +3,6 @@ CI formats, the pack. Every forgery here is tried on a real drill's folder."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -168,14 +167,12 @@ def test_sign_offs_are_their_signers_own_signatures_and_a_rollback_is_caught(
     shutil.copytree(earlier_copy, signed_drill)  # the folder as it was before any sign-off
     rolled_back = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
     assert rolled_back.returncode == 1
-    assert (
-        f"sign-off 001.json of drill {signed_drill.name} by ann@example.com (ledger line 2): its file is gone (rolled back or deleted)"
-        in rolled_back.stdout
-    )
+    gone = f"sign-off 001.json of drill {signed_drill.name} by ann@example.com (ledger line 2): its file is gone"
+    assert f"{gone} (rolled back or deleted)" in rolled_back.stdout
 
     no_key = tmp_path / "nokey"
-    wrong = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "ann@example.com", "--role", "r", "--key", str(no_key)],
-                           capture_output=True, text=True)  # fmt: skip
+    wrong = subprocess.run([DRTESTS, "sign-off", str(signed_drill), "--by", "ann@example.com", "--role", "r",
+                            "--key", str(no_key)], capture_output=True, text=True)  # fmt: skip
     assert wrong.returncode == 1 and f"--key {no_key}: no such key file" in wrong.stderr
 
 
