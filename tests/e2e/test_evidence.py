@@ -212,6 +212,18 @@ def test_history_lists_every_drill_and_report_rebuilds_it(drill_lab: DrillLab) -
     assert [json.loads(x)["drill_id"] for x in (drill_lab.reports / "history.jsonl").read_text().splitlines()] == [
         e["drill_id"] for e in lines
     ]
+    (drill_lab.reports / lines[1]["drill_id"] / "evidence.json").write_text("[]")  # the failing drill, emptied
+    refused = subprocess.run(
+        [DRTESTS, "report", "--report-dir", str(drill_lab.reports)], capture_output=True, text=True
+    )
+    assert (
+        refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    )
+    assert (
+        f"ledger.jsonl is broken, so nothing it holds is taken at its word: drill {lines[1]['drill_id']}"
+        in refused.stderr
+    )
+    assert "evidence.json: altered" in refused.stderr
 
 
 def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
@@ -231,33 +243,138 @@ def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
     assert float(props["rto_s"]) == drill_lab.evidence()["rto"]["measured_s"]
 
 
-def test_an_evidence_pack_holds_the_periods_verified_drills_and_a_summary(drill_lab: DrillLab, tmp_path: Path) -> None:
-    assert drill_lab.run().returncode == 0
+def test_an_evidence_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(drill_lab: DrillLab,
+                                                                                      tmp_path: Path) -> None:  # fmt: skip
+    keys = signing.keygen(tmp_path / "keys")
+    env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
+    assert drill_lab.run(env=env).returncode == 0
     drill_lab.fault("import_drop=0.2")
-    assert drill_lab.run().returncode == 1
+    assert drill_lab.run(env=env).returncode == 1
     drill_lab.fault()
-    ids = sorted(p.name for p in drill_lab.reports.iterdir() if (p / "evidence.json").exists() and not p.is_symlink())
-    subprocess.run([DRTESTS, "sign-off", str(drill_lab.reports / ids[0]), "--by", "Ann <ann@example.com>",
-                    "--role", "reviewer"], check=True, capture_output=True)  # fmt: skip
+    passed, failed = (
+        e["drill_id"] for e in map(json.loads, (drill_lab.reports / "history.jsonl").read_text().splitlines())
+    )
+    ann, mallory = (
+        signing.ssh_identity(tmp_path, "ann@example.com"),
+        signing.ssh_identity(tmp_path, "mallory@example.com"),
+    )
+    allowed = signing.allowed_signers(tmp_path / "allowed_signers", ann)
+    assert signing.sign_off(drill_lab.reports / passed, ann, "reviewer").returncode == 0
     out = tmp_path / "pack.zip"
-    export = [DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir", str(drill_lab.reports)]
+    export = [DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir", str(drill_lab.reports),
+              "--public-key", str(keys.public), "--allowed-signers", str(allowed)]  # fmt: skip
     result = subprocess.run(export, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(out) as pack:
-        names = pack.namelist()
+        names = set(pack.namelist())
         summary = pack.read("summary.html").decode()
         data = json.loads(pack.read("summary.json"))
-    assert {"summary.html", "summary.json", "index.html"} <= set(names)
-    assert all(f"drills/{i}/evidence.json" in names and f"drills/{i}/manifest.json" in names for i in ids)
+        pack.extractall(tmp_path / "pack")
+    assert {"summary.html", "summary.json", "index.html", "VERIFY.md", "keys/drtests.pub", "allowed_signers",
+            "drills/ledger.jsonl"} <= names  # fmt: skip
+    assert all(f"drills/{i}/evidence.intoto.jsonl" in names for i in (passed, failed))
     (target,) = data["targets"]
     assert (target["drills"], target["passed"], target["pass_rate"]) == (2, 1, 0.5)
-    assert target["rto"]["max"] <= target["rto_objective_s"]
-    assert "2 drill(s), 1 passed (50 %)" in summary and "Ann &lt;ann@example.com&gt; (reviewer" in summary
+    assert "2 drill(s), 1 passed (50 %)" in summary and "ann@example.com (reviewer" in summary
+
+    recipe = recipe_of((tmp_path / "pack" / "VERIFY.md").read_text())
+    ok = run_recipe(recipe, tmp_path / "pack")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.strip().endswith("PACK VERIFIED: 2 drill folder(s), 3 ledger line(s)")
+    assert (
+        "Signature Verified Successfully" in ok.stdout
+        and 'Good "drtests-signoff" signature for ann@example.com' in ok.stdout
+    )
+    assert cli_verifies(tmp_path / "pack") == (0, "")
+
+    def alter_a_file(pack: Path) -> None:
+        (pack / "drills" / failed / "report.html").write_text("edited")
+
+    def empty_signature(pack: Path) -> None:
+        path = pack / "drills" / failed / "evidence.intoto.jsonl"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "signatures": [{}]}))
+
+    def another_key(pack: Path) -> None:
+        path = pack / "drills" / failed / "evidence.intoto.jsonl"
+        path.write_text(
+            json.dumps(signing.resign(json.loads(path.read_text()), signing.keygen(tmp_path / "x").private))
+        )
+
+    def renamed(pack: Path) -> None:  # the passing drill's folder, in place of the failing one's
+        shutil.rmtree(pack / "drills" / failed)
+        shutil.copytree(pack / "drills" / passed, pack / "drills" / failed)
+
+    def deleted_failing_drill(pack: Path) -> None:
+        shutil.rmtree(pack / "drills" / failed)
+
+    def rolled_back_sign_off(pack: Path) -> None:
+        shutil.rmtree(pack / "drills" / passed / "signoffs")
+
+    def outsider_sign_off(pack: Path) -> None:  # the same record, signed by someone not in allowed_signers
+        record = pack / "drills" / passed / "signoffs" / "001.json"
+        done = subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(mallory.key), "-n", "drtests-signoff", str(record)],
+                              capture_output=True, input=b"y\n")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def ledger_line_removed(pack: Path) -> None:
+        path = pack / "drills" / "ledger.jsonl"
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join(lines[:1] + lines[2:]) + "\n")
+
+    expected = {
+        alter_a_file: ("FAILED", "report.html: altered"),
+        empty_signature: (f"drills/{failed}: UNSIGNED or malformed: 0 signatures", "its signatures are malformed"),
+        another_key: ("Signature Verification Failure", "not a valid signature by the given key(s)"),
+        renamed: (
+            f"the statement signs drill {passed}: renamed",
+            f"the statement signs drill '{passed}', but this folder is named",
+        ),
+        deleted_failing_drill: (f"drill {failed} (fail) is missing from the pack", "its folder is gone (deleted)"),
+        rolled_back_sign_off: ("sign-off drills/", "its file is gone (rolled back or deleted)"),
+        outsider_sign_off: ("Could not verify signature", "sign-off 001.json by ann@example.com: not a good signature"),
+        ledger_line_removed: (
+            "ledger line 2: does not follow the line before it",
+            "does not follow the line before it",
+        ),
+    }
+    for forge, (recipe_says, drtests_says) in expected.items():
+        copy = tmp_path / forge.__name__
+        shutil.copytree(tmp_path / "pack", copy)
+        forge(copy)
+        rejected = run_recipe(recipe, copy)
+        assert rejected.returncode != 0 and recipe_says in rejected.stdout + rejected.stderr, (forge.__name__, rejected)
+        assert "PACK VERIFIED" not in rejected.stdout
+        code, said = cli_verifies(copy)
+        assert code == 1 and drtests_says in said, (forge.__name__, said)
+
     empty = subprocess.run([*export[:3], "2999-01-01", *export[4:]], capture_output=True, text=True)
     assert empty.returncode == 1 and "no drill in" in empty.stderr
-
     out.unlink()
-    (drill_lab.reports / ids[1] / "report.html").write_text("edited")
+    (drill_lab.reports / failed / "report.html").write_text("edited")
     refused = subprocess.run(export, capture_output=True, text=True)
-    assert refused.returncode == 1 and f"{ids[1]}: report.html: altered" in refused.stderr
+    assert (
+        refused.returncode == 1
+        and f"drill {failed} (verdict fail" in refused.stderr
+        and "report.html: altered" in refused.stderr
+    )
     assert not out.exists()  # nothing written
+
+
+def recipe_of(verify_md: str) -> str:
+    """The sh blocks of VERIFY.md, in order: what an auditor pastes into bash."""
+    blocks = [block.split("\n", 1)[1] for block in verify_md.split("```")[1::2] if block.startswith("sh\n")]
+    assert len(blocks) == 3
+    return "\n".join(blocks)
+
+
+def run_recipe(recipe: str, pack: Path) -> subprocess.CompletedProcess:
+    """The recipe as an auditor runs it: bash, the system's python3, openssl, ssh-keygen, coreutils; no drtests."""
+    return subprocess.run(["bash", "-c", recipe], cwd=pack, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "HOME": str(pack), "LANG": "C.UTF-8"})  # fmt: skip
+
+
+def cli_verifies(pack: Path) -> tuple[int, str]:
+    done = subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(pack / "drills"), "--public-key",
+                           str(pack / "keys" / "drtests.pub"), "--allowed-signers", str(pack / "allowed_signers")],
+                          capture_output=True, text=True)  # fmt: skip
+    return done.returncode, "" if done.returncode == 0 else done.stdout + done.stderr
