@@ -243,8 +243,9 @@ def test_junit_xml_carries_the_drill_figures(drill_lab: DrillLab) -> None:
     assert float(props["rto_s"]) == drill_lab.evidence()["rto"]["measured_s"]
 
 
-def test_an_evidence_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(drill_lab: DrillLab,
-                                                                                      tmp_path: Path) -> None:  # fmt: skip
+def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
+    drill_lab: DrillLab, tmp_path: Path
+) -> None:
     keys = signing.keygen(tmp_path / "keys")
     env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
     assert drill_lab.run(env=env).returncode == 0
@@ -312,8 +313,8 @@ def test_an_evidence_pack_verifies_with_standard_tools_alone_and_rejects_each_fo
 
     def outsider_sign_off(pack: Path) -> None:  # the same record, signed by someone not in allowed_signers
         record = pack / "drills" / passed / "signoffs" / "001.json"
-        done = subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(mallory.key), "-n", "drtests-signoff", str(record)],
-                              capture_output=True, input=b"y\n")  # fmt: skip
+        sign = ["ssh-keygen", "-q", "-Y", "sign", "-f", str(mallory.key), "-n", "drtests-signoff", str(record)]
+        done = subprocess.run(sign, capture_output=True, input=b"y\n")
         assert done.returncode == 0, done.stderr
 
     def ledger_line_removed(pack: Path) -> None:
