@@ -15,6 +15,7 @@
     drtests sign-off reports/<drill-id> --by ann@example.com --role reviewer --key ~/.ssh/id_ed25519
     drtests verify-evidence reports/<drill-id> --public-key drtests.pub [--allowed-signers F]
     drtests verify-evidence --all --report-dir reports --public-key drtests.pub   the whole ledger
+    drtests controls --since 2026-01-01 [--format markdown|json|oscal] --public-key drtests.pub
 
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
 problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
@@ -34,6 +35,7 @@ import pytest
 from drtests import config as drill_config
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
 from drtests.cli.reports import (
+    controls_matrix,
     drill_status,
     export_pack,
     keygen,
@@ -169,6 +171,17 @@ def add_report_commands(sub) -> None:
     pack.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
                       help="the drills' public key: checks each folder's signature, and is packed")  # fmt: skip
     pack.add_argument("--allowed-signers", type=Path, metavar="FILE", help="who may sign off: packed for the auditor")
+    controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
+                              description="Per control named in the drills' [evidence] controls, every drill of the "
+                              "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
+                              "legacy HMAC folders never count as signed), sign-offs valid (by --allowed-signers). "
+                              "oscal: NIST OSCAL assessment-results JSON.")  # fmt: skip
+    controls.add_argument("--report-dir", default="reports", metavar="DIR")
+    controls.add_argument("--since", required=True, metavar="YYYY-MM-DD")
+    controls.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
+    controls.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
+    controls.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
+    controls.add_argument("--allowed-signers", type=Path, metavar="FILE")
     check = sub.add_parser("verify-evidence", help="verify a drill folder (or --all: the ledger) with a public key",
                            description="Exit 0 only when the statement is signed by a --public-key, every file "
                            "matches it, each sign-off is a good signature by an --allowed-signers principal over it, "
@@ -193,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         return rebuild_history(Path(args.report_dir))
     if args.command == "status":
         return drill_status(Path(args.report_dir), args.max_age, args.public_key)
+    if args.command == "controls":
+        return controls_matrix(Path(args.report_dir), args.since, args.until, args.format, args.public_key,
+                               args.allowed_signers)  # fmt: skip
     if args.command == "keygen":
         return keygen(args.out)
     if args.command == "verify-evidence":

@@ -157,3 +157,36 @@ def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None
     for problem in problems:
         print(f"NOT VERIFIED {root}: {problem}")
     return 1 if problems else 0
+
+
+def controls_matrix(root: Path, since: str, until: str | None, form: str, public_keys: list[Path],
+                    allowed_signers: Path | None) -> int:  # fmt: skip
+    """Per control, every drill of the period that is evidence for it (read through the ledger)."""
+    import json
+    from importlib import metadata
+
+    from drtests.errors import DrillError
+    from drtests.report import controls, pack
+
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return USAGE_ERROR
+    keys_given = loaded_keys(public_keys)
+    try:
+        start, end = pack.parse_day(since), pack.parse_day(until) if until else None
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if keys_given is False:
+        return USAGE_ERROR
+    rows = refused_in_one_line(lambda: controls.matrix(root, start, end, keys_given, allowed_signers))
+    if rows is None:
+        return 1
+    period = {"since": start.date().isoformat(), "until": end.date().isoformat() if end else None}
+    if form == "markdown":
+        print(controls.as_markdown(rows, period), end="")
+    elif form == "json":
+        print(json.dumps(controls.as_json(rows, period), indent=2))
+    else:
+        print(json.dumps(controls.as_oscal(rows, period, metadata.version("drtests")), indent=2))
+    return 0
