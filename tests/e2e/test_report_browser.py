@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, sync_playwright
 
+from tests.e2e import signing
 from tests.e2e.conftest import DrillLab
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,21 +70,36 @@ def assert_reads_well(page: Page) -> None:
     assert "a command runs on the target" in reachable and "it ran" in reachable
 
 
+def serious_violations(page: Page) -> list[str]:
+    """What axe-core (run in the page) finds that blocks or seriously hinders a reader."""
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['impact']} {v['id']}: {v['nodes'][0]['target']}" for v in found if v["impact"] in ("serious", "critical")
+    ]
+
+
 def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: DrillLab, page: Page, tmp_path: Path):
-    assert drill_lab.run().returncode == 0
+    keys = signing.keygen(tmp_path / "keys")
+    assert drill_lab.run(env=dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))).returncode == 0
     passing = (drill_lab.reports / "latest").resolve()
+    ann = signing.ssh_identity(tmp_path, "ann@example.com")
+    assert signing.sign_off(passing, ann, "reviewer", "RTO well within objective").returncode == 0
     drill_lab.fault("import_drop=0.2")
-    assert drill_lab.run().returncode == 1
+    assert drill_lab.run().returncode == 1  # without the key: an UNSIGNED drill
     drill_lab.fault()
     failing = (drill_lab.reports / "latest").resolve()
 
-    for folder, verdict in ((passing, "PASS"), (failing, "FAIL")):
+    keyid = json.loads((passing / "evidence.json").read_text())["signing"]["keyid"]
+    for folder, heading in ((passing, "PASS"), (failing, "FAIL · UNSIGNED")):
         requests = open_file(page, folder / "report.html")
         assert requests == [(folder / "report.html").as_uri()]  # nothing leaves the file
-        assert page.locator("h1").inner_text() == f"Disaster-recovery drill: {verdict}"
+        assert page.locator("h1").inner_text() == f"Disaster-recovery drill: {heading}"
         assert page.locator(".banner").is_visible()
-        page.screenshot(path=tmp_path / f"report-{verdict.lower()}.png", full_page=True)
-        pdf = page.pdf(path=tmp_path / f"report-{verdict.lower()}.pdf")
+        assert serious_violations(page) == []
+        signature = page.locator("h2:text('Signature') + p").inner_text()
+        assert (keyid in signature) if folder == passing else signature.startswith("UNSIGNED: this drill ran without")
+        page.screenshot(path=tmp_path / f"report-{folder.name}.png", full_page=True)
+        pdf = page.pdf(path=tmp_path / f"report-{folder.name}.pdf")
         assert pdf.startswith(b"%PDF") and len(pdf) > 10_000
 
     first_check = page.locator("table.checks tr.bad").first  # the failing report is open
@@ -96,8 +114,14 @@ def test_reports_of_a_passing_and_a_failing_drill_read_well_offline(drill_lab: D
     page.screenshot(path=tmp_path / "report-fail-top.png")
     keep_for_readme(tmp_path / "report-fail-top.png", "report-fail.png")
 
+    open_file(page, passing / "signoffs" / "index.html")
+    assert serious_violations(page) == []
+    row = page.locator("table tr").nth(1).inner_text()
+    assert "ann@example.com" in row and "reviewer" in row and ann.fingerprint in row
+
     requests = open_file(page, drill_lab.reports / "index.html")
     assert requests == [(drill_lab.reports / "index.html").resolve().as_uri()]
+    assert serious_violations(page) == []
     rows = page.locator("table tr").all_inner_texts()
     assert len(rows) == 3 and "fail" in rows[1] and "pass" in rows[2]  # newest first
     assert page.locator("svg circle").count() == 4  # RTO and RPO of both drills
