@@ -46,3 +46,32 @@ def made(cfg: DrillConfig, host: TargetHost) -> list[Made]:
         except (ValueError, KeyError, TypeError):
             continue
     return found
+
+
+HEAD = "drtests-ledger-head.json"
+
+
+def head_path(cfg: DrillConfig) -> str:
+    return f"{cfg.state_dir.rstrip('/')}/{HEAD}"
+
+
+def record_head(cfg: DrillConfig, host: TargetHost, seq: int, sha256: str, drill_id: str) -> None:
+    """Keep the ledger line this target's drill just wrote (replaced atomically): the next drill
+    proves its report folder still holds it, so a folder replaced by an older copy is noticed."""
+    line = json.dumps({"seq": seq, "sha256": sha256, "drill": drill_id, "target": cfg.target_name, "at": utc_now()})
+    target = quote(head_path(cfg))
+    if host.run(f"printf '%s\\n' {quote(line)} > {target}.new && mv -f {target}.new {target}", 30).rc != 0:
+        raise DrillError(f"cannot write {head_path(cfg)} on {host.url}")
+
+
+def recorded_head(cfg: DrillConfig, host: TargetHost) -> dict | None:
+    """The ledger line the target's last finished drill wrote; None when none was recorded (or
+    the record is not one: the check then says so)."""
+    text = host.read(head_path(cfg))
+    if not text:
+        return None
+    try:
+        head = json.loads(text)
+    except ValueError:
+        return {"malformed": text[:80]}
+    return head if isinstance(head, dict) else {"malformed": text[:80]}

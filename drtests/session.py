@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
 from drtests.config import DrillConfig
+from drtests.drills import ledger_head
 from drtests.errors import DrillError, Unreachable
 from drtests.options import DrillOptions
 from drtests.record.drill import PHASES, Drill
@@ -145,6 +147,8 @@ class DrillSession:
             if drill.phases["preflight"].status == "pending":
                 continue
             outcome = finish_drill(drill, self.options)
+            if said := ledger_head.keep_on_target(drill, Path(self.options.report_dir)):
+                outcome.lines.insert(-1, f"  WARNING: {said}")
             self.outcomes.append(outcome)
             if hasattr(config, "workeroutput"):  # an xdist worker: the controller prints the summary
                 config.workeroutput.setdefault("drtests", []).append(asdict(outcome))

@@ -196,6 +196,8 @@ def add_report_commands(sub) -> None:
                        help="ssh allowed_signers: who may sign off (as git's gpg.ssh.allowedSignersFile)")  # fmt: skip
     check.add_argument("--allow-unsigned", action="store_true", help="an unsigned folder exits 0 (it says UNSIGNED)")
     check.add_argument("--without-ledger", action="store_true", help="check the folder alone (no ledger beside it)")
+    check.add_argument("--tsa-ca", type=Path, metavar="PEM", help="the time-stamping authority's CA: check the "
+                       "statement's RFC 3161 timestamp (evidence.intoto.tsr) against it")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,7 +262,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if args.all:
         return verify_all(Path(args.report_dir), args.public_key, args.allowed_signers, args.allow_unsigned)
     return verify_evidence(args.folder, args.public_key, args.allowed_signers, args.allow_unsigned,
-                           args.without_ledger)  # fmt: skip
+                           args.without_ledger, args.tsa_ca)  # fmt: skip
 
 
 def gate_keeps_mode(path: str, sets: list[str]) -> bool:

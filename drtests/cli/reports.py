@@ -123,7 +123,7 @@ def sign_off(folder: Path, by: str, role: str, key: Path, note: str) -> int:
 
 
 def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool,
-                    without_ledger: bool) -> int:  # fmt: skip
+                    without_ledger: bool, tsa_ca: Path | None = None) -> int:  # fmt: skip
     """One drill folder: its statement's signature, its files, its sign-offs, its ledger lines."""
     from drtests.report import verify
 
@@ -133,7 +133,7 @@ def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path
     keys_given = loaded_keys(public_keys)
     if keys_given is False:
         return USAGE_ERROR
-    said, problems = verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger)
+    said, problems = verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger, tsa_ca)
     for line in said:
         print(line)
     for problem in problems:

@@ -198,6 +198,10 @@ class EvidenceSection:
     signing_key_file: str = setting("")
     # the compliance controls this drill is evidence for, e.g. "ISO27001-2022:A.8.13", "SOC2:A1.3"
     controls: list[str] = setting(None, factory=list)
+    # an RFC 3161 time-stamping authority: each drill's statement gets a timestamp from it
+    # (evidence.intoto.tsr beside it); empty: none
+    tsa_url: str = setting("")
+    tsa_timeout: float = setting(30.0, gt=0, unit="seconds")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 
 from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
+from drtests.drills import ledger_head
 from drtests.drills.lock import LOCK_TAKEN, TAKE_LOCK, take_lock
 from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, check_restore_cluster
 from drtests.es import client, snapshots
@@ -79,6 +80,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned += [
         TAKE_LOCK.planned(PHASE, cfg.path(cfg.target.lock_file)),
         LOCK_TAKEN.planned(PHASE),
+        ledger_head.plan(cfg, options),
         NODE_STATE_KNOWN.planned(PHASE, f"record the state of {svc.unit}"),
         FOLDER_EXISTS.planned(PHASE, backup_dir),
     ]
@@ -117,6 +119,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     take_lock(cfg, drill, host, dr_safety, leftovers.lock_holder if leftovers else "")
     if leftovers:
         recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
+    ledger_head.check_head(cfg, drill, host, dr_options, dr_say)
     check_restore_names(cfg, drill, es, restore_es)
     check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say)
     check_backup_folder(cfg, drill, host)

@@ -21,6 +21,7 @@ from drtests.report import manifest
 from drtests.sign import dsse, keys
 
 ENVELOPE = "evidence.intoto.jsonl"
+TIMESTAMP = "evidence.intoto.tsr"  # an RFC 3161 timestamp over the statement, when [evidence] tsa_url is set
 SIGNOFF_DIR = "signoffs"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://drtests.dev/attestation/drill-evidence/v1"  # README "The signed statement"
@@ -34,7 +35,8 @@ def covered(folder: Path) -> dict[str, str]:
         name: manifest.digest(p)
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not p.is_symlink()
-        and (name := p.relative_to(folder).as_posix()) != ENVELOPE and not name.startswith(f"{SIGNOFF_DIR}/")
+        and (name := p.relative_to(folder).as_posix()) not in (ENVELOPE, TIMESTAMP)
+        and not name.startswith(f"{SIGNOFF_DIR}/")
     }  # fmt: skip
 
 
@@ -53,8 +55,8 @@ def predicate_of(evidence: dict, folder_name: str, ledger_previous: str) -> dict
     }  # fmt: skip
 
 
-def write(folder: Path, evidence: dict, key: Ed25519PrivateKey | None, ledger_previous: str = "") -> str:
-    """Write the folder's envelope (signed when there is a key); the statement's sha256."""
+def write(folder: Path, evidence: dict, key: Ed25519PrivateKey | None, ledger_previous: str = "") -> bytes:
+    """Write the folder's envelope (signed when there is a key); the statement as signed."""
     statement = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": name, "digest": {"sha256": sha}} for name, sha in covered(folder).items()],
@@ -65,7 +67,7 @@ def write(folder: Path, evidence: dict, key: Ed25519PrivateKey | None, ledger_pr
     tmp = folder / f".{ENVELOPE}.{os.getpid()}"
     tmp.write_text(json.dumps(dsse.envelope(payload, key), separators=(",", ":")) + "\n")
     tmp.replace(folder / ENVELOPE)
-    return hashlib.sha256(payload).hexdigest()
+    return payload
 
 
 @dataclass

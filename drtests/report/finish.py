@@ -6,16 +6,18 @@ reads its own files back."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from drtests import notify
+from drtests.errors import DrillError
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of, write_json
 from drtests.report import attest, history, ledger, pages, store
-from drtests.sign import keys
+from drtests.sign import keys, tsa
 from drtests.words import Phase, Status, Verdict
 
 
@@ -53,7 +55,8 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[
     if final:
         with ledger.locked(report_root):
             previous = ledger.head(report_root)
-            statement_sha256 = attest.write(folder, evidence, key, previous)
+            statement = attest.write(folder, evidence, key, previous)
+            statement_sha256 = hashlib.sha256(statement).hexdigest()
             entry = ledger.next_entry(report_root, kind="drill", drill_id=drill.id, folder=drill.id,
                                       statement_sha256=statement_sha256, verdict=evidence["verdict"],
                                       target=evidence["target_name"], started=evidence["started"],
@@ -71,7 +74,7 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
             drill.phase_ended(record.name, Status.FAIL, "interrupted: the drill was stopped (SIGINT/SIGTERM)")
     folder, evidence = write_folder(drill, Path(options.report_dir), final=True)
     report = str((folder / "report.html").resolve())
-    problems = []
+    problems = [said] if (said := stamp(drill.config, folder)) else []
     alerts_cfg = drill.config.alerts
     if alerts_cfg.webhook_url_env:
         body = {**store.DrillSummary.of_evidence(evidence).as_line(), "report": report,
@@ -86,6 +89,18 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
             problems.append(said)
     return DrillOutcome(drill.config.target_name, drill.id, str(drill.verdict), drill.infrastructure_error, str(folder),
                         summary_lines(drill, folder, options.gate, problems))  # fmt: skip
+
+
+def stamp(cfg, folder: Path) -> str:
+    """An RFC 3161 timestamp over the drill's statement ([evidence] tsa_url); what went wrong, in words."""
+    if not cfg.evidence.tsa_url:
+        return ""
+    try:
+        _, payload, _ = attest.read_statement(folder)  # the statement as signed, bytes and all
+        (folder / attest.TIMESTAMP).write_bytes(tsa.timestamp(payload, cfg.evidence.tsa_url, cfg.evidence.tsa_timeout))
+    except (DrillError, ValueError) as exc:
+        return f"no trusted timestamp: {exc}"
+    return ""
 
 
 def summary_lines(drill: Drill, folder: Path, gate: bool, alert_problems: list[str]) -> list[str]:

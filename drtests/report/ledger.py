@@ -60,6 +60,18 @@ def append(root: Path, entry: dict, signature: dict) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
+def line_of(root: Path, drill_id: str) -> tuple[int, str] | None:
+    """(seq, sha256) of the drill's line in the ledger, None when it holds none."""
+    for seq, raw in enumerate(lines(root)):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("kind") == "drill" and entry.get("drill_id") == drill_id:
+            return seq, hashlib.sha256(raw).hexdigest()
+    return None
+
+
 def next_entry(root: Path, **fields: object) -> dict:
     return {"seq": len(lines(root)), "prev": head(root), **fields}
 

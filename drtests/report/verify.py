@@ -9,10 +9,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.report import attest, ledger, signoff
+from drtests.sign import tsa
 
 
 def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None, allow_unsigned: bool,
-           without_ledger: bool = False) -> tuple[list[str], list[str]]:  # fmt: skip
+           without_ledger: bool = False, tsa_ca: Path | None = None) -> tuple[list[str], list[str]]:  # fmt: skip
     found = attest.verify_folder(path, public_keys, allow_unsigned)
     problems, said = list(found.problems), []
     if found.legacy:
@@ -27,6 +28,9 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
     lines, signoff_problems = signoff.verify_signoffs(path, found.statement_sha256, allowed_signers)
     said += lines
     problems += signoff_problems
+    stamped, stamp_problems = timestamp(path, tsa_ca)
+    said += stamped
+    problems += stamp_problems
     where = ""
     if not without_ledger:
         root = path.parent
@@ -46,6 +50,20 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
         said.append(f"{path}: VERIFIED: {who}; {files} files match the signed statement{where}; "
                     f"{len(lines)} sign-off(s) verified")  # fmt: skip
     return said, problems
+
+
+def timestamp(path: Path, tsa_ca: Path | None) -> tuple[list[str], list[str]]:
+    """The statement's RFC 3161 timestamp, checked against the TSA's CA when given."""
+    reply = path / attest.TIMESTAMP
+    if not reply.exists():
+        return [], [f"no RFC 3161 timestamp ({attest.TIMESTAMP}), but --tsa-ca was given"] if tsa_ca else []
+    if tsa_ca is None:
+        return [f"{attest.TIMESTAMP}: an RFC 3161 timestamp, not checked (give --tsa-ca)"], []
+    _, payload, _ = attest.read_statement(path)
+    ok, said = tsa.verify(payload, reply.read_bytes(), tsa_ca)
+    if not ok:
+        return [], [f"{attest.TIMESTAMP}: not a valid timestamp of this statement by a TSA of {tsa_ca}: {said}"]
+    return [f"timestamped {said} by a time-stamping authority of {tsa_ca} (RFC 3161)"], []
 
 
 def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None,

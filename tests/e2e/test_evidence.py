@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from drtests.record.evidence import validate
+from fixtures import tsa as lab_tsa
 from tests.e2e import signing
 from tests.e2e.conftest import DRTESTS, DrillLab
 
@@ -379,3 +380,58 @@ def cli_verifies(pack: Path) -> tuple[int, str]:
                            str(pack / "keys" / "drtests.pub"), "--allowed-signers", str(pack / "allowed_signers")],
                           capture_output=True, text=True)  # fmt: skip
     return done.returncode, "" if done.returncode == 0 else done.stdout + done.stderr
+
+
+def test_the_next_drill_notices_a_report_folder_replaced_by_an_older_copy(drill_lab: DrillLab, tmp_path: Path) -> None:
+    head_file = drill_lab.home / "var" / "drtests-ledger-head.json"
+    assert drill_lab.run().returncode == 0
+    first = json.loads(head_file.read_text())
+    older = tmp_path / "reports-older"
+    shutil.copytree(drill_lab.reports, older, symlinks=True)
+    assert drill_lab.run().returncode == 0
+    second = json.loads(head_file.read_text())
+    assert (first["seq"], second["seq"]) == (0, 1) and second["drill"] == drill_lab.evidence()["drill_id"]
+
+    shutil.rmtree(drill_lab.reports)
+    shutil.copytree(older, drill_lab.reports, symlinks=True)  # the folder as it was before the second drill
+    replaced = drill_lab.run()
+    assert replaced.returncode == 1
+    assert (
+        f"ledger.jsonl does not hold line 2 (drill {second['drill']}, sha256 {second['sha256'][:16]}...), which "
+        "this target's last drill wrote: the report folder was replaced by an older copy" in replaced.stdout
+    )
+    evidence = drill_lab.evidence()
+    assert [p["status"] for p in evidence["phases"]][:2] == ["fail", "skipped"]  # stopped in preflight
+    assert json.loads(head_file.read_text()) == second  # the drill that noticed did not bless the copy
+    assert drill_lab.lab.ctl("status", "stackstate").returncode == 0  # the target is left as it was
+
+    fresh = drill_lab.run("--report-dir", str(tmp_path / "empty"))  # a CI job's empty workspace
+    assert fresh.returncode == 0 and "WARNING: this report folder has no ledger, but " in fresh.stdout
+
+
+def test_a_trusted_timestamp_over_the_statement_verifies_with_the_tsas_ca(drill_lab: DrillLab, tmp_path: Path) -> None:
+    keys = signing.keygen(tmp_path / "keys")
+    env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
+    with lab_tsa.running() as authority:
+        assert drill_lab.run("--set", f"evidence.tsa_url={authority.url}", env=env).returncode == 0
+        folder = (drill_lab.reports / "latest").resolve()
+        ok = signing.verify(folder, "--public-key", keys.public, "--tsa-ca", authority.ca)
+        assert ok.returncode == 0, ok.stdout
+        assert "by a time-stamping authority of" in ok.stdout and " GMT " in ok.stdout
+        unchecked = signing.verify(folder, "--public-key", keys.public)
+        assert unchecked.returncode == 0 and "an RFC 3161 timestamp, not checked (give --tsa-ca)" in unchecked.stdout
+        with lab_tsa.running() as other:
+            wrong = signing.verify(folder, "--public-key", keys.public, "--tsa-ca", other.ca)
+            assert (
+                wrong.returncode == 1 and "evidence.intoto.tsr: not a valid timestamp of this statement" in wrong.stdout
+            )
+    (folder / "evidence.intoto.tsr").unlink()
+    missing = signing.verify(folder, "--public-key", keys.public, "--tsa-ca", tmp_path / "keys" / "drtests.pub")
+    assert (
+        missing.returncode == 1
+        and "no RFC 3161 timestamp (evidence.intoto.tsr), but --tsa-ca was given" in missing.stdout
+    )
+    unreachable = drill_lab.run("--set", "evidence.tsa_url=http://127.0.0.1:9/", env=env)
+    assert (
+        unreachable.returncode == 0 and "WARNING: no trusted timestamp: time-stamping authority" in unreachable.stdout
+    )
