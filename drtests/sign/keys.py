@@ -53,14 +53,14 @@ def load_private(path: Path) -> Ed25519PrivateKey:
         data, mode = path.read_bytes(), path.stat().st_mode
     except OSError as exc:
         raise DrillError(f"signing key {path}: cannot read it ({exc.strerror or exc})") from None
-    if mode & 0o077:
-        raise DrillError(f"signing key {path}: readable by others (mode {mode & 0o777:o}): chmod 600 it")
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise DrillError(f"signing key {path}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise DrillError(f"signing key {path}: not an ed25519 key (drtests keygen writes one)")
+    if mode & 0o077:
+        raise DrillError(f"signing key {path}: readable by others (mode {mode & 0o777:o}): chmod 600 it")
     return key
 
 
