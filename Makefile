@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 JARS := fixtures/elasticsearch/lib/.complete
 
 .PHONY: deps-drill deps-test venv jars docker image lab-up lab-down lab-status drill drill-isolated drill-existing \
-	bench test lint format clean
+	bench test verify-cosign lint format clean
 
 # What the machine needs (java, maven, docker.io, ...): installed with apt-get when running as root
 # on Debian, else the one command that installs them is printed (exit 2).
@@ -89,6 +89,18 @@ test: deps-test venv jars image
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS))
+
+# cosign (pinned, built from the Go module proxy into .cache/bin, about 4 minutes the first time)
+# verifies a real drill's envelope with the public key alone: tests/e2e/test_cosign.py.
+COSIGN_VERSION := v2.4.3
+COSIGN := .cache/bin/cosign-$(COSIGN_VERSION)
+$(COSIGN):
+	mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/gobin go install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+	mv .cache/gobin/cosign $@
+
+verify-cosign: deps-test venv jars $(COSIGN)
+	DRTESTS_COSIGN=$(CURDIR)/$(COSIGN) $(BIN)/pytest -p no:cacheprovider tests/e2e/test_cosign.py
 
 lint: venv
 	$(BIN)/ruff check .
