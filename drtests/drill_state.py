@@ -5,6 +5,8 @@ so a report folder, which anyone can edit or empty, is never the only word for a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 
@@ -22,6 +24,18 @@ class Made:
     name: str  # the file's path, or repository/snapshot
     drill: str
     at: str
+    proven: bool = True  # with a signing key configured: the line carries a valid signature by it
+
+
+def _signing_key(cfg: DrillConfig):
+    from drtests.sign import keys
+
+    path = cfg.signing_key_path
+    return keys.load_private(path) if path else None
+
+
+def _canonical(entry: dict) -> bytes:
+    return json.dumps({k: v for k, v in entry.items() if k != "sig"}, sort_keys=True, separators=(",", ":")).encode()
 
 
 def path(cfg: DrillConfig) -> str:
@@ -29,23 +43,39 @@ def path(cfg: DrillConfig) -> str:
 
 
 def record(cfg: DrillConfig, host: TargetHost, kind: str, name: str, drill_id: str) -> None:
-    """Append what a drill is about to make; a drill that cannot record it does not make it."""
-    line = json.dumps({"kind": kind, "name": name, "drill": drill_id, "target": cfg.target_name, "at": utc_now()})
+    """Append what a drill is about to make; a drill that cannot record it does not make it. With a
+    signing key, the line is signed: a line someone on the target adds is then not taken for one."""
+    entry = {"kind": kind, "name": name, "drill": drill_id, "target": cfg.target_name, "at": utc_now()}
+    if (key := _signing_key(cfg)) is not None:
+        entry["sig"] = base64.b64encode(key.sign(_canonical(entry))).decode()
+    line = json.dumps(entry)
     if host.run(f"printf '%s\\n' {quote(line)} >> {quote(path(cfg))}", 30).rc != 0:
         raise DrillError(f"cannot record the {kind} {name} in {path(cfg)} on {host.url}: nothing was made")
 
 
 def made(cfg: DrillConfig, host: TargetHost) -> list[Made]:
-    """This target's records, oldest first; a line that is not one (cut short, edited) is left out."""
+    """This target's records, oldest first; a line that is not one (cut short, edited) is left out.
+    With a signing key configured, a line without a valid signature by it is not `proven`."""
+    key = _signing_key(cfg)
     found = []
     for text in (host.read(path(cfg)) or "").splitlines():
         try:
             entry = json.loads(text)
             if entry["target"] == cfg.target_name and entry["kind"] in ("backup file", "snapshot"):
-                found.append(Made(entry["kind"], str(entry["name"]), str(entry["drill"]), str(entry["at"])))
+                proven = key is None or signed(key.public_key(), entry)
+                found.append(Made(entry["kind"], str(entry["name"]), str(entry["drill"]), str(entry["at"]), proven))
         except (ValueError, KeyError, TypeError):
             continue
     return found
+
+
+def signed(public, entry: dict) -> bool:
+    from drtests.sign import keys
+
+    try:
+        return keys.valid(public, base64.b64decode(str(entry.get("sig", "")), validate=True), _canonical(entry))
+    except binascii.Error:
+        return False
 
 
 HEAD = "drtests-ledger-head.json"

@@ -58,7 +58,8 @@ def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Art
     for entry in made:
         artifact = Artifact(entry.kind, entry.name, entry.drill)
         deletable = (
-            entry.drill not in keep_ids
+            entry.proven
+            and entry.drill not in keep_ids
             and entry.name not in used
             and (entry.kind == "snapshot" or inside(backup_dir, entry.name))
             and (entry.kind == "backup file" or entry.name.startswith(f"{cfg.elasticsearch.repository}/"))

@@ -30,8 +30,11 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
         delete, keep = retention.plan(cfg, root, made)
         print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)} (of what drills recorded in "
               f"{drill_state.path(cfg)} on {t.url})")  # fmt: skip
+        unproven = {(m.kind, m.name, m.drill) for m in made if not m.proven}
         for artifact in keep:
-            print(f"  keep   {artifact}")
+            why = ": its line is not signed by the drill key, so not proven a drill made it" if \
+                (artifact.kind, artifact.name, artifact.drill_id) in unproven else ""  # fmt: skip
+            print(f"  keep   {artifact}{why}")
         for artifact in delete:
             print(f"  {'delete' if yes else 'would delete'} {artifact}")
         if not yes or not delete:

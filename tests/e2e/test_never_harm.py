@@ -10,6 +10,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+from tests.e2e import signing
 from tests.e2e.conftest import DRTESTS, DrillLab, wait_for
 from tests.e2e.test_drill import assert_target_healthy, phase
 from tests.e2e.test_es_faults import RED_INDEX
@@ -282,3 +283,34 @@ def test_prune_deletes_a_snapshot_only_when_its_own_metadata_names_the_drill(dri
     first = next(e["name"] for e in entries if e["drill"] == entries[1]["drill"] and e["kind"] == "snapshot")
     assert "drtests-not-a-drill" in left and first.split("/", 1)[1] not in left  # the first drill's own: gone
     es.snapshot.delete(repository=repo, snapshot="drtests-not-a-drill")
+
+
+def test_with_a_signing_key_prune_deletes_only_what_signed_lines_name(drill_lab: DrillLab, tmp_path: Path) -> None:
+    """Signed, the drill state proves itself: a line someone on the target added (naming a file
+    in the backup folder, as a drill's would) gets nothing deleted, while a drill's own old backup,
+    named by its signed line, is."""
+    keys = signing.keygen(tmp_path / "keys")
+    env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
+    assert drill_lab.run(env=env).returncode == 0
+    assert drill_lab.run(env=env).returncode == 0
+    state = drill_lab.home / "var" / "drtests-made.jsonl"
+    entries = [json.loads(line) for line in state.read_text().splitlines()]
+    assert all(e.get("sig") for e in entries)
+    own = next(e["name"] for e in entries if e["kind"] == "backup file")  # the first drill's backup
+    keepsake = drill_lab.home / "backups" / "drtests-keepsake.graph"
+    keepsake.write_text("someone's file, named like a drill's")
+    forged = {
+        "kind": "backup file",
+        "name": str(keepsake),
+        "drill": "forged",
+        "target": entries[0]["target"],
+        "at": "2026-01-01T00:00:00Z",
+        "sig": entries[0]["sig"],
+    }  # a real signature, of another line
+    state.write_text(json.dumps(forged) + "\n" + state.read_text())
+    prune = [DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(drill_lab.reports),
+             "--set", "retention.keep_drill_artifacts=1", "--yes"]  # fmt: skip
+    done = subprocess.run(prune, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"keep   backup file {keepsake} (drill forged): its line is not signed by the drill key" in done.stdout
+    assert keepsake.exists() and not Path(own).exists()
