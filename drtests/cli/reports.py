@@ -133,12 +133,7 @@ def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path
     keys_given = loaded_keys(public_keys)
     if keys_given is False:
         return USAGE_ERROR
-    said, problems = verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger, tsa_ca)
-    for line in said:
-        print(line)
-    for problem in problems:
-        print(f"NOT VERIFIED {folder}: {problem}")
-    return 1 if problems else 0
+    return printed(folder, *verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger, tsa_ca))
 
 
 def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool) -> int:
@@ -151,11 +146,15 @@ def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None
     keys_given = loaded_keys(public_keys)
     if keys_given is False:
         return USAGE_ERROR
-    said, problems = verify.report_folder(root, keys_given, allowed_signers, allow_unsigned)
+    return printed(root, *verify.report_folder(root, keys_given, allowed_signers, allow_unsigned))
+
+
+def printed(where: Path, said: list[str], problems: list[str]) -> int:
+    """What verifying found, a line each; 1 when anything does not verify."""
     for line in said:
         print(line)
     for problem in problems:
-        print(f"NOT VERIFIED {root}: {problem}")
+        print(f"NOT VERIFIED {where}: {problem}")
     return 1 if problems else 0
 
 

@@ -150,19 +150,7 @@ def verify_folder(
 
 def files_problems(folder: Path, statement: dict) -> list[str]:
     recorded = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
-    linked = [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_symlink()]
-    if linked:  # evidence files are regular files; a link can point anywhere, and change without a trace
-        return [f"{name}: a symbolic link, not a file the drill wrote" for name in linked]
-    actual, problems = covered(folder), []
-    for name in sorted(set(recorded) | set(actual)):
-        if name not in actual:
-            problems.append(f"{name}: in the signed statement but missing")
-        elif name not in recorded:
-            problems.append(f"{name}: not in the signed statement (added after the drill)")
-        elif actual[name] != recorded[name]:
-            problems.append(f"{name}: altered (sha256 {actual[name][:16]}..., the statement says "
-                            f"{recorded[name][:16]}...)")  # fmt: skip
-    return problems
+    return manifest.differences(folder, recorded, covered(folder), "in the signed statement")
 
 
 def legacy_check(folder: Path, allow_unsigned: bool) -> FolderCheck:

@@ -35,6 +35,23 @@ def _files(folder: Path) -> dict[str, str]:
     }
 
 
+def differences(folder: Path, recorded: dict[str, str], actual: dict[str, str], listed: str) -> list[str]:
+    """Each file missing, added or altered against the table of sha256s that lists it (`listed`:
+    where, in words); a link in the folder instead, since a link can change without a trace."""
+    linked = [p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_symlink()]
+    if linked:  # evidence files are regular files
+        return [f"{name}: a symbolic link, not a file the drill wrote" for name in linked]
+    problems = []
+    for name in sorted(set(recorded) | set(actual)):
+        if name not in actual:
+            problems.append(f"{name}: {listed} but missing")
+        elif name not in recorded:
+            problems.append(f"{name}: not {listed} (added after the drill)")
+        elif actual[name] != recorded[name]:
+            problems.append(f"{name}: altered (sha256 {actual[name][:16]}..., {listed}: {recorded[name][:16]}...)")
+    return problems
+
+
 def verify(folder: Path, key: str | None = None) -> list[str]:
     """Problems found; an empty list means the folder is intact (and authentic, when signed)."""
     key = key if key is not None else os.environ.get(KEY_ENV)
@@ -45,18 +62,7 @@ def verify(folder: Path, key: str | None = None) -> list[str]:
     recorded = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(recorded, dict) or not all(isinstance(v, str) for v in recorded.values()):
         return [f"{MANIFEST}: not a drtests manifest (no table of files and their sha256)"]
-    links = [str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_symlink()]
-    if links:  # evidence files are regular files; a link can point anywhere, and change without a trace
-        return [f"{name}: a symbolic link, not a file the drill wrote" for name in links]
-    problems = []
-    actual = _files(folder)
-    for name in sorted(set(recorded) | set(actual)):
-        if name not in actual:
-            problems.append(f"{name}: listed in the manifest but missing")
-        elif name not in recorded:
-            problems.append(f"{name}: not in the manifest (added after the drill)")
-        elif actual[name] != recorded[name]:
-            problems.append(f"{name}: altered (sha256 {actual[name][:16]}..., manifest says {recorded[name][:16]}...)")
+    problems = differences(folder, recorded, _files(folder), "in the manifest")
     signature = manifest.get("signature")
     if signature is not None and not well_formed(signature):
         problems.append(f"{MANIFEST}: its signature is malformed ({json.dumps(signature)[:40]}): not an HMAC-SHA256")
