@@ -20,6 +20,7 @@ from drtests.es import snapshots
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
 from drtests.report import attest, store
+from drtests.report.proven import proven
 from drtests.report.store import Artifact
 from drtests.words import Verdict
 
@@ -27,8 +28,9 @@ PRUNES = "prunes.jsonl"
 
 
 def drills_of(cfg: DrillConfig, report_dir: Path) -> list[store.StoredDrill]:
-    """This target's drills from their evidence, newest first."""
-    return [d for d in store.scan(report_dir).drills if d.summary.target_name == cfg.target_name][::-1]
+    """This target's drills the ledger holds, newest first (DrillError when the ledger is broken:
+    prune then deletes nothing)."""
+    return [d for d in proven(report_dir)[0] if d.summary.target_name == cfg.target_name][::-1]
 
 
 def inside(folder: str, path: str) -> bool:

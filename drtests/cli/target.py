@@ -27,7 +27,11 @@ def prune_artifacts(configs: list, root: Path, yes: bool) -> int:
         except DrillError as exc:
             print(f"drtests: error: {cfg.target_name}: {exc}", file=sys.stderr)
             return INFRASTRUCTURE_ERROR
-        delete, keep = retention.plan(cfg, root, made)
+        try:
+            delete, keep = retention.plan(cfg, root, made)
+        except DrillError as exc:  # a broken ledger: nothing it names is taken at its word
+            print(f"drtests: error: {exc}: nothing deleted", file=sys.stderr)
+            return 1
         print(f"{cfg.target_name}: keep {len(keep)}, delete {len(delete)} (of what drills recorded in "
               f"{drill_state.path(cfg)} on {t.url})")  # fmt: skip
         unproven = {(m.kind, m.name, m.drill) for m in made if not m.proven}

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from drtests.config import with_overrides
 from drtests.drill_state import Made
+from drtests.errors import DrillError
 from drtests.retention import plan
 from tests.unit import drills_on_disk
 
@@ -75,8 +78,10 @@ def test_what_a_kept_drill_used_and_what_unverified_evidence_names_stay(tmp_path
     verified = drills_on_disk.drill(existing, "e5", "2026-01-05T00:00:00Z", backup_file=f"{BACKUPS}/drtests-d1.graph",
                                     snapshot="drtests-d1")  # fmt: skip
     drills_on_disk.write(reports, verified)  # the newest: it verified d1's backup, and made nothing
-    (reports / "d2" / "evidence.json").write_text((reports / "d2" / "evidence.json").read_text() + " ")  # altered
     made = made_by(1) + made_by(2) + made_by(3)
     delete, keep = plan(cfg, reports, made)
-    assert delete == []  # d1: used by the newest drill; d2: its evidence does not verify; d3: the newest maker
-    assert sorted({a.drill_id for a in keep}) == ["d1", "d2", "d3"]
+    assert {a.drill_id for a in delete} == {"d2"}  # d1: used by the newest drill; d3: the newest maker
+    assert sorted({a.drill_id for a in keep}) == ["d1", "d3"]
+    (reports / "d2" / "evidence.json").write_text((reports / "d2" / "evidence.json").read_text() + " ")  # altered
+    with pytest.raises(DrillError, match=r"ledger.jsonl is broken.*drill d2 .*evidence.json: altered"):
+        plan(cfg, reports, made)  # evidence that does not verify: nothing is deleted on the folder's word
