@@ -85,10 +85,13 @@ def head_path(cfg: DrillConfig) -> str:
     return f"{cfg.state_dir.rstrip('/')}/{HEAD}"
 
 
-def record_head(cfg: DrillConfig, host: TargetHost, seq: int, sha256: str, drill_id: str) -> None:
+def record_head(cfg: DrillConfig, host: TargetHost, seq: int, sha256: str, drill_id: str, drills: int) -> None:
     """Keep the ledger line this target's drill just wrote (replaced atomically): the next drill
-    proves its report folder still holds it, so a folder replaced by an older copy is noticed."""
-    line = json.dumps({"seq": seq, "sha256": sha256, "drill": drill_id, "target": cfg.target_name, "at": utc_now()})
+    proves its report folder still holds it, so a folder replaced by an older copy is noticed.
+    `drills`: how many drills this target has had, for the next one's rotation (full verification)
+    when its report folder starts empty, as a CI job's does."""
+    line = json.dumps({"seq": seq, "sha256": sha256, "drill": drill_id, "target": cfg.target_name, "at": utc_now(),
+                       "drills": drills})  # fmt: skip
     target = quote(head_path(cfg))
     if host.run(f"printf '%s\\n' {quote(line)} > {target}.new && mv -f {target}.new {target}", 30).rc != 0:
         raise DrillError(f"cannot write {head_path(cfg)} on {host.url}")

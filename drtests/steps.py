@@ -90,16 +90,18 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
         drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 
 
-def full_verify_choice(cfg: DrillConfig, options, names: list[str]) -> FullVerify | None:
+def full_verify_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> FullVerify | None:
     """elasticsearch.full_verify: which of `names` this drill hashes in full. The drill's sequence
-    number is how many drills of its target the report folder's history holds."""
+    number is how many drills of its target came before: the larger of what the target's own
+    drill state records (`drills_before`: it survives an empty report folder, as in CI) and what
+    the report folder's history holds."""
     spec = cfg.elasticsearch.full_verify
     if spec == "off":
         return None
     from drtests.report import store
 
     earlier = [e for e in store.history(Path(options.report_dir)) if e.target_name == cfg.target_name]
-    sequence = len(earlier)
+    sequence = max(len(earlier), drills_before)
     return FullVerify(spec, sequence, digests.chosen_for_full_verify(sorted(names), spec, sequence))
 
 

@@ -30,6 +30,8 @@ def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> Non
     """Record whether the report folder holds the line this target last recorded (a failed check
     stops the drill in preflight, before anything is touched)."""
     recorded = drill_state.recorded_head(cfg, host)
+    if recorded is not None and isinstance(recorded.get("drills"), int):
+        drill.preflight.drills_before = recorded["drills"]
     root = Path(options.report_dir)
     held = {hashlib.sha256(line).hexdigest() for line in ledger.lines(root)}
     where = f"{drill_state.head_path(cfg)} on {host.url}"
@@ -68,7 +70,8 @@ def keep_on_target(drill, root: Path) -> str:
     t = cfg.target
     try:
         host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
-        drill_state.record_head(cfg, host, line[0], line[1], drill.id)
+        drills = max(drill.preflight.drills_before + 1, ledger.drills_of_target(root, cfg.target_name))
+        drill_state.record_head(cfg, host, line[0], line[1], drill.id, drills)
     except DrillError as exc:
         return f"the ledger head was not kept on the target ({exc}): the next drill cannot prove this folder is current"
     return ""

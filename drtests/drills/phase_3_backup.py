@@ -112,7 +112,9 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
         drill.backup.fingerprints_at_snapshot = digests.fingerprints(
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
-    full = drill.backup.full_verify = full_verify_choice(cfg, options, sorted(at_snapshot))
+    full = drill.backup.full_verify = full_verify_choice(
+        cfg, options, sorted(at_snapshot), drill.preflight.drills_before
+    )
     if full is not None:
         with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip

@@ -28,6 +28,7 @@ class Preflight:
     restore_cluster: ElasticsearchFacts | None = None  # where the snapshot is restored, when not production
     leftovers: str | None = None  # what an interrupted drill left, in words
     node_state_at_start: str | None = None  # active | inactive
+    drills_before: int = 0  # this target's drills before this one, as its own drill state records them
 
     @property
     def node_was_active(self) -> bool:

@@ -72,6 +72,18 @@ def line_of(root: Path, drill_id: str) -> tuple[int, str] | None:
     return None
 
 
+def drills_of_target(root: Path, target_name: str) -> int:
+    """How many drill lines of this target the ledger holds."""
+    count = 0
+    for raw in lines(root):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        count += isinstance(entry, dict) and entry.get("kind") == "drill" and entry.get("target") == target_name
+    return count
+
+
 def next_entry(root: Path, **fields: object) -> dict:
     return {"seq": len(lines(root)), "prev": head(root), **fields}
 

@@ -4,8 +4,10 @@ indices is hashed, so a change in the middle of an index, outside the sampled en
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
-from tests.e2e.conftest import DrillLab
+from tests.e2e.conftest import DRTESTS, DrillLab
 
 # A user check that rewrites one restored index with the document in its middle changed, each
 # document written in its original order into a fresh one-shard index, so every _seq_no (and with
@@ -60,3 +62,22 @@ def test_over_a_cycle_every_index_is_verified_in_full_once(drill_lab: DrillLab) 
     assert f"Verified in full (every document): {len(indices)} of {len(indices)} indices in the last 3 drills." in (
         index_html
     )
+
+
+def test_drills_with_empty_report_folders_still_rotate_and_prune(drill_lab: DrillLab, tmp_path: Path) -> None:
+    """A CI job starts each run with an empty workspace: the target's own drill state carries the
+    drill count (rotation) and what each drill made (retention)."""
+    indices = set(drill_lab.doc_counts())
+    seen, ids = [], []
+    for n in range(3):
+        result = drill_lab.run("--set", "elasticsearch.full_verify=1/3", "--report-dir", str(tmp_path / f"run{n}"))
+        assert result.returncode == 0, result.stdout[-3000:]
+        evidence = json.loads((tmp_path / f"run{n}" / "latest" / "evidence.json").read_text())
+        seen += evidence["full_verification"]["indices"]
+        ids.append(evidence["drill_id"])
+    assert sorted(seen) == sorted(indices)  # three different thirds, though each report folder held one drill
+    plan = subprocess.run([DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(tmp_path / "run2"),
+                           "--set", "retention.keep_drill_artifacts=1"], capture_output=True, text=True)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr
+    assert f"would delete backup file {drill_lab.home}/backups/drtests-{ids[0]}" in plan.stdout
+    assert f"keep   backup file {drill_lab.home}/backups/drtests-{ids[2]}" in plan.stdout
