@@ -106,7 +106,7 @@ def test_commands_on_a_local_target_never_see_the_drills_secrets(drill_lab: Dril
     assert not [value for value in secrets.values() if value in environment]
     assert not [name for name in secrets if f"{name}=" in environment]
     ran = next(s["ran"] for s in drill_lab.evidence()["steps"] if s["name"] == "export graph")
-    assert "exec env -u DRTESTS_SIGNING_KEY -u DRT_HOOK_URL timeout " in ran  # what was hidden, by name only
+    assert "exec env -u DRTESTS_SIGNING_KEY -u DRTESTS_SIGNING_KEY_FILE -u DRT_HOOK_URL timeout " in ran  # by name only
     seen.unlink()
 
 
