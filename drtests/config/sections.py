@@ -185,6 +185,17 @@ class AlertsSection:
 
 
 @dataclass(frozen=True)
+class MetricsSection:
+    # node_exporter's textfile collector folder (--collector.textfile.directory): each drill
+    # rewrites drtests_<target>.prom there, atomically; empty: none
+    textfile_dir: str = setting("")
+    # a Prometheus Pushgateway, e.g. http://pushgateway:9091: each drill pushes its target's metrics
+    pushgateway_url: str = setting("")
+    job: str = setting("drtests", required=True)  # the Pushgateway job the metrics are grouped under
+    timeout: float = setting(10.0, gt=0, unit="seconds")
+
+
+@dataclass(frozen=True)
 class RetentionSection:
     # `drtests prune` keeps the backup files and snapshots of this many newest drills of the target
     # (and a gate's rollback point until a newer gate passed); it deletes only what drills made
@@ -225,6 +236,7 @@ class DrillConfig:
     retention: RetentionSection = field(default_factory=RetentionSection)
     objectives: ObjectivesSection = field(default_factory=ObjectivesSection)
     evidence: EvidenceSection = field(default_factory=EvidenceSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
     source: str = "<defaults>"
     sha256: str = ""
 

@@ -16,7 +16,7 @@ from drtests.errors import DrillError
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of, write_json
-from drtests.report import attest, history, ledger, pages, store
+from drtests.report import attest, history, ledger, metrics, pages, store
 from drtests.sign import keys, tsa
 from drtests.words import Phase, Status, Verdict
 
@@ -75,6 +75,8 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
     folder, evidence = write_folder(drill, Path(options.report_dir), final=True)
     report = str((folder / "report.html").resolve())
     problems = [said] if (said := stamp(drill.config, folder)) else []
+    target_history = [e for e in store.history(Path(options.report_dir)) if e.target_name == drill.config.target_name]
+    problems += metrics.publish(drill.config, evidence, target_history)
     alerts_cfg = drill.config.alerts
     if alerts_cfg.webhook_url_env:
         body = {**store.DrillSummary.of_evidence(evidence).as_line(), "report": report,

@@ -17,13 +17,8 @@ from drtests.report.store import HISTORY, DrillSummary
 def full_coverage(drills: list[DrillSummary]) -> str | None:
     """The share of the newest drill's indices verified in full within the last cycle (its t
     drills), as "k of n indices in the last t drills"; None without full verification."""
-    newest = drills[-1] if drills else None
-    if newest is None or newest.full_verify is None:
-        return None
-    n, t = (int(x) for x in newest.full_verify.split("/"))
-    cycle = -(-t // n)
-    verified = {name for entry in drills[-cycle:] for name in entry.full_verified}
-    return f"{len(verified)} of {newest.indices} indices in the last {min(cycle, len(drills))} drills"
+    found = store.coverage(drills)
+    return f"{found[0]} of {found[1]} indices in the last {found[2]} drills" if found else None
 
 
 def append(root: Path, summary: DrillSummary) -> None:

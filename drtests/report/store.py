@@ -184,3 +184,15 @@ def by_target(entries: list[DrillSummary]) -> list[tuple[str, list[DrillSummary]
     for entry in entries:
         groups.setdefault(entry.target_name, []).append(entry)
     return sorted(groups.items())
+
+
+def coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
+    """Full verification's reach in the newest drill's cycle (its t drills): (indices verified in
+    full, indices the newest drill counted, drills of the cycle held); None without it."""
+    newest = drills[-1] if drills else None
+    if newest is None or newest.full_verify is None:
+        return None
+    n, t = (int(x) for x in newest.full_verify.split("/"))
+    cycle = -(-t // n)
+    verified = {name for entry in drills[-cycle:] for name in entry.full_verified}
+    return len(verified), newest.indices or 0, min(cycle, len(drills))

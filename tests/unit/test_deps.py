@@ -20,7 +20,11 @@ def dry_run(target: str, path: str) -> subprocess.CompletedProcess:
     ("target", "packages"),
     [
         ("drill", "maven openjdk-17-jdk-headless"),
-        ("test", "chromium debootstrap docker.io maven nginx openjdk-17-jdk-headless openssh-client"),
+        (
+            "test",
+            "chromium debootstrap docker.io maven nginx openjdk-17-jdk-headless openssh-client prometheus "
+            "prometheus-node-exporter prometheus-pushgateway",
+        ),
     ],
 )
 def test_a_machine_without_the_tools_gets_the_one_command_that_installs_them(
@@ -35,7 +39,18 @@ def test_a_machine_without_the_tools_gets_the_one_command_that_installs_them(
 
 
 def test_a_machine_with_every_tool_needs_nothing(tmp_path: Path) -> None:
-    for tool in ("java", "mvn", "dockerd", "debootstrap", "ssh", "chromium", "nginx"):
+    for tool in (
+        "java",
+        "mvn",
+        "dockerd",
+        "debootstrap",
+        "ssh",
+        "chromium",
+        "nginx",
+        "prometheus",
+        "prometheus-pushgateway",
+        "prometheus-node-exporter",
+    ):
         (tmp_path / tool).write_text("#!/bin/sh\n")
         (tmp_path / tool).chmod(0o755)
     result = dry_run("test", str(tmp_path))
