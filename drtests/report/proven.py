@@ -16,8 +16,9 @@ from drtests.report import ledger, store
 def proven(
     root: Path, public_keys: list[Ed25519PublicKey] | None = None
 ) -> tuple[list[store.StoredDrill], ledger.LedgerCheck]:
-    """The ledger's drills, oldest first, and what verifying the ledger found; DrillError when broken."""
-    found = ledger.verify(root, public_keys, allow_unsigned=True)
+    """The ledger's drills, oldest first, and what verifying the ledger found; DrillError when broken.
+    With public keys, each drill line must be signed by one of them (an unsigned line breaks it)."""
+    found = ledger.verify(root, public_keys, allow_unsigned=public_keys is None)
     if found.broken:
         raise DrillError(f"{root}/{ledger.LEDGER} is broken, so nothing it holds is taken at its word: "
                          f"{found.problems[0]} (drtests verify-evidence --all names every problem)")  # fmt: skip

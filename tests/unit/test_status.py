@@ -15,6 +15,7 @@ import pytest
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of
 from drtests.report import history, ledger, store
+from drtests.sign import keys
 from tests.unit import drills_on_disk
 
 DRTESTS = str(Path(sys.executable).parent / "drtests")
@@ -87,3 +88,9 @@ def test_index_marks_the_overdue_target(reports: Path) -> None:
     index = (reports / "index.html").read_text()
     rows = [row for row in index.split("<tr") if "#target-" in row]
     assert len(rows) == 2 and "overdue" not in rows[0] and 'class="overdue"' in rows[1]
+
+
+def test_with_a_public_key_only_lines_it_signed_count(tmp_path: Path, reports: Path) -> None:
+    keys.generate(tmp_path / "keys")  # the runner's key; these drills ran without one
+    result = status(reports, "--max-age", "60d", "--public-key", str(tmp_path / "keys" / "drtests.pub"))
+    assert result.returncode == 1 and "ledger.jsonl line 1 (drill of drill d1-eu): UNSIGNED" in result.stderr
