@@ -143,7 +143,8 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
             break
         previous = hashlib.sha256(raw).hexdigest()
         if problem := signature_problem(entry, public_keys, allowed_signers, allow_unsigned):
-            found.add(None, f"{where} ({entry.get('kind')} of drill {entry.get('drill_id')}): {problem}")
+            what = "drill" if entry.get("kind") == "drill" else "sign-off of drill"
+            found.add(None, f"{where} ({what} {entry.get('drill_id')}): {problem}")
         if entry.get("kind") == "drill":
             if entry.get("drill_id") in found.drills:
                 found.add(None, f"{where}: drill {entry.get('drill_id')} again: a replayed line")

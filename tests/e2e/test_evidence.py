@@ -162,7 +162,7 @@ def test_sign_offs_are_their_signers_own_signatures_and_a_rollback_is_caught(
     refused = signing.verify(signed_drill, "--public-key", pub, "--allowed-signers", allowed)
     assert refused.returncode == 1
     assert "sign-off 003.json by mallory@example.com: not a good signature by an allowed signer" in refused.stdout
-    assert "(signoff of drill" in refused.stdout and "not signed by mallory@example.com in" in refused.stdout
+    assert "(sign-off of drill" in refused.stdout and "not signed by mallory@example.com in" in refused.stdout
 
     shutil.rmtree(signed_drill)
     shutil.copytree(earlier_copy, signed_drill)  # the folder as it was before any sign-off

@@ -93,4 +93,4 @@ def test_index_marks_the_overdue_target(reports: Path) -> None:
 def test_with_a_public_key_only_lines_it_signed_count(tmp_path: Path, reports: Path) -> None:
     keys.generate(tmp_path / "keys")  # the runner's key; these drills ran without one
     result = status(reports, "--max-age", "60d", "--public-key", str(tmp_path / "keys" / "drtests.pub"))
-    assert result.returncode == 1 and "ledger.jsonl line 1 (drill of drill d1-eu): UNSIGNED" in result.stderr
+    assert result.returncode == 1 and "ledger.jsonl line 1 (drill d1-eu): UNSIGNED" in result.stderr
