@@ -19,12 +19,12 @@ def test_a_drill_reaches_prometheus_by_the_textfile_collector_and_the_pushgatewa
         target = evidence["target_name"]
         assert list(monitoring.textfile_dir.glob("drtests_*.prom")) and not list(monitoring.textfile_dir.glob("*.tmp*"))
 
-        def verified_by_both() -> bool:
+        def verified_by_both() -> bool:  # job "node": the textfile; "drtests": pushed (honor_labels keeps its job)
             found = monitoring.query(f'drtests_drill_verified{{target="{target}"}}')
-            return sorted(r["metric"]["job"] for r in found if r["value"][1] == "1") == ["node", "pushgateway"]
+            return sorted(r["metric"]["job"] for r in found if r["value"][1] == "1") == ["drtests", "node"]
 
         wait_for(verified_by_both, "drtests_drill_verified from both the textfile collector and the Pushgateway", 60)
-        rto = monitoring.query(f'drtests_rto_seconds{{target="{target}",job="pushgateway"}}')
+        rto = monitoring.query(f'drtests_rto_seconds{{target="{target}",job="drtests"}}')
         assert (
             float(rto[0]["value"][1]) == round(evidence["rto"]["measured_s"], 6)
             or abs(float(rto[0]["value"][1]) - evidence["rto"]["measured_s"]) < 1e-6
@@ -32,7 +32,7 @@ def test_a_drill_reaches_prometheus_by_the_textfile_collector_and_the_pushgatewa
         met = monitoring.query(f'drtests_rto_met{{target="{target}",job="node"}}')
         assert met[0]["value"][1] == "1"
         checks = {r["metric"]["result"]: float(r["value"][1]) for r in
-                  monitoring.query(f'drtests_checks{{target="{target}",job="pushgateway"}}')}  # fmt: skip
+                  monitoring.query(f'drtests_checks{{target="{target}",job="drtests"}}')}  # fmt: skip
         assert checks["failed"] == 0 and checks["passed"] == sum(c["verdict"] == "pass" for c in evidence["checks"])
 
     unreachable = drill_lab.run("--set", "metrics.pushgateway_url=http://127.0.0.1:9",
