@@ -60,28 +60,50 @@ def append(root: Path, entry: dict, signature: dict) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
-def line_of(root: Path, drill_id: str) -> tuple[int, str] | None:
-    """(seq, sha256) of the drill's line in the ledger, None when it holds none."""
-    for seq, raw in enumerate(lines(root)):
+@dataclass(frozen=True)
+class Line:
+    entry: dict
+    sha256: str
+    problem: str  # what is wrong with its signature (empty: nothing, or not looked at)
+
+
+def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_signers: Path | None = None,
+         allow_unsigned: bool = True) -> tuple[list[Line], str]:  # fmt: skip
+    """The chain from its first line up to the first line that breaks it: each line, and why the
+    chain stops there (empty: it does not). public_keys / allowed_signers None: signatures are not
+    looked at."""
+    found, previous = [], GENESIS
+    for index, raw in enumerate(lines(root)):
+        where = f"{LEDGER} line {index + 1}"
         try:
             entry = json.loads(raw)
         except ValueError:
-            continue
-        if isinstance(entry, dict) and entry.get("kind") == "drill" and entry.get("drill_id") == drill_id:
-            return seq, hashlib.sha256(raw).hexdigest()
-    return None
+            return found, f"{where}: not JSON: the ledger was edited"
+        if not isinstance(entry, dict) or entry.get("seq") != index or entry.get("prev") != previous:
+            return found, f"{where}: does not follow the line before it: a line was removed, reordered, replayed " \
+                          "or altered"  # fmt: skip
+        previous = hashlib.sha256(raw).hexdigest()
+        problem = signature_problem(entry, public_keys, allowed_signers, allow_unsigned)
+        found.append(Line(entry, previous, problem))
+    return found, ""
+
+
+def drill_lines(root: Path, public_keys: list[Ed25519PublicKey] | None = None) -> list[dict]:
+    """The drill lines of the unbroken chain (signed by one of `public_keys`, when given)."""
+    chain, _ = walk(root, public_keys, allow_unsigned=public_keys is None)
+    return [line.entry for line in chain if line.entry.get("kind") == "drill" and not line.problem]
+
+
+def line_of(root: Path, drill_id: str) -> tuple[int, str] | None:
+    """(seq, sha256) of the drill's line in the chain, None when it holds none."""
+    chain, _ = walk(root)
+    return next(((n, line.sha256) for n, line in enumerate(chain)
+                 if line.entry.get("kind") == "drill" and line.entry.get("drill_id") == drill_id), None)  # fmt: skip
 
 
 def drills_of_target(root: Path, target_name: str) -> int:
-    """How many drill lines of this target the ledger holds."""
-    count = 0
-    for raw in lines(root):
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        count += isinstance(entry, dict) and entry.get("kind") == "drill" and entry.get("target") == target_name
-    return count
+    """How many drill lines of this target the chain holds."""
+    return sum(entry.get("target") == target_name for entry in drill_lines(root))
 
 
 def next_entry(root: Path, **fields: object) -> dict:
@@ -129,28 +151,21 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
            allow_unsigned: bool = False) -> LedgerCheck:  # fmt: skip
     """Walk the chain from its first line; then each drill folder and sign-off file against it.
     public_keys / allowed_signers None: signatures are not looked at (the chain and files are)."""
-    found, previous = LedgerCheck(), GENESIS
-    for index, raw in enumerate(lines(root)):
-        where = f"{LEDGER} line {index + 1}"
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            found.add(None, f"{where}: not JSON: the ledger was edited")
-            break
-        if not isinstance(entry, dict) or entry.get("seq") != index or entry.get("prev") != previous:
-            found.add(None, f"{where}: does not follow the line before it: a line was removed, reordered, replayed "
-                      "or altered")  # fmt: skip
-            break
-        previous = hashlib.sha256(raw).hexdigest()
-        if problem := signature_problem(entry, public_keys, allowed_signers, allow_unsigned):
+    found = LedgerCheck()
+    chain, broken = walk(root, public_keys, allowed_signers, allow_unsigned)
+    for index, line in enumerate(chain):
+        entry, where = line.entry, f"{LEDGER} line {index + 1}"
+        if line.problem:
             what = "drill" if entry.get("kind") == "drill" else "sign-off of drill"
-            found.add(None, f"{where} ({what} {entry.get('drill_id')}): {problem}")
+            found.add(None, f"{where} ({what} {entry.get('drill_id')}): {line.problem}")
         if entry.get("kind") == "drill":
             if entry.get("drill_id") in found.drills:
                 found.add(None, f"{where}: drill {entry.get('drill_id')} again: a replayed line")
             found.drills[str(entry.get("drill_id"))] = entry
         elif entry.get("kind") == "signoff":
             found.signoffs.append(entry)
+    if broken:
+        found.add(None, broken)
     for drill_id, entry in found.drills.items():
         for problem in drill_problems(root, drill_id, entry):
             found.add(drill_id, problem)

@@ -12,7 +12,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from drtests.config import DrillConfig
-from drtests.report import store
+from drtests.report import ledger, store
+from drtests.sign import keys
 
 # every series drtests exports (the shipped rules and dashboard may use only these)
 NAMES = ("drtests_drill_verified", "drtests_last_drill_timestamp_seconds", "drtests_last_success_timestamp_seconds",
@@ -26,8 +27,9 @@ def epoch(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def registry_of(evidence: dict, history: list[store.DrillSummary]) -> CollectorRegistry:
-    """The target's series after this drill (`history`: the target's drills, this one last)."""
+def registry_of(evidence: dict, history: list[store.DrillSummary], passes: list[str]) -> CollectorRegistry:
+    """The target's series after this drill (`history`: the target's drills, this one last, for
+    full verification's coverage; `passes`: when each passing drill the ledger proves started)."""
     registry, target = CollectorRegistry(), evidence["target_name"]
 
     def gauge(name: str, text: str, value: float | None, **labels: str) -> None:
@@ -37,12 +39,12 @@ def registry_of(evidence: dict, history: list[store.DrillSummary]) -> CollectorR
         metric.labels(target=target, **labels).set(value)
 
     passed = evidence["verdict"] == "pass"
-    successes = [epoch(s.started) for s in history if s.verdict == "pass"]
+    successes = [epoch(started) for started in passes]
     rpo = evidence["rpo"]
     gauge("drtests_drill_verified", "1 when the target's last drill passed (recovery proven), else 0", float(passed))
     gauge("drtests_last_drill_timestamp_seconds", "when the last drill started", epoch(evidence["started"]))
     gauge("drtests_last_success_timestamp_seconds", "when the last passing drill started (of those the report "
-          "folder holds)", max(successes) if successes else None)  # fmt: skip
+          "folder's ledger proves)", max(successes) if successes else None)  # fmt: skip
     for key, what in (("rto", "restore time"), ("rpo", "age of the newest data in the backup")):
         measured, objective = evidence[key]["measured_s"], evidence[key]["objective_s"]
         gauge(f"drtests_{key}_seconds", f"{key.upper()} measured: {what}", measured)
@@ -65,12 +67,23 @@ def registry_of(evidence: dict, history: list[store.DrillSummary]) -> CollectorR
     return registry
 
 
-def publish(cfg: DrillConfig, evidence: dict, history: list[store.DrillSummary]) -> list[str]:
+def proven_passes(cfg: DrillConfig, root: Path) -> list[str]:
+    """When this target's passing drills started, from the ledger's unbroken chain (lines signed by
+    the drill's key, when it has one): a line appended to history.jsonl cannot make recovery look
+    proven more recently than it was."""
+    path = cfg.signing_key_path
+    public = [keys.load_private(path).public_key()] if path else None
+    return [str(e.get("started")) for e in ledger.drill_lines(root, public)
+            if e.get("target") == cfg.target_name and e.get("verdict") == "pass"]  # fmt: skip
+
+
+def publish(cfg: DrillConfig, evidence: dict, root: Path) -> list[str]:
     """Write and/or push the target's series; what went wrong, a line each (warnings)."""
     settings, problems = cfg.metrics, []
     if not settings.textfile_dir and not settings.pushgateway_url:
         return problems
-    registry = registry_of(evidence, history)
+    history = [e for e in store.history(root) if e.target_name == cfg.target_name]
+    registry = registry_of(evidence, history, proven_passes(cfg, root))
     if settings.textfile_dir:
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", cfg.target_name)
         try:
