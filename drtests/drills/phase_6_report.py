@@ -21,5 +21,5 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 
 
 def test_report(dr_drill, dr_options, dr_say):
-    folder, _ = write_folder(dr_drill, Path(dr_options.report_dir))
+    folder = write_folder(dr_drill, Path(dr_options.report_dir)).folder
     dr_say(f"evidence written to {folder}")

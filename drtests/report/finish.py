@@ -10,6 +10,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from drtests import notify
 from drtests.errors import DrillError
@@ -33,11 +34,17 @@ class DrillOutcome:
     lines: list[str] = field(default_factory=list)
 
 
-def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[Path, dict]:
+class Written(NamedTuple):
+    folder: Path
+    evidence: dict  # as written (JSON types)
+    statement: bytes  # the signed statement, as signed
+
+
+def write_folder(drill: Drill, report_root: Path, final: bool = False) -> Written:
     """Write evidence.json, report.html and the signed statement over them (evidence.intoto.jsonl);
     point `latest` here. The final write (after the safety steps) names the ledger's head in the
     statement and appends the drill's line to the ledger, then to the history, and refreshes
-    index.html. Returns the folder and the evidence as written."""
+    index.html."""
     folder = report_root / drill.id
     folder.mkdir(parents=True, exist_ok=True)
     evidence = write_json(folder, evidence_of(drill))
@@ -45,7 +52,7 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[
     path = drill.config.signing_key_path
     key = keys.load_private(path) if path else None
     if not final:
-        attest.write(folder, evidence, key)
+        statement = attest.write(folder, evidence, key)
     latest = report_root / "latest"
     if latest.is_symlink() or not latest.exists():  # a real folder named latest is someone's: left alone
         tmp = report_root / f".latest-{os.getpid()}"
@@ -64,7 +71,7 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> tuple[
             ledger.append(report_root, entry, ledger.drill_signature(entry, key))
             history.append(report_root, store.DrillSummary.of_evidence(evidence))
             history.write_index(report_root, store.history(report_root))
-    return folder, evidence
+    return Written(folder, evidence, statement)
 
 
 def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
@@ -72,11 +79,10 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
     for record in drill.phases.values():
         if record.status == Status.RUNNING:  # Ctrl-C or SIGTERM ended it
             drill.phase_ended(record.name, Status.FAIL, "interrupted: the drill was stopped (SIGINT/SIGTERM)")
-    folder, evidence = write_folder(drill, Path(options.report_dir), final=True)
+    folder, evidence, statement = write_folder(drill, Path(options.report_dir), final=True)
     report = str((folder / "report.html").resolve())
-    problems = [said] if (said := stamp(drill.config, folder)) else []
-    target_history = [e for e in store.history(Path(options.report_dir)) if e.target_name == drill.config.target_name]
-    problems += metrics.publish(drill.config, evidence, target_history)
+    problems = [said] if (said := stamp(drill.config, folder, statement)) else []
+    problems += metrics.publish(drill.config, evidence, Path(options.report_dir))
     alerts_cfg = drill.config.alerts
     if alerts_cfg.webhook_url_env:
         body = {**store.DrillSummary.of_evidence(evidence).as_line(), "report": report,
@@ -93,14 +99,14 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
                         summary_lines(drill, folder, options.gate, problems))  # fmt: skip
 
 
-def stamp(cfg, folder: Path) -> str:
+def stamp(cfg, folder: Path, statement: bytes) -> str:
     """An RFC 3161 timestamp over the drill's statement ([evidence] tsa_url); what went wrong, in words."""
     if not cfg.evidence.tsa_url:
         return ""
     try:
-        _, payload, _ = attest.read_statement(folder)  # the statement as signed, bytes and all
-        (folder / attest.TIMESTAMP).write_bytes(tsa.timestamp(payload, cfg.evidence.tsa_url, cfg.evidence.tsa_timeout))
-    except (DrillError, ValueError) as exc:
+        reply = tsa.timestamp(statement, cfg.evidence.tsa_url, cfg.evidence.tsa_timeout)
+        (folder / attest.TIMESTAMP).write_bytes(reply)
+    except DrillError as exc:
         return f"no trusted timestamp: {exc}"
     return ""
 

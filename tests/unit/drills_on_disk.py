@@ -45,4 +45,4 @@ def write(reports: Path, record: Drill) -> Path:
     """The drill's folder (evidence.json, report.html, its statement) and its ledger line, as a
     drill's final write makes them."""
     reports.mkdir(parents=True, exist_ok=True)
-    return write_folder(record, reports, final=True)[0]
+    return write_folder(record, reports, final=True).folder
