@@ -56,12 +56,12 @@ def row_of(drill: store.StoredDrill, public_keys: list[Ed25519PublicKey], allowe
         signature, valid = found.problems[0], False
     else:
         signature, valid = f"valid ({found.signed_by})", True
-    said, problems = signoff.verify_signoffs(drill.folder, found.statement_sha256, allowed_signers) if \
-        found.statement else ([], [])  # fmt: skip
+    signoffs = signoff.verify_signoffs(drill.folder, found.statement_sha256, allowed_signers) if found.statement \
+        else signoff.SignoffCheck()  # fmt: skip
     s = drill.summary
     return Row(s.drill_id, s.target_name, s.started, s.verdict, met(s.rto_s, s.rto_objective_s),
-               met(s.rpo_s, s.rpo_objective_s), signature, valid, [line.split(" at ")[0].removeprefix("signed off by ")
-               for line in said], problems)  # fmt: skip
+               met(s.rpo_s, s.rpo_objective_s), signature, valid,
+               [f"{r.get('by')} ({r.get('role')})" for r in signoffs.valid], signoffs.problems)  # fmt: skip
 
 
 def matrix(root: Path, since: datetime, until: datetime | None, public_keys: list[Ed25519PublicKey],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from drtests.errors import DrillError
@@ -76,10 +76,17 @@ def sign_off(folder: Path, by: str, role: str, key_file: Path, note: str = "") -
     return record
 
 
-def verify_signoffs(folder: Path, statement_sha256: str, allowed_signers: Path | None) -> tuple[list[str], list[str]]:
-    """Each sign-off's signature by its signer in allowed_signers, over this drill's statement:
-    the lines to print and the problems found."""
-    said, problems = [], []
+@dataclass
+class SignoffCheck:
+    said: list[str] = field(default_factory=list)  # a line per good sign-off, to print
+    problems: list[str] = field(default_factory=list)
+    valid: list[dict] = field(default_factory=list)  # the records of the good ones
+
+
+def verify_signoffs(folder: Path, statement_sha256: str, allowed_signers: Path | None) -> SignoffCheck:
+    """Each sign-off's signature by its signer in allowed_signers, over this drill's statement."""
+    checked = SignoffCheck()
+    said, problems = checked.said, checked.problems
     found = read(folder)
     extra = sorted(p.name for p in (folder / attest.SIGNOFF_DIR).glob("*") if p.name not in
                    {"index.html", *(s.file for s in found), *(f"{s.file}.sig" for s in found)})  # fmt: skip
@@ -104,6 +111,7 @@ def verify_signoffs(folder: Path, statement_sha256: str, allowed_signers: Path |
                             f"({allowed_signers}): {message}")  # fmt: skip
             continue
         note = f": {record.get('note')}" if record.get("note") else ""
+        checked.valid.append(record)
         said.append(f"signed off by {record.get('by')} ({record.get('role')}) at {record.get('at')} with "
                     f"{sshsig.fingerprint(message)}{note}")  # fmt: skip
-    return said, problems
+    return checked

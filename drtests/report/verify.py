@@ -25,9 +25,9 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
         return said, problems
     if found.statement is None:
         return said, problems
-    lines, signoff_problems = signoff.verify_signoffs(path, found.statement_sha256, allowed_signers)
-    said += lines
-    problems += signoff_problems
+    signoffs = signoff.verify_signoffs(path, found.statement_sha256, allowed_signers)
+    said += signoffs.said
+    problems += signoffs.problems
     stamped, stamp_problems = timestamp(path, tsa_ca)
     said += stamped
     problems += stamp_problems
@@ -48,7 +48,7 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
         files = len(found.statement["subject"])
         who = f"signed by {found.signed_by}" if found.signed_by else "UNSIGNED (allowed by --allow-unsigned)"
         said.append(f"{path}: VERIFIED: {who}; {files} files match the signed statement{where}; "
-                    f"{len(lines)} sign-off(s) verified")  # fmt: skip
+                    f"{len(signoffs.valid)} sign-off(s) verified")  # fmt: skip
     return said, problems
 
 
