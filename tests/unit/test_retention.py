@@ -48,12 +48,18 @@ def test_the_newest_keep_and_the_newest_passing_gate_stay(tmp_path: Path) -> Non
     assert plan(other, reports, []) == ([], [])  # another target's drills are not this one's
 
 
-def test_prune_deletes_only_what_the_target_recorded_inside_the_backup_folder(tmp_path: Path) -> None:
+def three_drills(tmp_path: Path):
+    """A target that keeps one drill's artifacts, and the folders of its drills d1, d2, d3."""
     cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 1\n")
     cfg = with_overrides(cfg, elasticsearch={"repository": "sts-backup"})
     reports = tmp_path / "reports"
     for n in (1, 2, 3):
         drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", f"2026-01-{n:02d}T00:00:00Z"))
+    return cfg, reports
+
+
+def test_prune_deletes_only_what_the_target_recorded_inside_the_backup_folder(tmp_path: Path) -> None:
+    cfg, reports = three_drills(tmp_path)
     forged = drills_on_disk.drill(cfg, "d4", "2026-01-04T00:00:00Z", backup_file="/home/ann/thesis.graph")
     drills_on_disk.write(reports, forged)  # evidence naming a user's own file: not recorded by any drill
     killed = [Made("backup file", f"{BACKUPS}/drtests-k.graph", "killed", "2026-01-00T00:00:00Z")]  # no evidence
@@ -69,11 +75,7 @@ def test_prune_deletes_only_what_the_target_recorded_inside_the_backup_folder(tm
 
 
 def test_what_a_kept_drill_used_and_what_unverified_evidence_names_stay(tmp_path: Path) -> None:
-    cfg = drills_on_disk.config(tmp_path, "prod", extra="[retention]\nkeep_drill_artifacts = 1\n")
-    cfg = with_overrides(cfg, elasticsearch={"repository": "sts-backup"})
-    reports = tmp_path / "reports"
-    for n in (1, 2, 3):
-        drills_on_disk.write(reports, drills_on_disk.drill(cfg, f"d{n}", f"2026-01-{n:02d}T00:00:00Z"))
+    cfg, reports = three_drills(tmp_path)
     existing = drills_on_disk.config(tmp_path, "prod", "existing", "[retention]\nkeep_drill_artifacts = 1\n")
     verified = drills_on_disk.drill(existing, "e5", "2026-01-05T00:00:00Z", backup_file=f"{BACKUPS}/drtests-d1.graph",
                                     snapshot="drtests-d1")  # fmt: skip
