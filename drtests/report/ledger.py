@@ -148,9 +148,11 @@ class LedgerCheck:
 
 
 def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_signers: Path | None = None,
-           allow_unsigned: bool = False) -> LedgerCheck:  # fmt: skip
+           allow_unsigned: bool = False, only: str | None = None, files: bool = True) -> LedgerCheck:  # fmt: skip
     """Walk the chain from its first line; then each drill folder and sign-off file against it.
-    public_keys / allowed_signers None: signatures are not looked at (the chain and files are)."""
+    public_keys / allowed_signers None: signatures are not looked at (the chain and files are).
+    `only`: the folders of that drill alone are checked (the chain always whole); `files` False:
+    each folder's statement is compared, not its files (the caller hashes them itself)."""
     found = LedgerCheck()
     chain, broken = walk(root, public_keys, allowed_signers, allow_unsigned)
     for index, line in enumerate(chain):
@@ -167,13 +169,14 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
     if broken:
         found.add(None, broken)
     for drill_id, entry in found.drills.items():
-        for problem in drill_problems(root, drill_id, entry):
+        for problem in drill_problems(root, drill_id, entry, files) if only in (None, drill_id) else []:
             found.add(drill_id, problem)
     for entry in found.signoffs:
-        if problem := signoff_problem(root, entry):
+        if only in (None, entry.get("drill_id")) and (problem := signoff_problem(root, entry)):
             found.add(str(entry.get("drill_id")), problem)
     known_signoffs = {(e.get("drill_id"), e.get("file")) for e in found.signoffs}
-    for folder in sorted(p.parent for p in root.glob(f"*/{attest.ENVELOPE}")):
+    envelopes = [root / only / attest.ENVELOPE] if only else root.glob(f"*/{attest.ENVELOPE}")
+    for folder in sorted(p.parent for p in envelopes if p.exists()):
         if folder.name not in found.drills:
             found.outside.append(f"{folder.name}: a drill folder the ledger does not hold (an interrupted drill, "
                                  "one added by hand, or renamed): it proves nothing")  # fmt: skip
@@ -211,7 +214,7 @@ def signature_problem(entry: dict, public_keys: list[Ed25519PublicKey] | None, a
     return "its signature is malformed"
 
 
-def drill_problems(root: Path, drill_id: str, entry: dict) -> list[str]:
+def drill_problems(root: Path, drill_id: str, entry: dict, files: bool = True) -> list[str]:
     """A drill the ledger holds: its folder is there, named as written, with the statement written."""
     what = f"drill {drill_id} (verdict {entry.get('verdict')}, started {entry.get('started')}, ledger line " \
            f"{entry.get('seq', 0) + 1})"  # fmt: skip
@@ -227,7 +230,7 @@ def drill_problems(root: Path, drill_id: str, entry: dict) -> list[str]:
     if hashlib.sha256(payload).hexdigest() != entry.get("statement_sha256"):
         return [f"{what}: its folder holds another statement than the one the ledger recorded: replaced or rolled "
                 "back"]  # fmt: skip
-    return [f"{what}: {problem}" for problem in attest.files_problems(folder, statement)]
+    return [f"{what}: {problem}" for problem in attest.files_problems(folder, statement)] if files else []
 
 
 def signoff_problem(root: Path, entry: dict) -> str:

@@ -38,7 +38,8 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
             problems.append(f"no {ledger.LEDGER} beside it: a deleted drill or a rolled-back sign-off cannot be told "
                             "(--without-ledger checks the folder alone)")  # fmt: skip
         else:
-            held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned)
+            held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, only=path.name,
+                                 files=False)  # its files: hashed above, once  # fmt: skip
             problems += held.problems_of(path.name)
             if path.name not in held.drills:
                 problems.append(f"not in {root / ledger.LEDGER}: an interrupted drill, one added by hand, or renamed")
@@ -70,7 +71,7 @@ def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signe
                   allow_unsigned: bool) -> tuple[list[str], list[str]]:  # fmt: skip
     if not (root / ledger.LEDGER).exists():
         return [], [f"no {ledger.LEDGER}: no drill of this folder can be verified as a whole"]
-    held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned)
+    held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, files=False)  # hashed below
     problems, said = list(held.problems) + held.outside, []
     for drill_id in held.drills:
         if not (root / drill_id).is_dir():
