@@ -53,24 +53,27 @@ def sign_off(folder: Path, by: str, role: str, key_file: Path, note: str = "") -
     if found.problems:
         raise DrillError(f"{folder} is not intact, so it cannot be signed off: {found.problems[0]}")
     evidence = json.loads((folder / "evidence.json").read_text())
-    earlier = read(folder)
-    name = f"{len(earlier) + 1:03d}.json"
     record = {"drill_id": folder.name, "statement_sha256": found.statement_sha256, "by": by.strip(),
               "role": role.strip(), "at": utc_now(), "note": note.strip(),
               "key": sshsig.key_fingerprint(key_file)}  # fmt: skip
     data = (json.dumps(record, indent=2) + "\n").encode()
     signature = sshsig.sign(data, key_file, sshsig.SIGNOFF)
-    root = folder.parent
-    with ledger.locked(root):
+    root, target = folder.parent, folder / attest.SIGNOFF_DIR
+    with ledger.locked(root):  # the number is taken under the lock; a file is created, never replaced
+        name = f"{len(read(folder)) + 1:03d}.json"
         entry = ledger.next_entry(root, kind="signoff", drill_id=folder.name, folder=folder.name, file=name,
                                   record_sha256=hashlib.sha256(data).hexdigest(),
                                   statement_sha256=found.statement_sha256, by=record["by"], role=record["role"],
                                   at=record["at"])  # fmt: skip
         line_signature = ledger.signoff_signature(entry, key_file)
-        target = folder / attest.SIGNOFF_DIR
         target.mkdir(exist_ok=True)
-        (target / name).write_bytes(data)
-        (target / f"{name}.sig").write_text(signature)
+        if (target / f"{name}.sig").exists():
+            raise DrillError(f"{target / name}.sig exists without its record: a sign-off drtests did not write "
+                             "(verify-evidence names it); nothing was added")  # fmt: skip
+        with (target / name).open("xb") as f:
+            f.write(data)
+        with (target / f"{name}.sig").open("x") as f:
+            f.write(signature)
         ledger.append(root, entry, line_signature)
     (target / "index.html").write_text(pages.signoffs_page(evidence, records(folder)))
     return record
