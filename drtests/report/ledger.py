@@ -11,6 +11,7 @@ import binascii
 import fcntl
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -177,6 +178,11 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
     known_signoffs = {(e.get("drill_id"), e.get("file")) for e in found.signoffs}
     envelopes = [root / only / attest.ENVELOPE] if only else root.glob(f"*/{attest.ENVELOPE}")
     for folder in sorted(p.parent for p in envelopes if p.exists()):
+        if folder.is_symlink():  # `latest` names the newest drill again; any other link proves nothing
+            if not (folder.name == "latest" and os.readlink(folder) in found.drills):
+                found.outside.append(f"{folder.name}: a symbolic link to {os.readlink(folder)}, not a drill folder "
+                                     "the ledger holds: it proves nothing")  # fmt: skip
+            continue
         if folder.name not in found.drills:
             found.outside.append(f"{folder.name}: a drill folder the ledger does not hold (an interrupted drill, "
                                  "one added by hand, or renamed): it proves nothing")  # fmt: skip

@@ -94,3 +94,21 @@ def test_with_a_public_key_only_lines_it_signed_count(tmp_path: Path, reports: P
     keys.generate(tmp_path / "keys")  # the runner's key; these drills ran without one
     result = status(reports, "--max-age", "60d", "--public-key", str(tmp_path / "keys" / "drtests.pub"))
     assert result.returncode == 1 and "ledger.jsonl line 1 (drill d1-eu): UNSIGNED" in result.stderr
+
+
+def test_verify_all_passes_a_report_folder_with_its_latest_link_and_names_any_other(reports: Path) -> None:
+    """`latest` points at the newest drill (every drill makes it): verify-evidence --all reads it as
+    that drill again, not as a drill the ledger lacks; a link planted under another name is named."""
+
+    def verify() -> subprocess.CompletedProcess:
+        return subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(reports), "--allow-unsigned"],
+                              capture_output=True, text=True)  # fmt: skip
+
+    assert (reports / "latest").is_symlink()
+    done = verify()
+    assert done.returncode == 0, done.stdout + done.stderr
+    (reports / "newest").symlink_to("d2-eu")
+    done = verify()
+    assert (
+        done.returncode == 1 and "newest: a symbolic link to d2-eu, not a drill folder the ledger holds" in done.stdout
+    )
