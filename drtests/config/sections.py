@@ -117,8 +117,9 @@ class ElasticsearchSection:
     api_key_env: str = setting("")
     fingerprint_sample: int = setting(50, ge=1, le=10000)  # ES returns at most 10,000 hits a search
     # "n/t": each drill hashes every document of n t-ths of the indices (rotating with the drill's
-    # sequence number), so within t/n drills every index was verified in full; "off": samples only
-    full_verify: str = setting("off")
+    # sequence number), so within t/n drills every index was verified in full; "off": samples only.
+    # On by default: a drill that hashes only each index's ends misses a change in the middle.
+    full_verify: str = setting("1/7")
     full_verify_slices: int = setting(2, ge=1, le=16)  # parallel readers per index (sliced point in time)
     timeout: float = setting(1800.0, gt=0, unit="seconds")
 
