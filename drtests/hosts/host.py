@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,12 @@ from urllib.parse import urlparse
 from drtests.errors import DrillError, Unreachable
 
 TIMEOUT_EXIT = 124  # coreutils timeout: the command ran out of time
+# Content that reaches a file on the target never travels as one command-line argument (Linux
+# refuses one over 128 KiB: "Argument list too long", e.g. a restore ledger of 2,000 indices): it
+# goes on the command's stdin, or, where the transport has none, in parts of at most this many
+# characters (4 bytes each at most, quoted: well under the limit).
+PART_CHARS = 16 * 1024
+STDIN_SCHEMES = ("local", "ssh", "docker", "podman")
 
 
 @dataclass(frozen=True)
@@ -123,17 +130,61 @@ class TargetHost:
                 found.append((path, int(pid), "" if recorded == "-" else recorded, current))
         return found
 
-    def ssh_cat_argv(self, path: str) -> list[str]:
-        """ssh:// targets: the local command that writes the file's bytes to its stdout, so a
-        large file is streamed instead of read whole through testinfra."""
+    def ssh_argv(self, remote: str) -> list[str]:
+        """ssh:// targets: the local command that runs the shell command `remote` there, its stdin
+        and stdout this process's own (streams, instead of output read whole through testinfra)."""
         url = urlparse(self.url)
         argv = ["ssh", "-o", "BatchMode=yes"]
         argv += ["-F", self.ssh_config] if self.ssh_config else []
         argv += ["-i", self.ssh_identity_file] if self.ssh_identity_file else []
         argv += ["-p", str(url.port)] if url.port else []
-        remote = f"{'sudo -n ' if self.sudo else ''}cat -- {quote(path)}"
         destination = f"{url.username}@{url.hostname}" if url.username else str(url.hostname)
         return [*argv, "--", destination, remote]  # after --, a host named -oProxyCommand=... is no option
+
+    def ssh_cat_argv(self, path: str) -> list[str]:
+        """ssh:// targets: the local command that writes the file's bytes to its stdout."""
+        return self.ssh_argv(f"{'sudo -n ' if self.sudo else ''}cat -- {quote(path)}")
+
+    def stdin_argv(self, command: str) -> list[str] | None:
+        """The local command that runs the shell command `command` on the target with this
+        process's stdin as its own; None for a transport without one here (paramiko, kubectl,
+        ansible: see feed_in_parts)."""
+        url = urlparse(self.url)
+        if url.scheme == "local":
+            return ["sh", "-c", command]
+        if url.scheme == "ssh":
+            return self.ssh_argv(command)
+        if url.scheme in ("docker", "podman"):  # as testinfra reaches them: docker://[user@]name
+            user, _, name = url.netloc.rpartition("@")
+            return [url.scheme, "exec", "-i", *(["-u", user] if user else []), "--", name, "sh", "-c", command]
+        return None
+
+    def feed(self, command: str, content: str, timeout: float = 60) -> bool:
+        """Run the shell command `command` on the target with `content` on its stdin; True when it
+        exits 0. However large `content` is, no command line carries it (PART_CHARS)."""
+        wrapped = f"timeout -k 5 {timeout:g} sh -c {quote(command)}"
+        argv = self.stdin_argv(wrapped)
+        if argv is None:
+            return self.feed_in_parts(command, content, timeout)
+        env = {k: v for k, v in os.environ.items() if k not in self.hidden_env}
+        try:
+            done = subprocess.run(argv, input=content.encode(), capture_output=True, timeout=timeout + 10, env=env)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return done.returncode == 0
+
+    def feed_in_parts(self, command: str, content: str, timeout: float) -> bool:
+        """A transport without stdin: `content` written to a temporary file on the target in
+        parts of PART_CHARS, then given to `command` as its stdin, the file removed."""
+        tmp = f"/tmp/drtests-feed-{uuid.uuid4().hex}"
+        try:
+            for start in range(0, max(len(content), 1), PART_CHARS):
+                part, into = content[start : start + PART_CHARS], ">>" if start else ">"
+                if self.run(f"umask 077; printf %s {quote(part)} {into} {quote(tmp)}", timeout).rc != 0:
+                    return False
+            return self.run(f"sh -c {quote(command)} < {quote(tmp)}", timeout).rc == 0
+        finally:
+            self.run(f"rm -f {quote(tmp)}", 30)
 
     def name(self) -> str:
         return self.run("hostname", 30).stdout.strip() or self.url
@@ -213,17 +264,17 @@ class TargetHost:
 
     def write_new(self, path: str, content: str) -> bool:
         """Create `path` with `content` only if it does not exist yet (atomic: noclobber)."""
-        return self.run(f"set -C; printf %s {quote(content)} > {quote(path)}", 30).rc == 0
+        return self.feed(f"set -C; cat > {quote(path)}", content)
 
     def write(self, path: str, content: str) -> bool:
         """Create or replace `path` with `content`."""
-        return self.run(f"printf %s {quote(content)} > {quote(path)}", 30).rc == 0
+        return self.feed(f"cat > {quote(path)}", content)
 
     def replace(self, path: str, content: str) -> bool:
         """Replace `path` with `content` in one step (a temporary file renamed over it): a reader
         sees the old content or the new, never a half-written file."""
         tmp = f"{path}.new-{os.getpid()}"
-        return self.run(f"printf %s {quote(content)} > {quote(tmp)} && mv -f {quote(tmp)} {quote(path)}", 30).rc == 0
+        return self.feed(f"cat > {quote(tmp)} && mv -f {quote(tmp)} {quote(path)}", content)
 
     def read(self, path: str) -> str | None:
         result = self.run(f"cat {quote(path)}", 30)

@@ -339,3 +339,20 @@ def test_after_kill_9_in_an_isolated_restore_the_restore_host_is_a_leftover_reco
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert drtests_containers() == []
     assert lab_container.container.exec("systemctl is-active stackstate.service").strip() == "active"
+
+
+def test_a_3000_index_restore_ledger_reaches_a_container_over_docker_and_ssh(
+    lab_container: LabContainer, tmp_path: Path
+) -> None:
+    """The restore ledger (about 200 KB) travels on stdin through docker exec and through ssh:
+    no command line carries it (one argument over 128 KiB is refused by Linux)."""
+    from drtests.hosts.host import TargetHost
+    from fixtures.docker.lab_host import ssh_client_files
+    from tests.integration.test_target_files import round_trip
+
+    (tmp_path / "over-docker").mkdir()
+    round_trip(TargetHost(lab_container.url), "/opt/stackstate/var/drtests-docker.lock", tmp_path / "over-docker")
+    _, ssh_config = ssh_client_files(lab_container.ssh_dir)
+    (tmp_path / "over-ssh").mkdir()
+    over_ssh = TargetHost(lab_container.ssh_url(), ssh_config=str(ssh_config))
+    round_trip(over_ssh, "/opt/stackstate/var/drtests-ssh.lock", tmp_path / "over-ssh")
