@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.hosts.host import CommandResult, RunningCommand, TargetHost, pidfile_for
 from drtests.hosts.logtail import LogWindow
-from drtests.waiting import wait_until
+from drtests.waiting import Every, wait_until
 
 
 # Export and import run as the install's owner (with target.sudo: sudo -n -u owner): the backup
@@ -87,6 +88,10 @@ class Probe:
     def count(self, node_type: str) -> int:
         raise NotImplementedError
 
+    def look(self) -> None:
+        """One look (the first type's count): raises DrillError when the node does not answer."""
+        self.count(self.cfg.probe.types[0])
+
 
 class CliProbe(Probe):
     """`sts graph list --ids <Type>` per type (4.6 CLI), one id per output line."""
@@ -122,6 +127,9 @@ class CommandProbe(Probe):
 
     kind = "command"
 
+    def look(self) -> None:
+        self.counts()
+
     def counts(self) -> dict[str, int]:
         result = self.host.run(self.cfg.command(self.cfg.probe.command), 600)
         if result.rc != 0:
@@ -150,3 +158,23 @@ def probe_description(cfg: DrillConfig) -> str:
 
 def make_probe(cfg: DrillConfig, host: TargetHost) -> Probe:
     return PROBES[cfg.probe.kind](cfg, host)
+
+
+def wait_until_answering(probe: Probe, timeout: float, say: Callable[[str], None]) -> float:
+    """A node that was just started is `active` before it serves (a real StackState loads for
+    minutes): the probe looks until it answers, within `timeout`; the seconds it took. WaitTimeout
+    names the probe's last error."""
+    started, why = time.monotonic(), ""
+
+    def answers() -> bool:
+        nonlocal why
+        try:
+            probe.look()
+        except DrillError as exc:
+            why = str(exc)
+            return False
+        return True
+
+    wait_until(answers, timeout, lambda: f"the node did not answer the topology probe within {timeout:g}s: {why}",
+               interval=0.5, on_wait=Every(10, lambda: say(f"waiting for the node to answer: {why}")))  # fmt: skip
+    return round(time.monotonic() - started, 3)

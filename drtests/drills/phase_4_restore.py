@@ -31,7 +31,7 @@ from drtests.steps import (
     stackstate_version,
     step,
 )
-from drtests.topology import import_graph
+from drtests.topology import import_graph, make_probe, probe_description, wait_until_answering
 
 pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"
@@ -45,6 +45,7 @@ RECOVERY_POINT = check("recovery point in log")
 NO_ERROR_LINES = check("no error lines in the import's log window")
 RESTORE_FAILED_SHARDS = check("restore failed shards")
 RESTORED_HEALTH = check("restored indices health")
+NODE_ANSWERS = check("node answers the topology probe")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
@@ -78,6 +79,11 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned += [
         START_NODE.planned(PHASE, unit=unit, detail=f"`{start}`, once the import and the snapshot restore ended"),
         NODE_ACTIVE_AGAIN.planned(PHASE),
+        NODE_ANSWERS.planned(
+            PHASE,
+            f"{probe_description(cfg)}: asked until it answers, within {cfg.service.timeout:g}s "
+            "(the RTO ends when the node serves, not when it is active)",
+        ),
         IMPORT_EXIT.planned(PHASE, "0, within the timeout"),
         START_LINE.planned(PHASE, st.restore_start_pattern),
         RECOVERY_POINT.planned(PHASE, st.watermark_pattern),
@@ -118,9 +124,23 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
 
     check_import(drill, host, st, imported, window)
+    if site.node_was_active:
+        check_node_answers(drill, site, dr_say)
     if telemetry_path is not None:
         check_restored(drill, telemetry_path.result())  # its failure (a name taken, failed shards) fails here
     assert_checks(drill, PHASE)
+
+
+def check_node_answers(drill, site, say) -> None:
+    """The restore ends when the node serves again: the topology probe is asked until it answers
+    (service.timeout), inside the restore phase, so the RTO includes the node's start-up."""
+    timeout = site.config.service.timeout
+    try:
+        took = wait_until_answering(make_probe(site.config, site.host), timeout, say)
+    except DrillError as exc:
+        drill.check(PHASE, NODE_ANSWERS(), f"within {timeout:g}s", "no answer", False, str(exc))
+        return
+    drill.check(PHASE, NODE_ANSWERS(), f"within {timeout:g}s", f"after {took:g}s", took <= timeout)
 
 
 def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request) -> Beside:
