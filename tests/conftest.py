@@ -32,6 +32,7 @@ CONTAINER_MODULES = (
     "tests/e2e/test_containers.py",
     "tests/e2e/test_existing.py",
     "tests/e2e/test_restore_cluster.py",
+    "tests/e2e/test_systemd.py",
     "tests/integration/test_log_window.py",
 )
 
