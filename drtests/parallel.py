@@ -69,6 +69,11 @@ class Beside(Generic[T]):
         if self._error is not None and not self._thread.is_alive() and not isinstance(self._error, Cancelled):
             raise OtherPathFailed(self._error)
 
+    def cancel(self) -> None:
+        """The graph path failed without an exception (its command exited non-zero): this path
+        starts no further request; the one in flight ends in the cluster by itself."""
+        self.cancelled.set()
+
     def check_cancelled(self) -> None:
         """Called before each request of the path: none starts once the other path gave up."""
         if self.cancelled.is_set():
@@ -119,5 +124,5 @@ def graph_path(beside: Beside | None) -> Iterator[None]:
         yield
     except BaseException:
         if beside is not None:
-            beside.cancelled.set()
+            beside.cancel()
         raise

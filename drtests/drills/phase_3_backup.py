@@ -172,6 +172,8 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
                 raise stopped.cause from None
             drill.step(PHASE, EXPORT(), exported, "done" if exported.rc == 0 else "failed")
             if telemetry_path is not None:
+                if exported.rc != 0:  # no backup to pair a snapshot with: the path takes none
+                    telemetry_path.cancel()
                 telemetry_path.join_into(drill.steps, every=lambda: (sample(), say("waiting for the snapshot")))
             seen.add(service.state())
     finally:

@@ -12,7 +12,7 @@ from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
+from drtests.parallel import Beside, Cancelled, OtherPathFailed, graph_path, watch
 from drtests.record.results import RestoredTelemetry, RestoreLog
 from drtests.steps import (
     COPY_BACKUP,
@@ -116,6 +116,8 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
                 raise stopped.cause from None
             drill.step(PHASE, IMPORT(), imported, "done" if imported.rc == 0 else "failed")
             if telemetry_path is not None:
+                if imported.rc != 0:  # the restore failed already: the snapshot restore goes no further
+                    telemetry_path.cancel()
                 telemetry_path.join_into(drill.steps, every=lambda: dr_say("waiting for the snapshot restore"))
     finally:
         restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
@@ -124,10 +126,15 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
 
     check_import(drill, host, st, imported, window)
-    if site.node_was_active:
+    if site.node_was_active and not drill.failed_checks(PHASE):  # a failed import: no node to wait for
         check_node_answers(drill, site, dr_say)
     if telemetry_path is not None:
-        check_restored(drill, telemetry_path.result())  # its failure (a name taken, failed shards) fails here
+        try:
+            restored = telemetry_path.result()  # its failure (a name taken, failed shards) fails here
+        except Cancelled:  # stopped because the import failed: that failure is the phase's
+            restored = None
+        if restored is not None:
+            check_restored(drill, restored)
     assert_checks(drill, PHASE)
 
 

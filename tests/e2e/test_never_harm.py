@@ -10,6 +10,9 @@ import socket
 import subprocess
 from pathlib import Path
 
+from elasticsearch import helpers
+
+from fixtures.data import generate
 from tests.e2e import signing
 from tests.e2e.conftest import DRTESTS, DrillLab, wait_for
 from tests.e2e.test_drill import assert_target_healthy, phase
@@ -314,3 +317,28 @@ def test_with_a_signing_key_prune_deletes_only_what_signed_lines_name(drill_lab:
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"keep   backup file {keepsake} (drill forged): its line is not signed by the drill key" in done.stdout
     assert keepsake.exists() and not Path(own).exists()
+
+
+def test_a_failed_export_stops_the_snapshot_beside_it(drill_lab: DrillLab) -> None:
+    """The export fails (exit 1) while the telemetry path beside it still hashes every document at
+    snapshot time: that path takes no snapshot of a backup that does not exist (it used to wait
+    for one, then delete it), the phase fails with the export's words, and the node runs again."""
+    big = generate.telemetry_docs(30000, 1, f"{drill_lab.index_prefix}big_")  # the lab's template applies
+    helpers.bulk(drill_lab.es, big, chunk_size=5000, refresh=True)
+    counts = drill_lab.doc_counts()
+    drill_lab.fault("export_fail")
+    try:
+        result = drill_lab.run("--set", "elasticsearch.full_verify=1/1", "--set", "elasticsearch.full_verify_slices=1")
+    finally:
+        drill_lab.fault()
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    assert phase(evidence, "backup")["message"].startswith("export exited 1"), phase(evidence, "backup")
+    backup_steps = [s["name"] for s in evidence["steps"] if s["phase"] == "backup"]
+    # the path ran (its steps are recorded) and stopped before the snapshot request
+    assert "count and fingerprint docs at snapshot time" in backup_steps and "snapshot" not in backup_steps
+    assert evidence.get("snapshot") is None
+    made = [s["snapshot"] for repo in drill_lab.es.snapshot.get_repository()
+            for s in drill_lab.es.snapshot.get(repository=repo, snapshot="_all")["snapshots"]]  # fmt: skip
+    assert not [name for name in made if evidence["drill_id"].lower() in name], made
+    assert_target_healthy(drill_lab, counts)
