@@ -63,6 +63,8 @@ class DrillRunner:
         checked = {c["name"] for c in evidence["checks"]}
         for name in planned_checks:
             prefix = name.split("<each ")[0]
+            if prefix == "full " and not (evidence.get("full_verification") or {}).get("indices"):
+                continue  # this drill's share held no index (a lab of 8 indices, full_verify 1/7): none to check
             assert name in checked or (prefix != name and any(c.startswith(prefix) for c in checked)), name
 
     def evidence(self) -> dict:
