@@ -16,10 +16,10 @@ import pytest
 
 from drtests.config import DrillConfig
 from drtests.declared import EACH_INDEX, EACH_TYPE, Declared, Planned, check, step
-from drtests.es import digests
+from drtests.es import digests, shares
 from drtests.hosts.service import Service, change_state
 from drtests.record.drill import Drill
-from drtests.record.results import FullVerify
+from drtests.record.results import FullVerify, RestoreShare
 
 __all__ = ["EACH_INDEX", "EACH_TYPE", "Declared", "Planned", "check", "step"]
 
@@ -90,18 +90,31 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
         drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 
 
-def full_verify_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> FullVerify | None:
-    """elasticsearch.full_verify: which of `names` this drill hashes in full. The drill's sequence
-    number is how many drills of its target came before: the larger of what the target's own
-    drill state records (`drills_before`: it survives an empty report folder, as in CI) and what
-    the report folder's history holds."""
-    spec = cfg.elasticsearch.full_verify
-    if spec == "off":
-        return None
+def drill_sequence(cfg: DrillConfig, options, drills_before: int) -> int:
+    """The drill's number for its target, which moves rotating shares on: how many drills of the
+    target came before, the larger of what the target's own drill state records (`drills_before`:
+    it survives an empty report folder, as in CI) and what the report folder's history holds."""
     from drtests.report import store
 
     earlier = [e for e in store.history(Path(options.report_dir)) if e.target_name == cfg.target_name]
-    sequence = max(len(earlier), drills_before)
+    return max(len(earlier), drills_before)
+
+
+def restore_share_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> RestoreShare | None:
+    """elasticsearch.restore_share: which of the snapshot's indices `names` this drill restores;
+    None for "1/1" (all of them)."""
+    spec = cfg.elasticsearch.restore_share
+    if spec == "1/1":
+        return None
+    return shares.restore_share(names, spec, drill_sequence(cfg, options, drills_before))
+
+
+def full_verify_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> FullVerify | None:
+    """elasticsearch.full_verify: which of `names` (indices this drill restores) it hashes in full."""
+    spec = cfg.elasticsearch.full_verify
+    if spec == "off":
+        return None
+    sequence = drill_sequence(cfg, options, drills_before)
     return FullVerify(spec, sequence, digests.chosen_for_full_verify(sorted(names), spec, sequence))
 
 

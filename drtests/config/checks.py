@@ -227,6 +227,12 @@ def _elasticsearch(cfg: DrillConfig, src: str) -> None:
         problem = ('must be "off" or "n/t" with 1 <= n <= t (e.g. "1/7": a seventh of the indices each drill, every '
                    f"index once in 7 drills), got {spec!r}")  # fmt: skip
         raise ConfigError(src, "elasticsearch.full_verify", problem)
+    spec = cfg.elasticsearch.restore_share
+    share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
+    if not share or int(share[1]) > int(share[2]):
+        problem = ('must be "n/t" with 1 <= n <= t (e.g. "1/4": a quarter of the indices and each group\'s newest '
+                   f'each drill, every index within 4 drills; "1/1": all), got {spec!r}')  # fmt: skip
+        raise ConfigError(src, "elasticsearch.restore_share", problem)
     if cfg.alerts.notify_env and cfg.alerts.notify_env not in os.environ:
         raise ConfigError(src, "alerts.notify_env", f"names environment variable {cfg.alerts.notify_env}, "
                           "which is not set")  # fmt: skip

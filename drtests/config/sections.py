@@ -120,6 +120,9 @@ class ElasticsearchSection:
     # sequence number), so within t/n drills every index was verified in full; "off": samples only.
     # On by default: a drill that hashes only each index's ends misses a change in the middle.
     full_verify: str = setting("1/7")
+    # "n/t": each drill restores n t-ths of the snapshot's indices (rotating, by the same slots as
+    # full_verify) plus each index group's newest; "1/1": every index, every drill
+    restore_share: str = setting("1/1")
     full_verify_slices: int = setting(2, ge=1, le=16)  # parallel readers per index (sliced point in time)
     timeout: float = setting(1800.0, gt=0, unit="seconds")
 

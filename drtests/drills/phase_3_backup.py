@@ -30,6 +30,7 @@ from drtests.steps import (
     node_commands,
     require,
     restart_node,
+    restore_share_choice,
     step,
 )
 from drtests.topology import export_graph
@@ -112,9 +113,10 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
         drill.backup.fingerprints_at_snapshot = digests.fingerprints(
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
-    full = drill.backup.full_verify = full_verify_choice(
-        cfg, options, sorted(at_snapshot), drill.preflight.drills_before
-    )
+    names = sorted(at_snapshot)
+    if (share := restore_share_choice(cfg, options, names, drill.preflight.drills_before)) is not None:
+        names = share.restored  # an index this drill does not restore is not read in full either
+    full = drill.backup.full_verify = full_verify_choice(cfg, options, names, drill.preflight.drills_before)
     if full is not None:
         with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip

@@ -28,6 +28,7 @@ from drtests.steps import (
     node_commands,
     require,
     restart_node,
+    restore_share_choice,
     stackstate_version,
     step,
 )
@@ -72,6 +73,11 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
                    f"indices); restored indices {cleanup}")  # fmt: skip
         else:
             how = f"{when}: DELETE the live indices {es.indices}, wait for 404, restore them"
+        if es.restore_share != "1/1":
+            how += (
+                f"; restore share {es.restore_share}: the indices in this drill's slots (rotating drill "
+                "by drill, as full verification) and each group's newest, the others left for later drills"
+            )
         planned.append(RESTORE_SNAPSHOT.planned(PHASE, how))
         if es.restore == "rename" or cfg.restore_cluster.url:
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
@@ -155,6 +161,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
     the target before the restore request, the removal of what it restores registered as a safety step."""
     es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
     elsewhere = bool(cfg.restore_cluster.url)
+    drill.restore.share = restore_share_choice(dr_config, dr_options, snapshot.indices, drill.preflight.drills_before)
 
     def restore_path(path: Beside) -> RestoredTelemetry:
         """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal
@@ -190,9 +197,17 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
             dr_target.remove(ledger)
 
         request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
+        share = drill.restore.share
+        if share is not None:
+            request_line += f" ({len(share.restored)} of {len(snapshot.indices)} indices: restore share {share.share})"
         with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line):
-            return snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
-                                              elsewhere=elsewhere, refused=not_created)  # fmt: skip
+            restored = snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
+                                                  elsewhere=elsewhere, refused=not_created,
+                                                  indices=share.restored if share else None)  # fmt: skip
+        if share is not None:  # what a full restore would read, for the RTO forecast
+            sizes = snapshots.index_sizes(es, snapshot.repository, snapshot.snapshot)
+            share.bytes_restored, share.bytes_total = sum(sizes.get(i, 0) for i in share.restored), sum(sizes.values())
+        return restored
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
     into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"

@@ -18,6 +18,7 @@ COUNT_RESTORED = step("count and fingerprint restored docs")
 FULL_RESTORED = step("full digest of the restored copies")
 RTO = check("RTO (s)")
 RPO = check("RPO (s)")
+RTO_FORECAST = check("RTO forecast of a full restore (s)")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
@@ -39,6 +40,17 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     rpo = mode.rpo_rule(cfg)
     planned += [
         RTO.planned(PHASE, f"restore phase wall time <= {objectives.rto_seconds:g}s"),
+        *(
+            [
+                RTO_FORECAST.planned(
+                    PHASE,
+                    f"this restore's telemetry path scaled to every index's bytes "
+                    f"<= {objectives.rto_seconds:g}s (restore_share {cfg.elasticsearch.restore_share})",
+                )
+            ]
+            if cfg.elasticsearch.enabled and cfg.elasticsearch.restore_share != "1/1"
+            else []
+        ),
         RPO.planned(PHASE, f"{rpo} <= {objectives.rpo_seconds:g}s"),
     ]
     return planned
@@ -61,9 +73,12 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
         drill.verify.docs = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
         drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         mode.compare_telemetry(drill, restored_counts, restored_prints)
+        mode.compare_still_written(drill, request.getfixturevalue("dr_es"), es)
         verify_in_full(cfg, drill, es, mapping, dr_options, request)
 
     rto, objectives = drill.rto_seconds, cfg.objectives
+    if (share := drill.restore.share) is not None:
+        forecast_full_rto(drill, share, objectives.rto_seconds)
     rpo, rpo_of = mode.rpo(cfg, drill)
     drill.check(
         PHASE,
@@ -84,6 +99,28 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     failed = drill.failed_checks(PHASE)
     dr_say(f"verify: {len(failed)} difference(s)" if failed else "verify: nothing lost")
     assert_checks(drill, PHASE)
+
+
+def forecast_full_rto(drill: Drill, share, objective: float) -> None:
+    """A drill that restored a share of the indices forecasts the RTO of restoring them all: its
+    telemetry path scaled by the bytes a full restore reads against the bytes it read, in place
+    of the measured one (beside the graph path, or after it), the rest of the phase as measured."""
+    rto, paths = drill.rto_seconds, drill.restore.paths_s or {}
+    graph, telemetry = paths.get("graph") or 0.0, paths.get("telemetry")
+    if rto is None or telemetry is None or not share.bytes_restored or share.bytes_total is None:
+        drill.check(PHASE, RTO_FORECAST(), f"<= {objective:g}", None, ok=False,
+                    message="no forecast of a full restore's RTO: the restore's bytes or time are unknown")  # fmt: skip
+        return
+    full = telemetry * share.bytes_total / share.bytes_restored
+    if drill.config.drill.parallel_paths:
+        forecast = rto - max(graph, telemetry) + max(graph, full)
+    else:
+        forecast = rto - telemetry + full
+    share.forecast_full_s = forecast = round(forecast, 3)
+    drill.check(PHASE, RTO_FORECAST(), f"<= {objective:g}", forecast, ok=forecast <= objective,
+                message=f"forecast RTO of a full restore {forecast}s (this drill restored {len(share.restored)} of "
+                f"{len(share.restored) + len(share.not_restored)} indices, {share.bytes_restored} of "
+                f"{share.bytes_total} bytes, in {telemetry}s), objective {objective:g}s")  # fmt: skip
 
 
 def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], options, request) -> None:

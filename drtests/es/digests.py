@@ -44,6 +44,47 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
     return result
 
 
+def newest_seq_nos(es: Elasticsearch, name: str) -> dict[int, int]:
+    """Per shard of the index, its highest _seq_no (write order; a restored copy keeps them):
+    where a snapshot's copy of an index still written ends. Shards without documents are left out."""
+    shards = int(es.indices.get_settings(index=name)[name]["settings"]["index"]["number_of_shards"])
+    newest = {"size": 1, "_source": False, "sort": [{"_seq_no": {"order": "desc", "unmapped_type": "long"}}]}
+    body: list[dict] = []
+    for shard in range(shards):
+        body += [{"index": name, "preference": f"_shards:{shard}"}, newest]
+    found = {}
+    for shard, response in enumerate(es.msearch(body=body)["responses"]):
+        if "error" in response:
+            raise DrillError(f"the newest document of index {name} cannot be read: {response['error'].get('reason')}")
+        if hits := response["hits"]["hits"]:
+            found[shard] = int(hits[0]["sort"][0])
+    return found
+
+
+def fingerprint_upto(es: Elasticsearch, name: str, upto: dict[int, int], sample: int) -> tuple[int, str]:
+    """(documents, sha256) of the index's documents written up to `upto` (per shard, the highest
+    _seq_no included): the first and last `sample` of each shard in write order, and the count.
+    On a live index still written, the part a snapshot held; on its restored copy, all of it."""
+    body: list[dict] = []
+    for shard, highest in sorted(upto.items()):
+        query = {"range": {"_seq_no": {"lte": highest}}}
+        for order in ("asc", "desc"):
+            search = {"size": sample, "query": query, "sort": [{"_seq_no": order}], "track_total_hits": True}
+            body += [{"index": name, "preference": f"_shards:{shard}"}, search]
+    digest, docs = hashlib.sha256(), 0
+    for n, response in enumerate(es.msearch(body=body)["responses"] if body else []):
+        if "error" in response:
+            raise DrillError(
+                f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}"
+            )
+        total = response["hits"]["total"]["value"]
+        docs += total if n % 2 == 0 else 0
+        digest.update(str(total).encode())
+        for hit in response["hits"]["hits"]:
+            digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
+    return docs, digest.hexdigest()
+
+
 FULL_PAGE = 2000  # documents per search_after page of a full digest
 
 

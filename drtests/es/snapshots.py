@@ -157,8 +157,9 @@ def restore_snapshot(
     before_restore: Callable[[list[str]], None] = lambda names: None,
     elsewhere: bool = False,
     refused: Callable[[list[str]], None] = lambda names: None,
+    indices: list[str] | None = None,
 ) -> RestoredTelemetry:
-    """Restore every index of the snapshot, renamed (default) or over deleted originals
+    """Restore every index of the snapshot (or `indices` of it), renamed (default) or over deleted originals
     (replace), or (`elsewhere`: `es` is the restore cluster) under the original names, which no
     index there may hold yet. Never partial, never the global state; then wait for yellow.
     `before_restore` gets the names the restore will create, once it is sure none exists yet
@@ -166,7 +167,7 @@ def restore_snapshot(
     `refused` gets them when Elasticsearch refuses the restore request (then it created none of
     them: a name another writer took meanwhile is theirs)."""
     es_cfg = cfg.elasticsearch
-    originals = snapshot.indices
+    originals = snapshot.indices if indices is None else indices  # indices: this drill's restore share
     body: dict = {
         "indices": ",".join(originals),
         "include_global_state": False,
@@ -227,6 +228,13 @@ def restore_snapshot(
                               f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
     health = "yellow" if "yellow" in statuses else "green"
     return RestoredTelemetry("restore cluster" if elsewhere else es_cfg.restore, mapping, result["shards"], health)
+
+
+def index_sizes(es: Elasticsearch, repository: str, snapshot: str) -> dict[str, int]:
+    """Bytes each index of the snapshot holds in the repository (the snapshot status API): what
+    a restore of it reads."""
+    status = es.snapshot.status(repository=repository, snapshot=snapshot)["snapshots"][0]
+    return {name: int(index["stats"]["total"]["size_in_bytes"]) for name, index in status["indices"].items()}
 
 
 def failed_shards(es: Elasticsearch, indices: list[str]) -> str:

@@ -97,7 +97,8 @@ class DrillMode:
     def compare_telemetry(self, drill: Drill, restored_counts: dict[str, int], restored_prints: dict[str, str]) -> None:
         """Each restored index == its index at snapshot time (count and fingerprint)."""
         mapping, expected = drill.restore.telemetry.indices, drill.backup.docs_at_snapshot or {}
-        for orig in sorted(expected):
+        share = drill.restore.share  # restore_share: the others are another drill's to restore
+        for orig in sorted(set(expected) & set(share.restored) if share else expected):
             new = mapping.get(orig, "<not restored>")
             n, m = expected[orig], restored_counts.get(new, 0)
             message = f"index {orig}: {n} docs at snapshot time, {m} in restored {new} ({m - n:+d})"
@@ -105,6 +106,10 @@ class DrillMode:
             fp_before, fp_after = drill.backup.fingerprints_at_snapshot.get(orig), restored_prints.get(new)
             drill.check(VERIFY, FINGERPRINT(index=orig), fp_before, fp_after,
                         message=f"index {orig}: content fingerprint differs in restored {new}")  # fmt: skip
+
+    def compare_still_written(self, drill: Drill, live_es, restored_es) -> None:
+        """Indices written since the snapshot (existing-backup drills): compared on what the
+        snapshot held. A drill that takes its own snapshot compares everything at snapshot time."""
 
     def full_verify_live(self, cfg: DrillConfig) -> bool:
         """True: the source side of full verification is hashed live in the verify phase (no

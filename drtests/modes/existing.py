@@ -12,14 +12,15 @@ Without a drill-time baseline the restore is judged so:
   type that has nodes live must have nodes restored).
 - Telemetry: a daily index of a day before the snapshot started receives no writes any more, so
   its restored copy must equal the live index exactly (count and fingerprint); the snapshot's own
-  day (and an index without a day in its name) may have grown since: restored <= live; an index
-  gone from the live cluster (retention) is listed, not compared.
+  day (and an index without a day in its name) may have grown since, so it is compared on what
+  the snapshot held: the copy holds at least one document, as many as the live index wrote up to
+  the copy's newest (_seq_no, per shard), and the same first and last of them; an index gone from
+  the live cluster (retention) is listed, not compared.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import time
 from datetime import date, datetime
 
@@ -27,6 +28,7 @@ from drtests import existing
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.es import client, digests
+from drtests.es.shares import DAY
 from drtests.hosts.host import TargetHost
 from drtests.modes.base import DOCS, FINGERPRINT, FULL_LIVE, TOPOLOGY, Say
 from drtests.modes.isolated import Isolated
@@ -58,7 +60,6 @@ SHA256_AS_RECORDED = check("backup sha256 as recorded at backup time")
 SELECT_SNAPSHOT = step("select snapshot")
 SNAPSHOT_FRESH = check("newest good snapshot within the RPO objective")
 
-DAY = re.compile(r"(\d{4})[.-](\d{2})[.-](\d{2})$")  # the daily suffix: sts_metrics-2026.11.25
 EXACT, AT_MOST, GONE = "exact (a past day)", "at most live (written since the snapshot)", "not compared: gone live"
 
 
@@ -83,6 +84,9 @@ class Existing(Isolated):
 
     def compare_telemetry(self, drill: Drill, restored_counts: dict[str, int], restored_prints: dict[str, str]) -> None:
         compare_telemetry(drill, restored_counts, restored_prints)
+
+    def compare_still_written(self, drill: Drill, live_es, restored_es) -> None:
+        compare_still_written(drill, live_es, restored_es)
 
     def full_verify_live(self, cfg: DrillConfig) -> bool:
         return cfg.elasticsearch.full_verify != "off"
@@ -235,9 +239,11 @@ def verify_plan(cfg: DrillConfig) -> list[Planned]:
     planned = [TOPOLOGY.planned(VERIFY, rule, type=EACH_TYPE)]
     if cfg.elasticsearch.enabled:
         planned += [
-            DOCS.planned(VERIFY, "days before the snapshot: restored == live; its own day: restored <= live; "
-                         "indices gone live: listed, not compared", index=EACH_INDEX),
-            FINGERPRINT.planned(VERIFY, index=EACH_INDEX, detail="days before the snapshot: restored sample == live"),
+            DOCS.planned(VERIFY, "days before the snapshot: restored == live; still written (its own day, or no "
+                         "day): restored > 0 and == live up to the copy's newest document (_seq_no); indices gone "
+                         "live: listed, not compared", index=EACH_INDEX),
+            FINGERPRINT.planned(VERIFY, index=EACH_INDEX, detail="restored sample == live (still written: of the "
+                                "part the snapshot held)"),
         ]  # fmt: skip
     return planned
 
@@ -297,9 +303,33 @@ def compare_telemetry(drill: Drill, restored_counts: dict[str, int], restored_pr
             drill.check(VERIFY, FINGERPRINT(index=orig), live_prints.get(orig), restored_prints.get(new),
                         message=f"index {orig} (a day before the snapshot): content fingerprint of restored {new} "
                         "differs from the live index")  # fmt: skip
-        else:
+        else:  # compared on what the snapshot held: compare_still_written
             rules[orig] = AT_MOST
-            drill.check(VERIFY, DOCS(index=orig), f"<= {n}", m, ok=m <= n,
-                        message=f"index {orig}: {m} docs in restored {new}, more than the {n} live: the snapshot "
-                        "holds documents the live index lost")  # fmt: skip
     drill.verify.index_rules = rules
+
+
+def compare_still_written(drill: Drill, live_es, restored_es) -> None:
+    """An index still written (its day is the snapshot's, or it has no day) has more documents live
+    than the snapshot held; its copy must hold at least one (0 restored proves nothing), exactly
+    as many as the live index wrote up to the copy's newest document (_seq_no, per shard), and the
+    same first and last documents of that part (fingerprint)."""
+    mapping, sample = drill.restore.telemetry.indices, drill.config.elasticsearch.fingerprint_sample
+    for orig, how in sorted((drill.verify.index_rules or {}).items()):
+        if how != AT_MOST:
+            continue
+        new = mapping[orig]
+        upto = digests.newest_seq_nos(restored_es, new)
+        restored_docs, restored_print = digests.fingerprint_upto(restored_es, new, upto, sample)
+        live_docs, live_print = digests.fingerprint_upto(live_es, orig, upto, sample)
+        where = f"_seq_no <= {max(upto.values())}" if upto else "none"
+        if restored_docs == 0:
+            message = (f"index {orig} (still written): restored {new} holds no document: an empty copy proves nothing "
+                       "(a snapshot of an index being written holds what it had so far)")  # fmt: skip
+        else:
+            message = (f"index {orig} (still written): {live_docs} docs live up to the snapshot's newest ({where}), "
+                       f"{restored_docs} in restored {new} ({restored_docs - live_docs:+d})")  # fmt: skip
+        drill.check(VERIFY, DOCS(index=orig), f"{live_docs} (live, up to the snapshot's newest), > 0", restored_docs,
+                    ok=restored_docs == live_docs and restored_docs > 0, message=message)  # fmt: skip
+        drill.check(VERIFY, FINGERPRINT(index=orig), live_print, restored_print,
+                    message=f"index {orig} (still written): the documents it held at snapshot time ({where}) differ "
+                    f"between the live index and restored {new}")  # fmt: skip

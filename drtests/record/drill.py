@@ -239,6 +239,8 @@ def facts_of(drill: Drill) -> dict:
         facts["existing"] = existing_facts(drill)
     if (full := backup.full_verify) is not None:
         facts["full_verification"] = asdict(full)
+    if (share := restore.share) is not None:
+        facts["restore_share"] = asdict(share)
     if drill.infrastructure_error:
         facts["infrastructure_error"] = drill.infrastructure_error
     return facts

@@ -50,7 +50,11 @@ def evidence_of(drill: Drill) -> dict:
         "checks": [asdict(c) for c in drill.checks],
         "steps": [asdict(s) for s in drill.steps],
         "warnings": list(drill.warnings),
-        "rto": {"measured_s": drill.rto_seconds, "objective_s": drill.config.objectives.rto_seconds},
+        "rto": {
+            "measured_s": drill.rto_seconds,
+            "objective_s": drill.config.objectives.rto_seconds,
+            **({"forecast_full_s": share.forecast_full_s} if (share := drill.restore.share) else {}),
+        },
         "rpo": {"measured_s": drill.rpo_seconds, "objective_s": drill.config.objectives.rpo_seconds},
         **facts_of(drill),
         "versions": versions(drill),

@@ -122,12 +122,27 @@ class RestoredTelemetry:
 
 
 @dataclass
+class RestoreShare:
+    """This drill's share of the snapshot's indices: restored, and not (each in another drill's)."""
+
+    share: str  # "n/t"
+    sequence: int  # the drill's number among its target's drills: moves the share on
+    restored: list[str]  # original names
+    newest: list[str]  # of those, each group's newest (restored whatever its slot)
+    not_restored: list[str]
+    bytes_restored: int | None = None  # in the repository, of the restored indices
+    bytes_total: int | None = None  # of every index of the snapshot: what a full restore reads
+    forecast_full_s: float | None = None  # the RTO of a full restore, from this restore's throughput
+
+
+@dataclass
 class Restore:
     stackstate_version: str | None = None  # on the restore host (in place: the target's)
     host: RestoreHost | None = None  # isolated drills only
     log: RestoreLog | None = None
     watermark_ns: int | None = None  # the backup's newest change ("Contains changes till")
     telemetry: RestoredTelemetry | None = None
+    share: RestoreShare | None = None  # elasticsearch.restore_share below "1/1": what this drill restored
     paths_s: dict[str, float | None] | None = None  # graph (import) and telemetry (snapshot restore) path
 
 

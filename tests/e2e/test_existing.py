@@ -282,3 +282,31 @@ def test_nightly_snapshots_that_stopped_succeeding_fail_the_drill_on_the_telemet
         assert production(drill_lab) == before and drill_lab.leftover_restored() == []
     finally:
         es.indices.delete(index=red, ignore_unavailable=True)
+
+
+def test_indices_still_written_are_compared_on_what_the_snapshot_held(drill_lab: DrillLab, lab_image: str) -> None:
+    """An index written since the snapshot (today's, or one without a day) used to pass with
+    restored <= live, so an empty copy passed. Now its copy must hold documents, as many as the live
+    index wrote up to the copy's newest (_seq_no), and the same ones: an empty copy fails, and so
+    does a document of the snapshot's time changed live since (the copy no longer matches)."""
+    undated = f"{drill_lab.index_prefix}sts_state"
+    drill_lab.es.indices.create(index=undated)  # empty at snapshot time
+    today = next(i for i in sorted(drill_lab.doc_counts()) if i.endswith(time.strftime("%Y.%m.%d", time.gmtime())))
+    make_nightly(drill_lab)
+    drill_lab.es.index(index=undated, id="later", document={"value": 1}, refresh=True)
+    old = drill_lab.es.search(index=today, size=1, sort=[{"_seq_no": "asc"}])["hits"]["hits"][0]
+    drill_lab.es.index(index=today, id=old["_id"], document={**old["_source"], "value": -1}, refresh=True)
+    result = drill_lab.run(*existing(drill_lab, lab_image))
+    assert result.returncode == 1, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    copies = evidence["restore"]["indices"]
+    assert evidence["existing"]["index_rules"][undated] == evidence["existing"]["index_rules"][today]
+    n = drill_lab.es.count(index=today)["count"]
+    assert failed_checks(drill_lab) == {
+        f"docs {undated}": f"index {undated} (still written): restored {copies[undated]} holds no document: an empty "
+        "copy proves nothing (a snapshot of an index being written holds what it had so far)",
+        f"docs {today}": f"index {today} (still written): {n - 1} docs live up to the snapshot's newest (_seq_no <= "
+        f"{n - 1}), {n} in restored {copies[today]} (+1)",
+        f"fingerprint {today}": f"index {today} (still written): the documents it held at snapshot time (_seq_no <= "
+        f"{n - 1}) differ between the live index and restored {copies[today]}",
+    }

@@ -64,20 +64,39 @@ def test_over_a_cycle_every_index_is_verified_in_full_once(drill_lab: DrillLab) 
     )
 
 
-def test_drills_with_empty_report_folders_still_rotate_and_prune(drill_lab: DrillLab, tmp_path: Path) -> None:
+def test_drills_with_empty_report_folders_rotate_restore_shares_full_verification_and_prune(
+    drill_lab: DrillLab, tmp_path: Path
+) -> None:
     """A CI job starts each run with an empty workspace: the target's own drill state carries the
-    drill count (rotation) and what each drill made (retention)."""
+    drill count (rotation) and what each drill made (retention). With restore_share = "1/4" each
+    drill restores its quarter of the indices plus each group's newest (counts, fingerprints and
+    full digests checked on those only), forecasts a full restore's RTO from its own throughput,
+    and passes; four drills restore, and verify in full, every index at least once."""
     indices = set(drill_lab.doc_counts())
-    seen, ids = [], []
-    for n in range(3):
-        result = drill_lab.run("--set", "elasticsearch.full_verify=1/3", "--report-dir", str(tmp_path / f"run{n}"))
+    newest = {max(i for i in indices if i.rsplit("-", 1)[0] == name.rsplit("-", 1)[0]) for name in indices}
+    restored_ever, verified, ids = set(), [], []
+    shares = ("--set", "elasticsearch.restore_share=1/4", "--set", "elasticsearch.full_verify=1/4")
+    for n in range(4):
+        result = drill_lab.run(*shares, "--report-dir", str(tmp_path / f"run{n}"))
         assert result.returncode == 0, result.stdout[-3000:]
         evidence = json.loads((tmp_path / f"run{n}" / "latest" / "evidence.json").read_text())
-        seen += evidence["full_verification"]["indices"]
+        share, restored = evidence["restore_share"], set(evidence["restore"]["indices"])
+        assert share["share"] == "1/4" and restored == set(share["restored"]) and set(share["newest"]) == newest
+        assert newest < restored < indices and set(share["not_restored"]) == indices - restored
+        checked = {c["name"] for c in evidence["checks"]}
+        assert {f"docs {i}" for i in restored} <= checked and not {f"docs {i}" for i in indices - restored} & checked
+        assert set(evidence["full_verification"]["indices"]) <= restored
+        rto, forecast = evidence["rto"], next(c for c in evidence["checks"] if c["name"].startswith("RTO forecast"))
+        assert rto["forecast_full_s"] >= rto["measured_s"] and forecast["verdict"] == "pass", forecast
+        assert 0 < share["bytes_restored"] < share["bytes_total"]
+        assert "RTO forecast for a full restore" in (tmp_path / f"run{n}" / "latest" / "report.html").read_text()
+        restored_ever |= restored
+        verified += evidence["full_verification"]["indices"]
         ids.append(evidence["drill_id"])
-    assert sorted(seen) == sorted(indices)  # three different thirds, though each report folder held one drill
-    plan = subprocess.run([DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(tmp_path / "run2"),
+    assert restored_ever == indices and sorted(verified) == sorted(indices)  # though each folder held one drill
+    assert drill_lab.leftover_restored() == []
+    plan = subprocess.run([DRTESTS, "prune", "--config", str(drill_lab.config), "--report-dir", str(tmp_path / "run3"),
                            "--set", "retention.keep_drill_artifacts=1"], capture_output=True, text=True)  # fmt: skip
     assert plan.returncode == 0, plan.stderr
     assert f"would delete backup file {drill_lab.home}/backups/drtests-{ids[0]}" in plan.stdout
-    assert f"keep   backup file {drill_lab.home}/backups/drtests-{ids[2]}" in plan.stdout
+    assert f"keep   backup file {drill_lab.home}/backups/drtests-{ids[3]}" in plan.stdout

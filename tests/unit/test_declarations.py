@@ -31,7 +31,8 @@ OUTCOME_ONLY = {
 }  # fmt: skip
 VARIANTS = ["", "elasticsearch.full_verify=1/7", "restore_cluster.url=http://127.0.0.1:9299",
             "existing.pick=random", "stackstate.version_command=true", "alerts.stale_backup=fail",
-            "elasticsearch.restore=replace", "elasticsearch.enabled=false"]  # fmt: skip
+            "elasticsearch.restore=replace", "elasticsearch.enabled=false",
+            "elasticsearch.restore_share=1/4"]  # fmt: skip
 
 
 def calls(path: Path):
