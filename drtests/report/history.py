@@ -21,6 +21,12 @@ def full_coverage(drills: list[DrillSummary]) -> str | None:
     return f"{found[0]} of {found[1]} indices in the last {found[2]} drills" if found else None
 
 
+def restore_coverage(drills: list[DrillSummary]) -> str | None:
+    """With restore shares: "every index restored within the last t drills: k of n"; None without."""
+    found = store.restore_coverage(drills)
+    return f"every index restored within the last {found[2]} drills: {found[0]} of {found[1]}" if found else None
+
+
 def append(root: Path, summary: DrillSummary) -> None:
     with (root / HISTORY).open("a") as f:
         f.write(json.dumps(summary.as_line(), sort_keys=True) + "\n")
@@ -37,7 +43,7 @@ def rebuild(root: Path, drills: list[DrillSummary]) -> list[DrillSummary]:
 def write_index(root: Path, entries: list[DrillSummary]) -> Path:
     ages = {f.target: f for f in freshness(entries)}
     html = pages.index_page(entries, store.by_target(entries), ages, {p.name for p in root.iterdir() if p.is_dir()},
-                            DEFAULT_MAX_AGE_S, age_in_words, full_coverage)  # fmt: skip
+                            DEFAULT_MAX_AGE_S, age_in_words, full_coverage, restore_coverage)  # fmt: skip
     tmp = root / f".index-{os.getpid()}.html"
     tmp.write_text(html)
     tmp.replace(root / "index.html")

@@ -49,6 +49,9 @@ class DrillSummary:
     full_verify: str | None = None  # the share ("n/t") when the drill verified some indices in full
     full_verified: tuple[str, ...] = ()
     indices: int | None = None  # how many indices the drill counted (with full verification)
+    restore_share: str | None = None  # the share ("n/t") when the drill restored part of the snapshot
+    restored: tuple[str, ...] = ()
+    snapshot_indices: int | None = None  # how many indices the snapshot held (with a restore share)
     gate: bool = False
     artifacts: tuple[Artifact, ...] = field(default=(), compare=False)  # what the drill made
     references: tuple[str, ...] = field(default=(), compare=False)  # every backup file and snapshot it used
@@ -58,6 +61,7 @@ class DrillSummary:
         """From a drill's evidence (KeyError/TypeError when it is not one)."""
         full = evidence.get("full_verification") or {}
         restored = full.get("restored") or {}
+        share = evidence.get("restore_share") or {}
         return cls(
             drill_id=evidence["drill_id"], name=evidence["name"], started=evidence["started"],
             verdict=evidence["verdict"], mode=evidence["mode"], target=evidence["target"],
@@ -68,6 +72,8 @@ class DrillSummary:
             full_verify=full.get("share") if full else None,
             full_verified=tuple(sorted(name for name in full.get("indices", []) if name in restored)),
             indices=len(evidence.get("telemetry", {}).get("before") or {}) if full else None,
+            restore_share=share.get("share"), restored=tuple(sorted(share.get("restored", []))),
+            snapshot_indices=len(share["restored"]) + len(share["not_restored"]) if share else None,
             gate=bool(evidence.get("gate")), artifacts=artifacts_of(evidence), references=references_of(evidence),
         )  # fmt: skip
 
@@ -80,7 +86,8 @@ class DrillSummary:
             rto_s=line.get("rto_s"), rto_objective_s=line.get("rto_objective_s"), rpo_s=line.get("rpo_s"),
             rpo_objective_s=line.get("rpo_objective_s"), failed_checks=line.get("failed_checks", 0),
             full_verify=line.get("full_verify"), full_verified=tuple(line.get("full_verified", ())),
-            indices=line.get("indices"),
+            indices=line.get("indices"), restore_share=line.get("restore_share"),
+            restored=tuple(line.get("restored", ())), snapshot_indices=line.get("snapshot_indices"),
         )  # fmt: skip
 
     def as_line(self) -> dict:
@@ -94,6 +101,9 @@ class DrillSummary:
         if self.full_verify is not None:
             line |= {"full_verify": self.full_verify, "full_verified": list(self.full_verified),
                      "indices": self.indices}  # fmt: skip
+        if self.restore_share is not None:
+            line |= {"restore_share": self.restore_share, "restored": list(self.restored),
+                     "snapshot_indices": self.snapshot_indices}  # fmt: skip
         return line
 
 
@@ -184,6 +194,19 @@ def by_target(entries: list[DrillSummary]) -> list[tuple[str, list[DrillSummary]
     for entry in entries:
         groups.setdefault(entry.target_name, []).append(entry)
     return sorted(groups.items())
+
+
+def restore_coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
+    """Restore shares' reach in the newest drill's cycle (its t drills): (indices restored at
+    least once, indices the newest drill's snapshot held, drills of the cycle held); None when
+    the newest drill restored everything."""
+    newest = drills[-1] if drills else None
+    if newest is None or newest.restore_share is None:
+        return None
+    n, t = (int(x) for x in newest.restore_share.split("/"))
+    cycle = -(-t // n)
+    restored = {name for entry in drills[-cycle:] for name in entry.restored}
+    return len(restored), newest.snapshot_indices or 0, min(cycle, len(drills))
 
 
 def coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:

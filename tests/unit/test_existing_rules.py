@@ -147,3 +147,15 @@ def test_a_document_hash_ignores_key_order_and_takes_integers_beyond_64_bits() -
     assert doc_hash("a", {"x": 1, "y": {"b": 2, "a": 1}}) == doc_hash("a", {"y": {"a": 1, "b": 2}, "x": 1})
     assert doc_hash("a", {"x": 1}) != doc_hash("b", {"x": 1}) != doc_hash("a", {"x": 2})
     assert doc_hash("a", {"big": 2**70}) != doc_hash("a", {"big": 2**70 + 1})  # orjson refuses; json takes it
+
+
+def test_restore_coverage_counts_the_indices_restored_in_the_last_cycle() -> None:
+    from drtests.report.history import restore_coverage
+    from drtests.report.store import DrillSummary
+
+    line = {"drill_id": "d", "started": "2026-11-26T00:00:00Z", "verdict": "pass", "target": "t"}
+    drills = [DrillSummary.of_line({**line, "restore_share": "1/2", "snapshot_indices": 4, "restored": names})
+              for names in (["a", "new"], ["b", "new"], ["c", "new"])]  # fmt: skip
+    assert restore_coverage(drills) == "every index restored within the last 2 drills: 3 of 4"
+    assert DrillSummary.of_line(drills[0].as_line()) == drills[0]  # the history line keeps it
+    assert restore_coverage([DrillSummary.of_line(line)]) is None
