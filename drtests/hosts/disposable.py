@@ -124,11 +124,13 @@ class DisposableHost:
 
 
 def restore_hosts(target: str) -> list[tuple[str, dict[str, str]]]:
-    """(name, labels) of every restore host of `target` (drtests.target label) on the engine."""
+    """(name, labels) of every restore host of `target` (drtests.target label) on the engine, from
+    one list request (the SDK's containers.list inspects each container after listing, and fails
+    on one another drill removed in between)."""
     import docker
 
-    found = docker.from_env().containers.list(all=True, filters={"label": [LABEL, f"{TARGET}={target}"]})
-    return [(c.name, dict(c.labels)) for c in found]
+    found = docker.from_env().api.containers(all=True, filters={"label": [LABEL, f"{TARGET}={target}"]})
+    return [(c["Names"][0].lstrip("/"), dict(c.get("Labels") or {})) for c in found]
 
 
 def remove_host(name: str) -> None:

@@ -87,8 +87,10 @@ def derived_image(base: str, suffix: str, run: str, tmp_path: Path) -> str:
 
 
 def drtests_containers() -> list[str]:
-    found = docker.from_env().containers.list(all=True, filters={"label": LABEL})
-    return sorted(c.name for c in found if c.labels.get("drtests.lab") != "target")
+    """drtests' containers but the lab's targets, from one list request (containers.list inspects
+    each one after listing and raised NotFound for a container removed in between)."""
+    found = docker.from_env().api.containers(all=True, filters={"label": LABEL})
+    return sorted(c["Names"][0].lstrip("/") for c in found if (c.get("Labels") or {}).get("drtests.lab") != "target")
 
 
 def test_in_place_drill_on_a_systemd_container_through_docker(
