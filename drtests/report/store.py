@@ -196,26 +196,26 @@ def by_target(entries: list[DrillSummary]) -> list[tuple[str, list[DrillSummary]
     return sorted(groups.items())
 
 
-def restore_coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
-    """Restore shares' reach in the newest drill's cycle (its t drills): (indices restored at
-    least once, indices the newest drill's snapshot held, drills of the cycle held); None when
-    the newest drill restored everything."""
+def cycle_reach(drills: list[DrillSummary], share: str, names: str, total: str) -> tuple[int, int, int] | None:
+    """A rotating share's reach in the newest drill's cycle (its t/n drills): (indices the cycle's
+    drills covered, `total` of the newest drill, drills of the cycle held); None when the newest
+    drill has no such share. `share`, `names`, `total`: the DrillSummary fields that hold them."""
     newest = drills[-1] if drills else None
-    if newest is None or newest.restore_share is None:
+    if newest is None or getattr(newest, share) is None:
         return None
-    n, t = (int(x) for x in newest.restore_share.split("/"))
+    n, t = (int(x) for x in getattr(newest, share).split("/"))
     cycle = -(-t // n)
-    restored = {name for entry in drills[-cycle:] for name in entry.restored}
-    return len(restored), newest.snapshot_indices or 0, min(cycle, len(drills))
+    covered = {name for entry in drills[-cycle:] for name in getattr(entry, names)}
+    return len(covered), getattr(newest, total) or 0, min(cycle, len(drills))
+
+
+def restore_coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
+    """Restore shares' reach: (indices restored at least once in the cycle, indices the newest
+    drill's snapshot held, drills of the cycle held); None when the newest restored everything."""
+    return cycle_reach(drills, "restore_share", "restored", "snapshot_indices")
 
 
 def coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
-    """Full verification's reach in the newest drill's cycle (its t drills): (indices verified in
-    full, indices the newest drill counted, drills of the cycle held); None without it."""
-    newest = drills[-1] if drills else None
-    if newest is None or newest.full_verify is None:
-        return None
-    n, t = (int(x) for x in newest.full_verify.split("/"))
-    cycle = -(-t // n)
-    verified = {name for entry in drills[-cycle:] for name in entry.full_verified}
-    return len(verified), newest.indices or 0, min(cycle, len(drills))
+    """Full verification's reach: (indices verified in full in the cycle, indices the newest drill
+    counted, drills of the cycle held); None without it."""
+    return cycle_reach(drills, "full_verify", "full_verified", "indices")
