@@ -33,15 +33,21 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
     for i, name in enumerate(names):
         digest = hashlib.sha256()
         for response in responses[2 * i : 2 * i + 2]:
-            if "error" in response:
-                raise DrillError(
-                    f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}"
-                )
-            digest.update(str(response["hits"]["total"]["value"]).encode())
-            for hit in response["hits"]["hits"]:
-                digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
+            add_sample(digest, name, response)
         result[name] = digest.hexdigest()
     return result
+
+
+def add_sample(digest, name: str, response: dict) -> int:
+    """One sampled search into a fingerprint: its total, then each hit's id and canonical source;
+    returns the total."""
+    if "error" in response:
+        raise DrillError(f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}")
+    total = response["hits"]["total"]["value"]
+    digest.update(str(total).encode())
+    for hit in response["hits"]["hits"]:
+        digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
+    return total
 
 
 def newest_seq_nos(es: Elasticsearch, name: str) -> dict[int, int]:
@@ -73,15 +79,8 @@ def fingerprint_upto(es: Elasticsearch, name: str, upto: dict[int, int], sample:
             body += [{"index": name, "preference": f"_shards:{shard}"}, search]
     digest, docs = hashlib.sha256(), 0
     for n, response in enumerate(es.msearch(body=body)["responses"] if body else []):
-        if "error" in response:
-            raise DrillError(
-                f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}"
-            )
-        total = response["hits"]["total"]["value"]
-        docs += total if n % 2 == 0 else 0
-        digest.update(str(total).encode())
-        for hit in response["hits"]["hits"]:
-            digest.update(hit["_id"].encode() + b"\0" + json.dumps(hit["_source"], sort_keys=True).encode() + b"\n")
+        total = add_sample(digest, name, response)
+        docs += total if n % 2 == 0 else 0  # asc and desc of one shard count the same documents
     return docs, digest.hexdigest()
 
 

@@ -27,7 +27,6 @@ TIMEOUT_EXIT = 124  # coreutils timeout: the command ran out of time
 # goes on the command's stdin, or, where the transport has none, in parts of at most this many
 # characters (4 bytes each at most, quoted: well under the limit).
 PART_CHARS = 16 * 1024
-STDIN_SCHEMES = ("local", "ssh", "docker", "podman")
 
 
 @dataclass(frozen=True)
