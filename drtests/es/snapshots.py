@@ -19,24 +19,49 @@ from drtests.waiting import wait_until
 
 
 def ensure_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
-    """Register the fs repository when a location is configured; then it must exist and verify.
-    (_verify proves the nodes reach the repository, not that a snapshot in it is readable.)"""
+    """Register the fs repository when a location is configured and no repository has that name;
+    then it must exist and verify. A repository registered elsewhere is never re-pointed: the
+    nightly snapshots of production may write to it. (_verify proves the nodes reach the
+    repository, not that a snapshot in it is readable.)"""
     repo, location = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location
-    if location:
-        try:
-            es.snapshot.create_repository(repository=repo, body={"type": "fs", "settings": {"location": location}})
-        except es_errors.TransportError as exc:
-            raise DrillError(
-                f"cannot register snapshot repository {repo!r} at {location}: {reason(exc)} "
-                "(the location must be under the node's path.repo)"
-            ) from None
-    try:
-        settings = es.snapshot.get_repository(repository=repo)[repo]
-    except es_errors.NotFoundError:
+    settings = registered(es, repo)
+    if settings is None and location:
+        register(es, repo, {"type": "fs", "settings": {"location": location}}, f"cannot register snapshot "
+                 f"repository {repo!r} at {location}", "(the location must be under the node's path.repo)")  # fmt: skip
+        settings = registered(es, repo)
+    if settings is None:
         raise DrillError(
             f"snapshot repository {repo!r} is not registered: register it or set elasticsearch.repository_location"
-        ) from None
+        )
+    where = settings.get("settings", {}).get("location")
+    if location and (settings.get("type") != "fs" or where != location):
+        raise DrillError(
+            f"snapshot repository {repo!r} is already registered ({settings.get('type')} at {where}), not at "
+            f"{location}: drtests never repoints a repository. Name another repository, or set "
+            'elasticsearch.repository_location = "" to use it as registered'
+        )
     return verified_repository(es, repo, settings)
+
+
+def registered(es: Elasticsearch, repo: str) -> dict | None:
+    """The repository's registration (type, settings), None when no repository has that name."""
+    try:
+        return es.snapshot.get_repository(repository=repo)[repo]
+    except es_errors.NotFoundError:
+        return None
+
+
+def register(es: Elasticsearch, repo: str, body: dict, refused: str, hint: str) -> None:
+    """PUT _snapshot/<repo>; when Elasticsearch refuses it (its verification failed), the
+    registration it may have kept anyway is removed: drtests leaves no broken repository behind."""
+    try:
+        es.snapshot.create_repository(repository=repo, body=body)
+    except es_errors.TransportError as exc:
+        try:
+            es.snapshot.delete_repository(repository=repo)
+        except es_errors.TransportError:
+            pass  # it kept none
+        raise DrillError(f"{refused}: {reason(exc)} {hint}") from None
 
 
 def verified_repository(es: Elasticsearch, repo: str, settings: dict, where: str = "") -> dict:
@@ -57,21 +82,16 @@ def ensure_readonly_repository(es: Elasticsearch, cfg: DrillConfig) -> dict:
     """The restore cluster's view of the snapshot repository: registered read-only (registered
     here when elasticsearch.repository_location is set), refused when it is writable there."""
     repo, location, url = cfg.elasticsearch.repository, cfg.elasticsearch.repository_location, cfg.restore_cluster.url
-    try:
-        settings = es.snapshot.get_repository(repository=repo)[repo]
-    except es_errors.NotFoundError:
+    settings = registered(es, repo)
+    if settings is None:
         if not location:
             missing = (f"snapshot repository {repo!r} is not registered on the restore cluster {url}: register it "
                        'there read-only ("readonly": true), or set elasticsearch.repository_location')  # fmt: skip
-            raise DrillError(missing) from None
+            raise DrillError(missing)
         body = {"type": "fs", "settings": {"location": location, "readonly": True}}
-        try:
-            es.snapshot.create_repository(repository=repo, body=body)
-        except es_errors.TransportError as exc:
-            refused = (f"cannot register snapshot repository {repo!r} read-only on the restore cluster {url} at "
-                       f"{location}: {reason(exc)} (the location must be under its path.repo)")  # fmt: skip
-            raise DrillError(refused) from None
-        settings = es.snapshot.get_repository(repository=repo)[repo]
+        register(es, repo, body, f"cannot register snapshot repository {repo!r} read-only on the restore cluster "
+                 f"{url} at {location}", "(the location must be under its path.repo)")  # fmt: skip
+        settings = registered(es, repo) or {}
     if str(settings.get("settings", {}).get("readonly", "false")).lower() != "true":
         raise DrillError(f"snapshot repository {repo!r} is registered writable on the restore cluster {url}: two "
                          "clusters writing one repository corrupt it. Register it there read-only: PUT "

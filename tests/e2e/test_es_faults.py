@@ -66,6 +66,30 @@ def test_a_repository_location_that_is_not_a_folder_is_refused(drill_lab: DrillL
     message = phase(drill_lab.evidence(), "preflight")["message"]
     assert message.startswith(f"cannot register snapshot repository 'not-a-folder' at {location}")
     assert drill_lab.node_active() and not (drill_lab.home / "var/drtests.lock").exists()
+    # Elasticsearch keeps a registration whose verification failed; drtests removes the one it made
+    assert "not-a-folder" not in drill_lab.es.snapshot.get_repository()
+
+
+def test_a_repository_registered_elsewhere_is_never_re_pointed(drill_lab: DrillLab) -> None:
+    """The configured name is taken by a repository at another location (production's nightly
+    one, say): the drill refuses in preflight, and the registration is as it was."""
+    counts = drill_lab.doc_counts()
+    theirs = str(drill_lab.repo_root / f"theirs-{drill_lab.index_prefix}")
+    drill_lab.es.snapshot.create_repository(repository="nightly", body={"type": "fs", "settings": {"location": theirs}})
+    try:
+        ours = str(drill_lab.repo_root / "drill-copy")
+        drill_lab.configure(repository="nightly", repository_location=ours)
+        result = drill_lab.run()
+        assert result.returncode == 1
+        assert phase(drill_lab.evidence(), "preflight")["message"] == (
+            f"snapshot repository 'nightly' is already registered (fs at {theirs}), not at {ours}: drtests never "
+            'repoints a repository. Name another repository, or set elasticsearch.repository_location = "" to use '
+            "it as registered"
+        )
+        assert drill_lab.es.snapshot.get_repository(repository="nightly")["nightly"]["settings"] == {"location": theirs}
+    finally:
+        drill_lab.es.snapshot.delete_repository(repository="nightly")
+    assert_target_healthy(drill_lab, counts)
 
 
 def test_an_existing_index_with_the_restore_name_is_never_touched(drill_lab: DrillLab) -> None:
