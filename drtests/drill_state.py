@@ -27,7 +27,8 @@ class Made:
     proven: bool = True  # with a signing key configured: the line carries a valid signature by it
 
 
-def _signing_key(cfg: DrillConfig):
+def signing_key(cfg: DrillConfig):
+    """The drill key, or None when none is configured: what the target's own records are signed with."""
     from drtests.sign import keys
 
     path = cfg.signing_key_path
@@ -38,6 +39,16 @@ def _canonical(entry: dict) -> bytes:
     return json.dumps({k: v for k, v in entry.items() if k != "sig"}, sort_keys=True, separators=(",", ":")).encode()
 
 
+def signature(key, entry: dict) -> str:
+    """The base64 ed25519 signature of `entry` (all but its "sig"), as signed() checks it."""
+    return base64.b64encode(key.sign(_canonical(entry))).decode()
+
+
+def backup_file(cfg: DrillConfig, drill_id: str) -> str:
+    """Where drill `drill_id` exports its backup: the only kind of file retention ever deletes."""
+    return f"{cfg.path(cfg.stackstate.backup_dir).rstrip('/')}/drtests-{drill_id}.graph"
+
+
 def path(cfg: DrillConfig) -> str:
     return f"{cfg.state_dir.rstrip('/')}/{MADE}"
 
@@ -46,8 +57,8 @@ def record(cfg: DrillConfig, host: TargetHost, kind: str, name: str, drill_id: s
     """Append what a drill is about to make; a drill that cannot record it does not make it. With a
     signing key, the line is signed: a line someone on the target adds is then not taken for one."""
     entry = {"kind": kind, "name": name, "drill": drill_id, "target": cfg.target_name, "at": utc_now()}
-    if (key := _signing_key(cfg)) is not None:
-        entry["sig"] = base64.b64encode(key.sign(_canonical(entry))).decode()
+    if (key := signing_key(cfg)) is not None:
+        entry["sig"] = signature(key, entry)
     line = json.dumps(entry)
     if host.run(f"printf '%s\\n' {quote(line)} >> {quote(path(cfg))}", 30).rc != 0:
         raise DrillError(f"cannot record the {kind} {name} in {path(cfg)} on {host.url}: nothing was made")
@@ -56,7 +67,7 @@ def record(cfg: DrillConfig, host: TargetHost, kind: str, name: str, drill_id: s
 def made(cfg: DrillConfig, host: TargetHost) -> list[Made]:
     """This target's records, oldest first; a line that is not one (cut short, edited) is left out.
     With a signing key configured, a line without a valid signature by it is not `proven`."""
-    key = _signing_key(cfg)
+    key = signing_key(cfg)
     found = []
     for text in (host.read(path(cfg)) or "").splitlines():
         try:

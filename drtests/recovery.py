@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drtests import drill_state
 from drtests.config import DrillConfig
 from drtests.declared import step
 from drtests.errors import DrillError
@@ -131,8 +132,8 @@ class Leftovers:
         return (
             f"the restore ledger {self.ledger} names {', '.join(self.unproven)}, which it does not prove a drill "
             "restored into this cluster (a line without the cluster's uuid, or a name without the restore's "
-            "rename prefix: a live index's name); drtests never deletes them: check them, delete by hand what "
-            f"is a drill's copy, and remove {self.ledger}"
+            "rename prefix: a live index's name; with a signing key, a line it did not sign); drtests never "
+            f"deletes them: check them, delete by hand what is a drill's copy, and remove {self.ledger}"
         )
 
     def elsewhere_message(self) -> str:
@@ -155,18 +156,45 @@ def ledger_path(cfg: DrillConfig) -> str:
     return cfg.path(cfg.target.lock_file) + ".restored"
 
 
-def write_ledger(cfg: DrillConfig, host: TargetHost, names: list[str], cluster: str) -> None:
-    """One line per index: its name and the uuid of the cluster it is restored into. A restore
-    cluster restores under production's own names, so a name alone must never be deleted in
-    whatever cluster a later drill happens to reach."""
-    if not host.write(ledger_path(cfg), "".join(f"{name}\t{cluster}\n" for name in names)):
+@dataclass(frozen=True)
+class LedgerLine:
+    name: str
+    cluster: str  # "" in a ledger written before the cluster was recorded
+    proven: bool = True  # with a signing key configured: the line carries a valid signature by it
+
+
+def _ledger_entry(cfg: DrillConfig, name: str, cluster: str, drill_id: str) -> dict:
+    """What a ledger line's signature covers: the name, its cluster, the drill, and the target."""
+    return {"kind": "restored index", "name": name, "cluster": cluster, "drill": drill_id, "target": cfg.target_name}
+
+
+def write_ledger(cfg: DrillConfig, host: TargetHost, names: list[str], cluster: str, drill_id: str) -> None:
+    """One line per index: its name, the uuid of the cluster it is restored into, the drill, and,
+    with a signing key, the line's signature. A restore cluster restores under production's own
+    names, so a name alone must never be deleted in whatever cluster a later drill happens to
+    reach; signed, a line someone on the target adds is not taken for a drill's."""
+    key = drill_state.signing_key(cfg)
+
+    def line(name: str) -> str:
+        sig = drill_state.signature(key, _ledger_entry(cfg, name, cluster, drill_id)) if key is not None else ""
+        return f"{name}\t{cluster}\t{drill_id}\t{sig}\n"
+
+    if not host.write(ledger_path(cfg), "".join(line(name) for name in names)):
         raise DrillError(f"cannot write the restore ledger {ledger_path(cfg)} on {host.url}: nothing was restored")
 
 
-def ledger_entries(cfg: DrillConfig, host: TargetHost) -> list[tuple[str, str]]:
-    """(index name, cluster uuid); the uuid is "" in a ledger written before it was recorded."""
-    lines = (host.read(ledger_path(cfg)) or "").splitlines()
-    return [(name, cluster) for name, _, cluster in (line.strip().partition("\t") for line in lines) if name]
+def ledger_entries(cfg: DrillConfig, host: TargetHost) -> list[LedgerLine]:
+    """The ledger's lines; with a signing key configured, one without a valid signature by it
+    (written by hand, edited, or by a drill without the key) is not `proven`."""
+    key = drill_state.signing_key(cfg)
+    public = key.public_key() if key is not None else None
+    found = []
+    for text in (host.read(ledger_path(cfg)) or "").splitlines():
+        name, cluster, drill, sig = (text.strip().split("\t") + ["", "", ""])[:4]
+        if name:
+            entry = dict(_ledger_entry(cfg, name, cluster, drill), sig=sig)
+            found.append(LedgerLine(name, cluster, public is None or drill_state.signed(public, entry)))
+    return found
 
 
 def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
@@ -186,8 +214,8 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
         # in production's cluster a drill's copy always carries the rename prefix; in a restore
         # cluster it has production's name, and the cluster's uuid is the proof
         prefix = "" if cfg.restore_cluster.url else cfg.elasticsearch.rename_replacement.split("$", 1)[0]
-        for name, cluster in recorded:
-            if not cluster or (cluster == here and not name.startswith(prefix)):
+        for name, cluster, signed in ((line.name, line.cluster, line.proven) for line in recorded):
+            if not signed or not cluster or (cluster == here and not name.startswith(prefix)):
                 found.unproven.append(name)
             elif cluster == here:
                 ours.append(name)

@@ -1,7 +1,9 @@
 """Retention of what drills leave on production (`drtests prune`): every drill keeps its backup
 file and its snapshot, and they pile up. Only what a drill of this target recorded on the target
-when it made it (drtests.drill_state) is ever deleted, and only a backup file inside
-stackstate.backup_dir; never a nightly backup, another snapshot, or anything a kept drill used.
+when it made it (drtests.drill_state) is ever deleted, and only a backup file drtests names
+(stackstate.backup_dir/drtests-<the line's drill>.graph), so a line someone added to that record
+without a signing key can name no nightly backup, no user's file, only a drill's own; never
+another snapshot, or anything a kept drill used.
 The newest `retention.keep_drill_artifacts` drills keep theirs, and so does the newest passing
 gate (the rollback point) until a newer gate passed. A drill whose evidence folder does not
 verify (its files against its statement) is not taken at its word: what it names is kept."""
@@ -10,12 +12,11 @@ from __future__ import annotations
 
 import getpass
 import json
-import posixpath
 import socket
 from pathlib import Path
 
 from drtests.config import DrillConfig
-from drtests.drill_state import Made
+from drtests.drill_state import Made, backup_file
 from drtests.es import snapshots
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
@@ -31,11 +32,6 @@ def drills_of(cfg: DrillConfig, report_dir: Path) -> list[store.StoredDrill]:
     """This target's drills the ledger holds, newest first (DrillError when the ledger is broken:
     prune then deletes nothing)."""
     return [d for d in proven(report_dir)[0] if d.summary.target_name == cfg.target_name][::-1]
-
-
-def inside(folder: str, path: str) -> bool:
-    """`path` names a file directly in `folder` (no .., no other folder)."""
-    return posixpath.dirname(posixpath.normpath(path)) == posixpath.normpath(folder)
 
 
 def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Artifact], list[Artifact]]:
@@ -55,7 +51,6 @@ def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Art
     recent = {d.summary.drill_id for d in drills[:newest]} | keep_ids  # also the newest drills that made nothing
     kept_drills = [d for d in drills if d.summary.drill_id in recent or d.summary.drill_id not in trusted]
     used = {name for d in kept_drills for name in d.summary.references}
-    backup_dir = cfg.path(cfg.stackstate.backup_dir)
     delete, keep = [], []
     for entry in made:
         artifact = Artifact(entry.kind, entry.name, entry.drill)
@@ -63,7 +58,7 @@ def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Art
             entry.proven
             and entry.drill not in keep_ids
             and entry.name not in used
-            and (entry.kind == "snapshot" or inside(backup_dir, entry.name))
+            and (entry.kind == "snapshot" or entry.name == backup_file(cfg, entry.drill))
             and (entry.kind == "backup file" or entry.name.startswith(f"{cfg.elasticsearch.repository}/"))
         )
         (delete if deletable else keep).append(artifact)

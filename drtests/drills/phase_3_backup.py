@@ -6,6 +6,7 @@ import pytest
 
 from drtests import drill_state, modes
 from drtests.config import DrillConfig
+from drtests.drill_state import backup_file
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
@@ -45,10 +46,6 @@ SNAPSHOT = step("snapshot")
 STOPPED_FOR_EXPORT = check("node stopped for the whole export")
 EXPORT_EXIT = check("export exit code")
 NODE_SAMPLE_S = 1.0  # how often the node's state is looked at during the export
-
-
-def backup_file(cfg: DrillConfig, drill_id: str) -> str:
-    return f"{cfg.path(cfg.stackstate.backup_dir).rstrip('/')}/drtests-{drill_id}.graph"
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:

@@ -5,7 +5,7 @@ import pytest
 
 from drtests import modes, recovery
 from drtests.config import DrillConfig
-from drtests.drills.phase_3_backup import backup_file
+from drtests.drill_state import backup_file
 from drtests.errors import DrillError
 from drtests.es import client, snapshots
 from drtests.hosts.logtail import LogWindow
@@ -172,7 +172,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         def remove_later(targets: list[str]) -> None:  # before the restore request, never after
             with path.timed_step(PHASE, WRITE_LEDGER(), ledger):
                 # on the target (where the lock is), with the cluster the copies go to
-                recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es))
+                recovery.write_ledger(dr_config, dr_target, targets, client.cluster_uuid(es), drill.id)
             if not dr_options.keep:
 
                 def remove() -> None:

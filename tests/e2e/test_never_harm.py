@@ -36,8 +36,8 @@ def test_recover_never_deletes_a_live_index_a_ledger_line_does_not_prove(drill_l
         assert message == (
             f"the restore ledger {ledger} names {live}, which it does not prove a drill restored into this cluster "
             "(a line without the cluster's uuid, or a name without the restore's rename prefix: a live index's "
-            "name); drtests never deletes them: check them, delete by hand what is a drill's copy, and remove "
-            f"{ledger}"
+            "name; with a signing key, a line it did not sign); drtests never deletes them: check them, delete by "
+            f"hand what is a drill's copy, and remove {ledger}"
         )
         assert es.indices.exists(index=live) and es.count(index=live)["count"] == docs  # production untouched
         assert ledger.read_text() == text  # kept, for the operator to check
@@ -343,4 +343,43 @@ def test_a_failed_export_stops_the_snapshot_beside_it(drill_lab: DrillLab) -> No
     repo = tomllib.loads(drill_lab.config.read_text())["elasticsearch"]["repository"]
     made = [s["snapshot"] for s in drill_lab.es.snapshot.get(repository=repo, snapshot="_all")["snapshots"]]
     assert not [name for name in made if evidence["drill_id"].lower() in name], made
+    assert_target_healthy(drill_lab, counts)
+
+
+def test_with_a_signing_key_recover_deletes_only_what_signed_ledger_lines_name(
+    drill_lab: DrillLab, tmp_path: Path
+) -> None:
+    """The restore ledger is a file on the target too: with a signing key, a line someone added
+    there (naming a user's index with the restore's rename prefix, with this cluster's uuid and
+    a real signature of another line) is not proven, so --recover deletes the drill's own copies,
+    which its signed lines name, and leaves that index and the ledger for the operator."""
+    keys = signing.keygen(tmp_path / "keys")
+    env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
+    counts = drill_lab.doc_counts()
+    kept = drill_lab.run("--keep", env=env)
+    assert kept.returncode == 0, kept.stdout[-2000:]
+    copies = sorted(drill_lab.evidence()["restore"]["indices"].values())
+    ledger = drill_lab.home / "var" / "drtests.lock.restored"
+    lines = ledger.read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in lines) == copies and all(line.split("\t")[3] for line in lines)
+    keepsake = f"drtests-restored-{drill_lab.index_prefix}keepsake"
+    drill_lab.es.index(index=keepsake, id="mine", document={"owner": "someone else"}, refresh=True)
+    _, cluster, drill, sig = lines[0].split("\t")
+    ledger.write_text(ledger.read_text() + f"{keepsake}\t{cluster}\t{drill}\t{sig}\n")
+    try:
+        recovered = drill_lab.run("--recover", env=env)
+        assert recovered.returncode == 1, recovered.stdout[-2000:]
+        message = phase(drill_lab.evidence(), "preflight")["message"]
+        assert message == (
+            f"the restore ledger {ledger} names {keepsake}, which it does not prove a drill restored into this "
+            "cluster (a line without the cluster's uuid, or a name without the restore's rename prefix: a live "
+            "index's name; with a signing key, a line it did not sign); drtests never deletes them: check them, "
+            f"delete by hand what is a drill's copy, and remove {ledger}"
+        )
+        assert drill_lab.es.get(index=keepsake, id="mine")["_source"] == {"owner": "someone else"}
+        assert drill_lab.leftover_restored() == [keepsake]  # the drill's own copies: deleted
+        assert ledger.exists()
+    finally:
+        drill_lab.es.indices.delete(index=keepsake, ignore_unavailable=True)
+        ledger.unlink(missing_ok=True)
     assert_target_healthy(drill_lab, counts)

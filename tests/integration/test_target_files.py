@@ -9,6 +9,7 @@ from pathlib import Path
 from drtests import recovery
 from drtests.config import load
 from drtests.hosts.host import TargetHost
+from drtests.sign import keys
 
 CLUSTER = "Xq3v0yTNSg6m1c0n2YH3bA"
 
@@ -19,15 +20,24 @@ def ledger_names(count: int = 3000) -> list[str]:
 
 
 def round_trip(host: TargetHost, lock_file: str, tmp_path: Path) -> None:
-    """The restore ledger of 3,000 names written through `host` and read back, as a drill's
-    restore and a later --recover do; then the same content replacing a file in one step."""
-    (tmp_path / "d.toml").write_text(f'[target]\nlock_file = "{lock_file}"\n')
+    """The restore ledger of 3,000 names written through `host`, each line signed, and read back
+    as a drill's restore and a later --recover do (a line edited on the target is not proven);
+    then the same content replacing a file in one step."""
+    private, _ = keys.generate(tmp_path / "keys")
+    (tmp_path / "d.toml").write_text(
+        f'[target]\nlock_file = "{lock_file}"\n[evidence]\nsigning_key_file = "{private}"\n'
+    )
     cfg = load(tmp_path / "d.toml")
     names = ledger_names()
     content = "".join(f"{name}\t{CLUSTER}\n" for name in names)
     assert len(content.encode()) > 128 * 1024  # more than one argument may hold
-    recovery.write_ledger(cfg, host, names, CLUSTER)
-    assert recovery.ledger_entries(cfg, host) == [(name, CLUSTER) for name in names]
+    recovery.write_ledger(cfg, host, names, CLUSTER, "20261201T000000Z-abcd")
+    assert recovery.ledger_entries(cfg, host) == [recovery.LedgerLine(name, CLUSTER) for name in names]
+    ledger = recovery.ledger_path(cfg)
+    edited = host.read(ledger).replace(names[7], "drtests-restored-someone-elses", 1)
+    assert host.replace(ledger, edited)
+    proven = [line.name for line in recovery.ledger_entries(cfg, host) if line.proven]
+    assert len(proven) == len(names) - 1 and "drtests-restored-someone-elses" not in proven
     assert host.replace(lock_file + ".copy", content) and host.read(lock_file + ".copy") == content
     assert not host.write_new(lock_file + ".copy", "other")  # never replaces what is there
     assert host.read(lock_file + ".copy") == content

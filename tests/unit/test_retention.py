@@ -58,19 +58,26 @@ def three_drills(tmp_path: Path):
     return cfg, reports
 
 
-def test_prune_deletes_only_what_the_target_recorded_inside_the_backup_folder(tmp_path: Path) -> None:
+def test_prune_deletes_only_what_the_target_recorded_as_a_drills_own_backup_file(tmp_path: Path) -> None:
+    """Only stackstate.backup_dir/drtests-<the line's drill>.graph: a line added to the drill state
+    by hand (no signing key to tell it) cannot name a nightly backup, or a file elsewhere."""
     cfg, reports = three_drills(tmp_path)
     forged = drills_on_disk.drill(cfg, "d4", "2026-01-04T00:00:00Z", backup_file="/home/ann/thesis.graph")
     drills_on_disk.write(reports, forged)  # evidence naming a user's own file: not recorded by any drill
-    killed = [Made("backup file", f"{BACKUPS}/drtests-k.graph", "killed", "2026-01-00T00:00:00Z")]  # no evidence
-    outside = [Made("backup file", "/etc/drtests-x.graph", "d1", "2026-01-01T00:00:00Z")]
+    killed = [Made("backup file", f"{BACKUPS}/drtests-killed.graph", "killed", "2026-01-00T00:00:00Z")]  # no evidence
+    outside = [Made("backup file", "/etc/drtests-d1.graph", "d1", "2026-01-01T00:00:00Z"),
+               Made("backup file", f"{BACKUPS}/sts-backup-20260101.graph", "d1", "2026-01-01T00:00:00Z"),
+               Made("backup file", f"{BACKUPS}/drtests-d3.graph", "d2", "2026-01-02T00:00:00Z")]  # fmt: skip
     made = made_by(1)[:1] + made_by(2) + made_by(3) + killed + outside
     delete, keep = plan(cfg, reports, made)
     assert sorted(a.name for a in delete) == [
-        f"{BACKUPS}/drtests-d1.graph", f"{BACKUPS}/drtests-d2.graph", f"{BACKUPS}/drtests-k.graph",
+        f"{BACKUPS}/drtests-d1.graph", f"{BACKUPS}/drtests-d2.graph", f"{BACKUPS}/drtests-killed.graph",
         "sts-backup/drtests-d2",
     ]  # fmt: skip
-    assert "/etc/drtests-x.graph" in {a.name for a in keep}  # outside stackstate.backup_dir: never deleted
+    kept = {a.name for a in keep}
+    assert "/etc/drtests-d1.graph" in kept  # outside stackstate.backup_dir: never deleted
+    assert f"{BACKUPS}/sts-backup-20260101.graph" in kept  # a nightly backup: not a drill's file name
+    assert f"{BACKUPS}/drtests-d3.graph" in kept  # another drill's file (the newest's): not d2's to delete
     assert "/home/ann/thesis.graph" not in {a.name for a in delete + keep}
 
 
