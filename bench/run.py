@@ -33,11 +33,44 @@ from fixtures.lab import Lab
 ROOT = Path(__file__).resolve().parent.parent
 SCALES = {
     #          components relations docs      days runs hash_mb idle_s
-    "full": dict(components=50_000, relations=50_000, docs=2_000_000, days=25, runs=3, hash_mb=1024, idle_s=60),
-    "medium": dict(components=50_000, relations=50_000, docs=200_000, days=25, runs=3, hash_mb=256, idle_s=20),
-    # smoke: what the test suite runs; no profiled drill (a drill more, nothing the test reads)
-    "smoke": dict(components=500, relations=500, docs=2_000, days=3, runs=1, hash_mb=8, idle_s=3, profile=False),
+    "full": dict(
+        components=50_000,
+        relations=50_000,
+        docs=2_000_000,
+        days=25,
+        runs=3,
+        hash_mb=1024,
+        idle_s=60,
+        shares=("1/4", "1/7"),
+        index_counts=(24, 200, 1000),
+    ),
+    "medium": dict(
+        components=50_000,
+        relations=50_000,
+        docs=200_000,
+        days=25,
+        runs=3,
+        hash_mb=256,
+        idle_s=20,
+        shares=("1/4", "1/7"),
+        index_counts=(24, 200),
+    ),
+    # smoke: what the test suite runs; no profiled drill (a drill more, nothing the test reads), one
+    # share drill and the fixed cost at the data's own 24 indices (drills the bench runs anyway)
+    "smoke": dict(
+        components=500,
+        relations=500,
+        docs=2_000,
+        days=3,
+        runs=1,
+        hash_mb=8,
+        idle_s=3,
+        profile=False,
+        shares=("1/4",),
+        index_counts=(24,),
+    ),
 }
+FIXED_DOCS_PER_INDEX = 10  # the fixed-cost drills: many indices, little data (what grows is the count)
 CALLS = ("stop ", "start ", "export graph", "import graph", "snapshot", "restore snapshot")
 
 
@@ -138,7 +171,7 @@ def bench_existing(lab: Lab, config: Path, reports: Path, image: str) -> dict:
     nightly.graph_backup(run, str(lab.prefix / "stackstate"), f"{ctl} stop stackstate --timeout 30",
                          f"{ctl} start stackstate")  # fmt: skip
     es_url = (lab.root / "es.url").read_text().strip()
-    nightly.snapshot(es_url, "sts-backup", str(lab.es_home / "repo" / "bench"), "sts_*")
+    snapshot = nightly.snapshot(es_url, "sts-backup", str(lab.es_home / "repo" / "bench"), "sts_*")
     subprocess.run([sys.executable, "-m", "drtests.cli", "record-backup", "--config", str(config)], check=True,
                    capture_output=True)  # fmt: skip
     samples: list[tuple[float, bool]] = []
@@ -163,7 +196,69 @@ def bench_existing(lab: Lab, config: Path, reports: Path, image: str) -> dict:
     return {"wall_s": round(wall, 3), "samples": len(samples), "downtime_s": round(down, 3),
             "inactive_samples": sum(1 for _, active in samples if not active), "work_s": round(inside, 3),
             "fixed_s": round(wall - inside, 3), "rto_s": evidence["rto"]["measured_s"],
-            "verdict": evidence["verdict"]}  # fmt: skip
+            "verdict": evidence["verdict"], "snapshot": snapshot, "restore": share_figures(evidence)}  # fmt: skip
+
+
+def share_figures(evidence: dict) -> dict:
+    """One drill's restore: its share, the indices and bytes it restored, the snapshot restore's
+    time, the RTO measured and (for a share below 1/1) the forecast of a full restore's."""
+    share = evidence.get("restore_share") or {}
+    rto = evidence["rto"]
+    return {"share": share.get("share", "1/1"), "indices": len(evidence["restore"]["indices"]),
+            "bytes": share.get("bytes_restored"), "bytes_total": share.get("bytes_total"),
+            "restore_s": (evidence["paths"]["restore_s"] or {}).get("telemetry"), "rto_s": rto["measured_s"],
+            "forecast_full_s": rto.get("forecast_full_s")}  # fmt: skip
+
+
+def bench_shares(config: Path, reports: Path, image: str, es_url: str, existing: dict, shares: tuple[str, ...],
+                 runs: int) -> dict:  # fmt: skip
+    """Existing-backup drills of one snapshot (the lab's nightly one, as bench_existing made and
+    restored it whole), restoring shares of it: time and bytes per share, and each share's
+    forecast of a full restore's RTO against the RTO of the full restore measured."""
+    from drtests.es import snapshots
+
+    es = Elasticsearch(es_url, timeout=300)
+    total = sum(snapshots.index_sizes(es, "sts-backup", existing["snapshot"]).values())
+    rows = []
+    for spec in ("1/1", *shares):
+        drills = [existing["restore"]] if spec == "1/1" else []  # the whole snapshot: bench_existing's drill too
+        while len(drills) < runs:
+            _, evidence = run_drill(config, reports, "drill.mode=existing", f"isolated.image={image}",
+                                    "objectives.rpo_seconds=86400", f"elasticsearch.restore_share={spec}")  # fmt: skip
+            drills.append(share_figures(evidence))
+        measured = ("indices", "bytes", "restore_s", "rto_s", "forecast_full_s")
+        row = {key: statistics.median(d[key] or 0 for d in drills) for key in measured}
+        rows.append(dict(row, share=spec, runs=runs, bytes=row["bytes"] or total, bytes_total=total))
+    full = rows[0]["rto_s"]
+    for row in rows[1:]:
+        row["forecast_error_pct"] = round(100 * (row["forecast_full_s"] - full) / full, 1)
+    return {"snapshot": existing["snapshot"], "rows": rows}
+
+
+def bench_fixed_cost(config: Path, reports: Path, es_url: str, counts: tuple[int, ...], paths: dict, main_indices: int,
+                     main_docs: int) -> list[dict]:  # fmt: skip
+    """The fixed cost (wall - graph path - telemetry path, paths one after the other) of a drill
+    of 24, 200 or 1,000 indices holding little data each: what grows with the number of indices
+    alone. When the bench's own data is that little (smoke), its count is bench_paths' drills."""
+    es = Elasticsearch(es_url, timeout=600)
+    es.cluster.put_settings(body={"persistent": {"cluster.max_shards_per_node": 5000}})  # 1,000 + their copies
+    rows = []
+    for count in counts:
+        if count == main_indices and main_docs <= 100 * count:  # the bench's own data is little data too
+            rows.append({"indices": count, "docs": main_docs, "wall_s": paths["sequential_wall_s"],
+                         **paths["sequential"], "fixed_s": paths["fixed_s"], "runs": paths["runs"]})  # fmt: skip
+            continue
+        prefix = f"fx{count}_"
+        generate.seed_telemetry(es_url, count * FIXED_DOCS_PER_INDEX, count // len(generate.INDEX_GROUPS), prefix)
+        try:
+            wall, evidence = run_drill(config, reports, "drill.parallel_paths=false",
+                                       f"elasticsearch.indices={prefix}*")  # fmt: skip
+        finally:
+            client.delete_indices(es, sorted(es.indices.get(index=f"{prefix}*", expand_wildcards="all")))
+        times, before = path_times(evidence), evidence["telemetry"]["before"]
+        rows.append({"indices": len(before), "docs": sum(before.values()), "wall_s": round(wall, 3), **times,
+                     "fixed_s": round(wall - times["graph_s"] - times["telemetry_s"], 3), "runs": 1})  # fmt: skip
+    return rows
 
 
 def breakdown(evidence: dict, wall: float) -> dict:
@@ -172,7 +267,19 @@ def breakdown(evidence: dict, wall: float) -> dict:
     steps = sorted(evidence["steps"], key=lambda s: -s["duration_s"])[:12]
     return {"wall_s": round(wall, 3), "phases_s": phases, "outside_phases_s": round(wall - sum(phases.values()), 3),
             "work_s": round(sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS)), 3),
-            "longest_steps": [(s["phase"], s["name"], s["duration_s"]) for s in steps]}  # fmt: skip
+            "longest_steps": [(s["phase"], s["name"], s["duration_s"]) for s in steps],
+            "overhead_steps": overhead_steps(evidence)}  # fmt: skip
+
+
+def overhead_steps(evidence: dict) -> list[tuple[str, float]]:
+    """The harness overhead by what it is: the steps outside the six calls, summed per phase and
+    step (an index's or type's steps as one), longest first. Steps of the two paths overlap."""
+    summed: dict[str, float] = {}
+    for s in evidence["steps"]:
+        if not s["name"].startswith(CALLS):
+            key = f"{s['phase']} / {s['name'].split(' sts_')[0][:80]}"
+            summed[key] = summed.get(key, 0.0) + s["duration_s"]
+    return sorted(((k, round(v, 3)) for k, v in summed.items()), key=lambda kv: -kv[1])[:15]
 
 
 def profile_drill(config: Path, reports: Path) -> str:
@@ -416,10 +523,16 @@ def main() -> int:
             from fixtures.docker import image as lab_image
 
             image = lab_image.build()
-        existing = None
+        existing = shares = None
         if image:
             print("existing-backup drill ...", flush=True)
             existing = bench_existing(lab, config, root / "reports", image)
+            print("restore shares of one snapshot ...", flush=True)
+            shares = bench_shares(config, root / "reports", image, es_url, existing, scale["shares"], scale["runs"])
+        print("fixed cost as the indices grow ...", flush=True)
+        fixed = bench_fixed_cost(
+            config, root / "reports", es_url, scale["index_counts"], paths, drills["indices"], drills["docs"]
+        )
         print("hashing and copying ...", flush=True)
         files = bench_hash_and_copy(scale["hash_mb"], scale["runs"], image)
         print("log following ...", flush=True)
@@ -427,7 +540,8 @@ def main() -> int:
     finally:
         lab.down()
     results = {"scale": args.scale, "seed_s": round(seeded, 1), "drill": drills, "telemetry": tele, "files": files,
-               "log": logs, "paths": paths, "existing": existing, "full_verify": full}  # fmt: skip
+               "log": logs, "paths": paths, "existing": existing, "full_verify": full, "shares": shares,
+               "fixed_cost": fixed}  # fmt: skip
     write_results(args.out, results, " ".join(["python", "-m", "bench.run", *sys.argv[1:]]))
     print(json.dumps(results, indent=2))
     return 0
@@ -447,8 +561,8 @@ def verdict(ok: bool) -> str:
 def write_results(path: Path, r: dict, command: str) -> None:
     d, t, f, lg = r["drill"], r["telemetry"], r["files"], r["log"]
     rows = [
-        ("harness overhead (% of drill wall time)", shown(d["overhead_pct"]), "<= 3 %",
-         d["overhead_pct"]["median"] <= 3),
+        ("harness overhead (% of drill wall time)", shown(d["overhead_pct"]), "<= 8 %",
+         d["overhead_pct"]["median"] <= 8),
         ("peak RSS of the drill process (MB)", d["peak_rss_mb"], "< 300 MB", d["peak_rss_mb"] < 300),
         ("ES requests for counts + fingerprints", f"{t['drtests_requests']} vs naive {t['naive_requests']}",
          ">= 10x fewer", t["naive_requests"] >= 10 * t["drtests_requests"]),
@@ -468,8 +582,8 @@ def write_results(path: Path, r: dict, command: str) -> None:
             "full verification throughput (docs/s)",
             f"{shown(fv['full_docs_per_s'])} vs plain search_after {shown(fv['plain_docs_per_s'])} "
             f"({fv['docs']} docs in {fv['indices']} indices, 1/7)",
-            ">= 0.8 x plain",
-            fv["full_docs_per_s"]["median"] >= 0.8 * fv["plain_docs_per_s"]["median"],
+            ">= 0.9 x plain",
+            fv["full_docs_per_s"]["median"] >= 0.9 * fv["plain_docs_per_s"]["median"],
         )
     )
     rows.append(
@@ -514,6 +628,18 @@ def write_results(path: Path, r: dict, command: str) -> None:
                 True,
             )
         )
+    if sh := r.get("shares"):
+        quarter = next((row for row in sh["rows"] if row["share"] == "1/4"), None)
+        if quarter:
+            rows.append(
+                (
+                    "forecast of a full restore's RTO from a 1/4 share (s)",
+                    f"{quarter['forecast_full_s']:g} vs {sh['rows'][0]['rto_s']:g} measured restoring it all "
+                    f"({quarter['forecast_error_pct']:+g} %)",
+                    "within 25 %",
+                    abs(quarter["forecast_error_pct"]) <= 25,
+                )
+            )
     if "copy_drtests_s" in f:
         copy_ok = f["copy_drtests_s"]["median"] <= 1.1 * f["copy_docker_cp_s"]["median"]
         copied = f"{shown(f['copy_drtests_s'])} vs docker cp {shown(f['copy_docker_cp_s'])}"
@@ -539,6 +665,7 @@ def write_results(path: Path, r: dict, command: str) -> None:
         f"{p['parallel']['telemetry_s']:g} | {p['rto_parallel_s']:g} |", "",
         f"Graph path: stop, export, start (backup) and stop, import, start (restore); telemetry path: counts, "
         f"snapshot (backup) and snapshot restore. Fixed cost = sequential wall - both paths = {p['fixed_s']:g} s.", "",
+        *share_table(r.get("shares")), *fixed_cost_table(r["fixed_cost"]),
         "## Where one drill's time goes", "",
         f"Wall {d['breakdown']['wall_s']} s; inside export, import, stop/start, snapshot and restore "
         f"{d['breakdown']['work_s']} s; outside every phase (start-up, safety steps, final evidence) "
@@ -546,11 +673,53 @@ def write_results(path: Path, r: dict, command: str) -> None:
         "| phase | s |", "|---|---|", *[f"| {k} | {v} |" for k, v in d["breakdown"]["phases_s"].items()], "",
         "| longest steps (phase, step) | s |", "|---|---|",
         *[f"| {ph} / {name[:90]} | {sec} |" for ph, name, sec in d["breakdown"]["longest_steps"]], "",
+        "| the overhead: steps outside the six calls (phase / step) | s |", "|---|---|",
+        *[f"| {name} | {sec} |" for name, sec in d["breakdown"].get("overhead_steps", [])], "",
         "## Profile of one drill (cProfile of the `drtests run` process)", "", "```", d["profile"], "```", "",
         "Raw figures:", "", "```json", json.dumps({**r, "drill": {k: v for k, v in d.items() if k != "profile"}},
                                                    indent=2), "```", "",
     ]  # fmt: skip
     path.write_text("\n".join(lines))
+
+
+def share_table(shares: dict | None) -> list[str]:
+    """Restore time and bytes per restore_share, one snapshot; each forecast against the full restore."""
+    if not shares:
+        return []
+    mb = 2**20
+    lines = [f"## Restore shares of one snapshot ({shares['snapshot']}, existing-backup drills; medians)", "",
+             "| restore_share | drills | indices restored | MB restored (of the snapshot) | snapshot restore (s) | "
+             "RTO measured (s) | forecast RTO of a full restore (s) | forecast vs the full restore measured |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in shares["rows"]:
+        forecast = f"{row['forecast_full_s']:g}" if row["share"] != "1/1" else "(measured)"
+        error = f"{row['forecast_error_pct']:+g} %" if "forecast_error_pct" in row else ""
+        lines.append(f"| {row['share']} | {row['runs']} | {row['indices']:g} | {row['bytes'] / mb:.1f} "
+                     f"({row['bytes_total'] / mb:.1f}) | {row['restore_s']:g} | {row['rto_s']:g} | {forecast} | "
+                     f"{error} |")  # fmt: skip
+    full = shares["rows"][0]
+    per_mb = [row["restore_s"] / (row["bytes"] / mb) for row in shares["rows"] if row["bytes"]]
+    lines += ["", f"The snapshot restore grows with the bytes restored: {min(per_mb):.3f}-{max(per_mb):.3f} s per MB "
+              f"across the shares (the whole snapshot: {full['restore_s']:g} s for "
+              f"{full['bytes'] / mb:.1f} MB); a forecast scales the share's own time by the snapshot's bytes "
+              "over its bytes.", ""]  # fmt: skip
+    return lines
+
+
+def fixed_cost_table(rows: list[dict]) -> list[str]:
+    """The fixed cost at each number of indices, and what each more index adds."""
+    lines = ["## Fixed cost as the indices grow (little data per index, paths one after the other)", "",
+             "| indices | docs | drills | drill wall (s) | graph path (s) | telemetry path (s) | fixed cost (s) |",
+             "|---|---|---|---|---|---|---|",
+             *[f"| {row['indices']} | {row['docs']} | {row['runs']} | {row['wall_s']:g} | {row['graph_s']:g} | "
+               f"{row['telemetry_s']:g} | {row['fixed_s']:g} |" for row in rows], ""]  # fmt: skip
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        per_index = 1000 * (last["fixed_s"] - first["fixed_s"]) / (last["indices"] - first["indices"])
+        restore = 1000 * (last["telemetry_s"] - first["telemetry_s"]) / (last["indices"] - first["indices"])
+        lines += [f"From {first['indices']} to {last['indices']} indices the fixed cost grows {per_index:.1f} ms per "
+                  f"index and the telemetry path (snapshot, restore) {restore:.1f} ms per index.", ""]  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

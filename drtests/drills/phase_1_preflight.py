@@ -10,7 +10,7 @@ from drtests import existing, modes, recovery
 from drtests.config import DrillConfig
 from drtests.drills import ledger_head
 from drtests.drills.lock import LOCK_TAKEN, TAKE_LOCK, take_lock
-from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, check_restore_cluster
+from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, check_restore_cluster, check_restore_room
 from drtests.es import client, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
@@ -66,11 +66,12 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         ]
     if es.enabled and cfg.restore_cluster.url:
         url = cfg.restore_cluster.url
+        share = "" if es.restore_share == "1/1" else f"this drill's restore share {es.restore_share} of "
         planned += [
             RC_REPOSITORY.planned(PHASE, repository=es.repository, detail=f"registered read-only there (refused when "
                  f"writable: two clusters writing one repository corrupt it); POST _snapshot/{es.repository}/_verify"),
             RC_READS.planned(PHASE, "its version >= the production cluster's"),
-            RC_ROOM.planned(PHASE, f"disk available >= the primaries of {es.indices} + 10 %"),
+            RC_ROOM.planned(PHASE, f"disk available >= the primaries of {share}{es.indices} + 10 %"),
             NAMES_FREE.planned(PHASE, f"no index named like one of {es.indices} on {url}"),
         ]  # fmt: skip
     if cfg.alerts.stale_backup == "fail":
@@ -120,6 +121,8 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     if leftovers:
         recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
     ledger_head.check_head(cfg, drill, host, dr_options, dr_say)
+    if es is not None and cfg.restore_cluster.url:  # the drill's number is known now: its restore share
+        check_restore_room(cfg, drill, es, restore_es, dr_options)
     check_restore_names(cfg, drill, es, restore_es)
     check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say)
     check_backup_folder(cfg, drill, host)

@@ -7,7 +7,7 @@ from drtests.config import DrillConfig
 from drtests.errors import Unreachable
 from drtests.es import client, snapshots
 from drtests.record.results import ElasticsearchFacts
-from drtests.steps import check, expect, step
+from drtests.steps import check, expect, restore_share_choice, step
 
 PHASE = "preflight"
 RC_REACHABLE = check("restore cluster reachable")
@@ -17,8 +17,8 @@ RC_ROOM = check("restore cluster has room (MB)")
 
 
 def check_restore_cluster(cfg: DrillConfig, drill, es, request):
-    """The restore cluster answers, reads the repository read-only, can read production's
-    snapshots and has room for them; returns its client."""
+    """The restore cluster answers, reads the repository read-only and can read production's
+    snapshots (its room: check_restore_room); returns its client."""
     url = cfg.restore_cluster.url
     try:
         restore_es = request.getfixturevalue("dr_restore_es")
@@ -34,12 +34,23 @@ def check_restore_cluster(cfg: DrillConfig, drill, es, request):
            ok=major_minor(version) >= major_minor(production),
            message=f"the restore cluster {url} runs Elasticsearch {version}, older than production's {production}: "
            "it cannot read snapshots of a newer version; upgrade it")  # fmt: skip
-    need = round(1.1 * client.primary_bytes(es, cfg.elasticsearch.indices) / 2**20)
+    return restore_es
+
+
+def check_restore_room(cfg: DrillConfig, drill, es, restore_es, options) -> None:
+    """The restore cluster has room for what this drill restores: the primaries of its restore
+    share (elasticsearch.restore_share; all of elasticsearch.indices at "1/1") + 10 %. Called once
+    the drill's number is known (the target's drill state): it picks the share."""
+    names = client.index_names(es, cfg.elasticsearch.indices)
+    share = restore_share_choice(cfg, options, names, drill.preflight.drills_before)
+    restored = share.restored if share else names
+    what = (f"the primaries of {cfg.elasticsearch.indices}" if share is None else f"the primaries of the "
+            f"{len(restored)} of {len(names)} indices of its restore share {share.share}")  # fmt: skip
+    need = round(1.1 * client.primary_bytes(es, restored) / 2**20, 3) if restored else 0
     free = round(client.free_bytes(restore_es) / 2**20)
     expect(drill, PHASE, RC_ROOM(), f">= {need}", free, ok=free >= need,
-           message=f"the restore cluster {url} has {free} MB of disk available, the restore needs {need} MB (the "
-           f"primaries of {cfg.elasticsearch.indices} + 10 %): free space there")  # fmt: skip
-    return restore_es
+           message=f"the restore cluster {cfg.restore_cluster.url} has {free} MB of disk available, the restore "
+           f"needs {need} MB ({what} + 10 %): free space there")  # fmt: skip
 
 
 def major_minor(version: str) -> tuple[int, ...]:

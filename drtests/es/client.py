@@ -59,10 +59,13 @@ def free_bytes(es: Elasticsearch) -> int:
     return sum(int(r["disk.avail"]) for r in rows if r.get("disk.avail") not in (None, ""))
 
 
-def primary_bytes(es: Elasticsearch, pattern: str) -> int:
-    """What the indices' primaries hold on disk: what a restore of them needs."""
-    rows = es.cat.indices(index=pattern, h="pri.store.size", bytes="b", format="json", expand_wildcards="open")
-    return sum(int(r["pri.store.size"] or 0) for r in rows)
+def primary_bytes(es: Elasticsearch, indices: str | list[str]) -> int:
+    """What the indices' primaries (a pattern, or names) hold on disk: what a restore of them needs."""
+    total = 0
+    for part in expressions(indices):
+        rows = es.cat.indices(index=part, h="pri.store.size", bytes="b", format="json", expand_wildcards="open")
+        total += sum(int(r["pri.store.size"] or 0) for r in rows)
+    return total
 
 
 URL_BUDGET = 3000  # ES refuses request lines over 4 KB (http.max_initial_line_length): lists go in parts

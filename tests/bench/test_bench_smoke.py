@@ -24,9 +24,13 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "copy into the disposable host", "peak RSS while copying", "drill wall time, paths side by side",
                     "fixed cost outside stop, start, export, import, snapshot, restore",
                     "production downtime during an existing-backup drill", "full verification throughput",
-                    "peak RSS while verifying in full"):  # fmt: skip
+                    "peak RSS while verifying in full",
+                    "forecast of a full restore's RTO from a 1/4 share"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "| paths one after the other | " in table and "| paths side by side | " in table
+    assert re.search(r"\| 1/1 \| 1 \| 24 \| [\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \| \(measured\) \|", table)
+    assert re.search(r"\| 1/4 \| 1 \| \d+ \| [\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ % \|", table)
+    assert re.search(r"\| 24 \| 2000 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table)  # the fixed cost's row
     assert "24 indices" in table and "Command: `python -m bench.run --scale smoke" in table
     assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
     assert re.search(r"\| harness overhead \(% of drill wall time\) \| [\d.]+ \([\d.]+-[\d.]+\) \|", table)

@@ -113,13 +113,21 @@ def test_copies_kept_in_the_restore_cluster_are_never_looked_for_in_production(
     drill_lab: DrillLab, restore_es_url: str
 ) -> None:
     """The restore cluster restores under production's own names. A drill kept its copies there
-    (--keep); the next drill's config has no restore cluster: the ledger's names must not be taken
-    for leftovers in production, and --recover must not delete production's indices."""
+    (--keep; it restored a quarter of the indices and each group's newest, and asked the restore
+    cluster for room for those alone); the next drill's config has no restore cluster: the
+    ledger's names must not be taken for leftovers in production, and --recover must not delete
+    production's indices."""
     counts = drill_lab.doc_counts()
     other = Elasticsearch(restore_es_url)
-    kept = drill_lab.run("--keep", *restore_cluster(restore_es_url))
+    kept = drill_lab.run("--keep", *restore_cluster(restore_es_url), "--set", "elasticsearch.restore_share=1/4")
     assert kept.returncode == 0, kept.stdout[-3000:]
-    assert lab_indices(other, drill_lab.index_prefix) == sorted(counts)
+    evidence = drill_lab.evidence()
+    restored = evidence["restore_share"]["restored"]
+    assert 0 < len(restored) < len(counts) and lab_indices(other, drill_lab.index_prefix) == sorted(restored)
+    room = next(c for c in evidence["checks"] if c["name"] == "restore cluster has room (MB)")
+    everything = 1.1 * sum(drill_lab.es.indices.stats(index=name)["_all"]["primaries"]["store"]["size_in_bytes"]
+                           for name in counts) / 2**20  # fmt: skip
+    assert 0 < float(room["expected"].removeprefix(">= ")) < 0.9 * everything  # room for the share, not for all
     refused = drill_lab.run("--recover")
     assert refused.returncode == 1, refused.stdout[-3000:]
     message = phase(drill_lab.evidence(), "preflight")["message"]
@@ -128,7 +136,7 @@ def test_copies_kept_in_the_restore_cluster_are_never_looked_for_in_production(
     assert message.startswith(f"the restore ledger {ledger} names indices an earlier drill restored into another "
                               f"cluster (uuid {uuid})"), message  # fmt: skip
     assert_target_healthy(drill_lab, counts)
-    assert lab_indices(other, drill_lab.index_prefix) == sorted(counts)
+    assert lab_indices(other, drill_lab.index_prefix) == sorted(restored)
     recovered = drill_lab.run("--recover", *restore_cluster(restore_es_url))
     assert recovered.returncode == 0, recovered.stdout[-3000:]
     assert lab_indices(other, drill_lab.index_prefix) == []
