@@ -497,7 +497,9 @@ def main() -> int:
     t0 = time.monotonic()
     lab.install()
     lab.start_stackstate()
-    es_url = lab.start_es(heap="2g" if args.scale == "full" else "512m")  # 200 indices x 10,000 docs need room
+    # 200 indices x 10,000 docs, their 200 restored copies and full verification beside them: 2g tripped
+    # the parent circuit breaker (HTTP 429) in a drill of the first full run after full_verify became 1/7
+    es_url = lab.start_es(heap="3g" if args.scale == "full" else "512m")
     try:
         print(f"seeding {scale['components'] + scale['relations']} nodes, {scale['docs']} docs in "
               f"{8 * scale['days']} indices ...", flush=True)  # fmt: skip

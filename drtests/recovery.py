@@ -214,13 +214,13 @@ def find(cfg: DrillConfig, host: TargetHost, node_state: str, es) -> Leftovers:
         # in production's cluster a drill's copy always carries the rename prefix; in a restore
         # cluster it has production's name, and the cluster's uuid is the proof
         prefix = "" if cfg.restore_cluster.url else cfg.elasticsearch.rename_replacement.split("$", 1)[0]
-        for name, cluster, signed in ((line.name, line.cluster, line.proven) for line in recorded):
-            if not signed or not cluster or (cluster == here and not name.startswith(prefix)):
-                found.unproven.append(name)
-            elif cluster == here:
-                ours.append(name)
+        for line in recorded:
+            if not line.proven or not line.cluster or (line.cluster == here and not line.name.startswith(prefix)):
+                found.unproven.append(line.name)
+            elif line.cluster == here:
+                ours.append(line.name)
             else:
-                found.elsewhere.setdefault(cluster, []).append(name)
+                found.elsewhere.setdefault(line.cluster, []).append(line.name)
         found.restore_indices = client.existing_indices(es, ours)
         found.ledger = ledger_path(cfg)
     return found
