@@ -214,21 +214,26 @@ def bench_shares(config: Path, reports: Path, image: str, es_url: str, existing:
                  runs: int) -> dict:  # fmt: skip
     """Existing-backup drills of one snapshot (the lab's nightly one, as bench_existing made and
     restored it whole), restoring shares of it: time and bytes per share, and each share's
-    forecast of a full restore's RTO against the RTO of the full restore measured."""
+    forecast of a full restore's RTO against the RTO of full restores measured in the same run,
+    alternating (a full restore, then one of each share, `runs` times: the machine's drift over
+    the run falls on every share alike)."""
     from drtests.es import snapshots
 
     es = Elasticsearch(es_url, timeout=300)
     total = sum(snapshots.index_sizes(es, "sts-backup", existing["snapshot"]).values())
+    drills: dict[str, list[dict]] = {"1/1": [existing["restore"]], **{spec: [] for spec in shares}}
+    for _ in range(runs):
+        for spec, done in drills.items():
+            if len(done) < runs:
+                sets = ("drill.mode=existing", f"isolated.image={image}", "objectives.rpo_seconds=86400")
+                _, evidence = run_drill(config, reports, *sets, f"elasticsearch.restore_share={spec}")
+                done.append(share_figures(evidence))
     rows = []
-    for spec in ("1/1", *shares):
-        drills = [existing["restore"]] if spec == "1/1" else []  # the whole snapshot: bench_existing's drill too
-        while len(drills) < runs:
-            _, evidence = run_drill(config, reports, "drill.mode=existing", f"isolated.image={image}",
-                                    "objectives.rpo_seconds=86400", f"elasticsearch.restore_share={spec}")  # fmt: skip
-            drills.append(share_figures(evidence))
+    for spec, done in drills.items():
         measured = ("indices", "bytes", "restore_s", "rto_s", "forecast_full_s")
-        row = {key: statistics.median(d[key] or 0 for d in drills) for key in measured}
-        rows.append(dict(row, share=spec, runs=runs, bytes=row["bytes"] or total, bytes_total=total))
+        row = {key: statistics.median(d[key] or 0 for d in done) for key in measured}
+        rows.append(dict(row, share=spec, runs=len(done), bytes=row["bytes"] or total, bytes_total=total,
+                         rto_range_s=[min(d["rto_s"] for d in done), max(d["rto_s"] for d in done)]))  # fmt: skip
     full = rows[0]["rto_s"]
     for row in rows[1:]:
         row["forecast_error_pct"] = round(100 * (row["forecast_full_s"] - full) / full, 1)
@@ -530,7 +535,15 @@ def main() -> int:
             print("existing-backup drill ...", flush=True)
             existing = bench_existing(lab, config, root / "reports", image)
             print("restore shares of one snapshot ...", flush=True)
-            shares = bench_shares(config, root / "reports", image, es_url, existing, scale["shares"], scale["runs"])
+            shares = bench_shares(
+                config,
+                root / "reports",
+                image,
+                es_url,
+                existing,
+                scale["shares"],
+                scale.get("share_runs", scale["runs"]),
+            )
         print("fixed cost as the indices grow ...", flush=True)
         fixed = bench_fixed_cost(
             config, root / "reports", es_url, scale["index_counts"], paths, drills["indices"], drills["docs"]
@@ -696,9 +709,10 @@ def share_table(shares: dict | None) -> list[str]:
     for row in shares["rows"]:
         forecast = f"{row['forecast_full_s']:g}" if row["share"] != "1/1" else "(measured)"
         error = f"{row['forecast_error_pct']:+g} %" if "forecast_error_pct" in row else ""
+        low, high = row["rto_range_s"]
         lines.append(f"| {row['share']} | {row['runs']} | {row['indices']:g} | {row['bytes'] / mb:.1f} "
-                     f"({row['bytes_total'] / mb:.1f}) | {row['restore_s']:g} | {row['rto_s']:g} | {forecast} | "
-                     f"{error} |")  # fmt: skip
+                     f"({row['bytes_total'] / mb:.1f}) | {row['restore_s']:g} | {row['rto_s']:g} ({low:g}-{high:g}) | "
+                     f"{forecast} | {error} |")  # fmt: skip
     full = shares["rows"][0]
     per_mb = [row["restore_s"] / (row["bytes"] / mb) for row in shares["rows"] if row["bytes"]]
     lines += ["", f"The snapshot restore grows with the bytes restored: {min(per_mb):.3f}-{max(per_mb):.3f} s per MB "

@@ -28,8 +28,9 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "forecast of a full restore's RTO from a 1/4 share"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "| paths one after the other | " in table and "| paths side by side | " in table
-    assert re.search(r"\| 1/1 \| 1 \| 24 \| [\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \| \(measured\) \|", table)
-    assert re.search(r"\| 1/4 \| 1 \| \d+ \| [\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [-+][\d.]+ % \|", table)
+    run = r"[\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \([\d.]+-[\d.]+\)"  # MB (of the snapshot), restore s, RTO s (range)
+    assert re.search(rf"\| 1/1 \| 1 \| 24 \| {run} \| \(measured\) \|", table)
+    assert re.search(rf"\| 1/4 \| 1 \| \d+ \| {run} \| [\d.]+ \| [-+][\d.]+ % \|", table)
     assert re.search(r"\| 24 \| 2000 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table)  # the fixed cost's row
     assert "24 indices" in table and "Command: `python -m bench.run --scale smoke" in table
     assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
