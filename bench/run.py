@@ -542,7 +542,7 @@ def main() -> int:
                 es_url,
                 existing,
                 scale["shares"],
-                scale.get("share_runs", scale["runs"]),
+                scale["runs"],
             )
         print("fixed cost as the indices grow ...", flush=True)
         fixed = bench_fixed_cost(
