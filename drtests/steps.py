@@ -100,21 +100,21 @@ def drill_sequence(cfg: DrillConfig, options, drills_before: int) -> int:
     return max(len(earlier), drills_before)
 
 
-def restore_share_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> RestoreShare | None:
-    """elasticsearch.restore_share: which of the snapshot's indices `names` this drill restores;
-    None for "1/1" (all of them)."""
+def restore_share_choice(cfg: DrillConfig, names: list[str], sequence: int) -> RestoreShare | None:
+    """elasticsearch.restore_share: which of the snapshot's indices `names` drill number
+    `sequence` restores; None for "1/1" (all of them)."""
     spec = cfg.elasticsearch.restore_share
     if spec == "1/1":
         return None
-    return shares.restore_share(names, spec, drill_sequence(cfg, options, drills_before))
+    return shares.restore_share(names, spec, sequence)
 
 
-def full_verify_choice(cfg: DrillConfig, options, names: list[str], drills_before: int = 0) -> FullVerify | None:
-    """elasticsearch.full_verify: which of `names` (indices this drill restores) it hashes in full."""
+def full_verify_choice(cfg: DrillConfig, names: list[str], sequence: int) -> FullVerify | None:
+    """elasticsearch.full_verify: which of `names` (indices this drill restores) drill number
+    `sequence` hashes in full."""
     spec = cfg.elasticsearch.full_verify
     if spec == "off":
         return None
-    sequence = drill_sequence(cfg, options, drills_before)
     return FullVerify(spec, sequence, digests.chosen_for_full_verify(sorted(names), spec, sequence))
 
 

@@ -15,7 +15,7 @@ from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost
 from drtests.options import DrillOptions
 from drtests.report import ledger
-from drtests.steps import check
+from drtests.steps import check, drill_sequence
 
 PHASE = "preflight"
 HEAD_HELD = check("report folder holds this target's last ledger line")
@@ -32,6 +32,7 @@ def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> Non
     recorded = drill_state.recorded_head(cfg, host)
     if recorded is not None and isinstance(recorded.get("drills"), int):
         drill.preflight.drills_before = recorded["drills"]
+    drill.preflight.sequence = drill_sequence(cfg, options, drill.preflight.drills_before)
     root = Path(options.report_dir)
     held = {hashlib.sha256(line).hexdigest() for line in ledger.lines(root)}
     where = f"{drill_state.head_path(cfg)} on {host.url}"

@@ -122,7 +122,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
     ledger_head.check_head(cfg, drill, host, dr_options, dr_say)
     if es is not None and cfg.restore_cluster.url:  # the drill's number is known now: its restore share
-        check_restore_room(cfg, drill, es, restore_es, dr_options)
+        check_restore_room(cfg, drill, es, restore_es)
     check_restore_names(cfg, drill, es, restore_es)
     check_node_state(cfg, drill, host, dr_service, dr_safety, dr_say)
     check_backup_folder(cfg, drill, host)

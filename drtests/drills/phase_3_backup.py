@@ -111,9 +111,9 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
             es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
         )
     names = sorted(at_snapshot)
-    if (share := restore_share_choice(cfg, options, names, drill.preflight.drills_before)) is not None:
+    if (share := restore_share_choice(cfg, names, drill.preflight.sequence)) is not None:
         names = share.restored  # an index this drill does not restore is not read in full either
-    full = drill.backup.full_verify = full_verify_choice(cfg, options, names, drill.preflight.drills_before)
+    full = drill.backup.full_verify = full_verify_choice(cfg, names, drill.preflight.sequence)
     if full is not None:
         with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip

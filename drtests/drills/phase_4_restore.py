@@ -161,7 +161,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
     the target before the restore request, the removal of what it restores registered as a safety step."""
     es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
     elsewhere = bool(cfg.restore_cluster.url)
-    drill.restore.share = restore_share_choice(dr_config, dr_options, snapshot.indices, drill.preflight.drills_before)
+    drill.restore.share = restore_share_choice(dr_config, snapshot.indices, drill.preflight.sequence)
 
     def restore_path(path: Beside) -> RestoredTelemetry:
         """The snapshot restore, in the telemetry path's thread (it says nothing: the terminal

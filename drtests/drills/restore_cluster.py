@@ -37,16 +37,18 @@ def check_restore_cluster(cfg: DrillConfig, drill, es, request):
     return restore_es
 
 
-def check_restore_room(cfg: DrillConfig, drill, es, restore_es, options) -> None:
+def check_restore_room(cfg: DrillConfig, drill, es, restore_es) -> None:
     """The restore cluster has room for what this drill restores: the primaries of its restore
     share (elasticsearch.restore_share; all of elasticsearch.indices at "1/1") + 10 %. Called once
     the drill's number is known (the target's drill state): it picks the share."""
-    names = client.index_names(es, cfg.elasticsearch.indices)
-    share = restore_share_choice(cfg, options, names, drill.preflight.drills_before)
-    restored = share.restored if share else names
-    what = (f"the primaries of {cfg.elasticsearch.indices}" if share is None else f"the primaries of the "
-            f"{len(restored)} of {len(names)} indices of its restore share {share.share}")  # fmt: skip
-    need = round(1.1 * client.primary_bytes(es, restored) / 2**20, 3) if restored else 0
+    pattern = cfg.elasticsearch.indices
+    names = client.index_names(es, pattern)
+    if (share := restore_share_choice(cfg, names, drill.preflight.sequence)) is None:
+        wanted, what = pattern, f"the primaries of {pattern}"  # everything: the pattern, in one request
+    else:
+        wanted = share.restored
+        what = f"the primaries of the {len(wanted)} of {len(names)} indices of its restore share {share.share}"
+    need = round(1.1 * client.primary_bytes(es, wanted) / 2**20, 3)
     free = round(client.free_bytes(restore_es) / 2**20)
     expect(drill, PHASE, RC_ROOM(), f">= {need}", free, ok=free >= need,
            message=f"the restore cluster {cfg.restore_cluster.url} has {free} MB of disk available, the restore "

@@ -53,14 +53,17 @@ def registered(es: Elasticsearch, repo: str) -> dict | None:
 
 def register(es: Elasticsearch, repo: str, body: dict, refused: str, hint: str) -> None:
     """PUT _snapshot/<repo>; when Elasticsearch refuses it (its verification failed), the
-    registration it may have kept anyway is removed: drtests leaves no broken repository behind."""
+    registration it may have kept anyway is removed, and only that one (the name, at this very
+    location: another's registered meanwhile is left alone): drtests leaves no broken repository."""
     try:
         es.snapshot.create_repository(repository=repo, body=body)
     except es_errors.TransportError as exc:
-        try:
-            es.snapshot.delete_repository(repository=repo)
-        except es_errors.TransportError:
-            pass  # it kept none
+        kept = registered(es, repo)
+        if kept is not None and kept.get("settings", {}).get("location") == body["settings"]["location"]:
+            try:
+                es.snapshot.delete_repository(repository=repo)
+            except es_errors.TransportError:
+                pass  # gone meanwhile
         raise DrillError(f"{refused}: {reason(exc)} {hint}") from None
 
 

@@ -94,7 +94,7 @@ class Existing(Isolated):
     def hash_live_source(self, cfg: DrillConfig, drill: Drill, options: DrillOptions, es) -> str:
         """The past-day indices (compared exactly) of this drill's share, hashed live."""
         exact = [orig for orig, how in (drill.verify.index_rules or {}).items() if how == EXACT]
-        full = drill.backup.full_verify = full_verify_choice(cfg, options, exact, drill.preflight.drills_before)
+        full = drill.backup.full_verify = full_verify_choice(cfg, exact, drill.preflight.sequence)
         with drill.timed_step(VERIFY, FULL_LIVE(), f"{len(full.indices)} past-day indices"):
             full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
         return "live (a past day)"

@@ -29,6 +29,7 @@ class Preflight:
     leftovers: str | None = None  # what an interrupted drill left, in words
     node_state_at_start: str | None = None  # active | inactive
     drills_before: int = 0  # this target's drills before this one, as its own drill state records them
+    sequence: int = 0  # this drill's number for its target, read once (steps.drill_sequence): moves shares on
 
     @property
     def node_was_active(self) -> bool:
