@@ -26,7 +26,7 @@ from elasticsearch import Elasticsearch
 from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
 from drtests.hosts.logtail import LogWindow
-from drtests.topology import run_to_end
+from drtests.topology.commands import run_to_end
 from fixtures.data import generate
 from fixtures.lab import Lab
 

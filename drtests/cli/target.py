@@ -70,7 +70,7 @@ def record_backup(configs: list, file: str | None) -> int:
     from drtests import existing
     from drtests.errors import DrillError
     from drtests.hosts.host import TargetHost, quote
-    from drtests.topology import make_probe
+    from drtests.topology.probes import make_probe
 
     for cfg in configs:
         t = cfg.target

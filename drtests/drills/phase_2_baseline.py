@@ -7,7 +7,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.options import DrillOptions
 from drtests.steps import Planned, check, expect, require, step
-from drtests.topology import make_probe, probe_description
+from drtests.topology.probes import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"

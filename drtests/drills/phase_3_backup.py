@@ -34,7 +34,7 @@ from drtests.steps import (
     restore_share_choice,
     step,
 )
-from drtests.topology import export_graph
+from drtests.topology.commands import export_graph
 from drtests.waiting import Every
 
 pytestmark = pytest.mark.dr_phase("backup")

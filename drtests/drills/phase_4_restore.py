@@ -32,7 +32,8 @@ from drtests.steps import (
     stackstate_version,
     step,
 )
-from drtests.topology import import_graph, make_probe, probe_description, wait_until_answering
+from drtests.topology.commands import import_graph
+from drtests.topology.probes import make_probe, probe_description, wait_until_answering
 
 pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"

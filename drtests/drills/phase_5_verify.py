@@ -9,7 +9,7 @@ from drtests.modes.base import FULL_LIVE
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require, step
-from drtests.topology import make_probe, probe_description
+from drtests.topology.probes import make_probe, probe_description
 
 pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
