@@ -46,6 +46,7 @@ lab-status: venv
 
 # The lab picks its ports and folders when it starts; the drill config gets them with --set.
 LAB_SETS = --set stackstate.home="$$(cat .lab/stackstate.prefix)/stackstate" \
+	--set probe.api_url="$$(cat .lab/stackstate-api.url)" \
 	--set elasticsearch.url="$$(cat .lab/es.url)" \
 	--set elasticsearch.repository_location="$(CURDIR)/.lab/es/repo/sts-backup" \
 	--set target.owner="$$(id -un)"

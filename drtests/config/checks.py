@@ -190,6 +190,12 @@ def _existing_and_probe(cfg: DrillConfig, src: str) -> None:
         raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
     if not cfg.probe.types and cfg.probe.kind != "command":
         raise ConfigError(src, "probe.types", "must name at least one node type")
+    spec = cfg.probe.content_share
+    share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
+    if spec != "off" and (not share or int(share[1]) > int(share[2])):
+        raise ConfigError(src, "probe.content_share", 'must be "off" or "n/t" with 1 <= n <= t (e.g. "1/7": '
+                          'every node compared field by field once in 7 drills; "1/1": every node, every drill), '
+                          f"got {spec!r}")  # fmt: skip
 
 
 def _secrets(cfg: DrillConfig, src: str) -> None:

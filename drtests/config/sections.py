@@ -18,7 +18,7 @@ DEFAULT_TYPES = [
     "Component", "Relation", "ComponentType", "RelationType", "Layer", "Domain", "Environment",
     "QueryView", "Sync", "DataSource", "CheckFunction",
 ]  # fmt: skip
-TEMPLATE_KEYS = {"home", "graph", "file", "type"}
+TEMPLATE_KEYS = {"home", "graph", "file", "type", "url"}
 
 
 def setting(default: object, *, choices: tuple[str, ...] = (), gt: float | None = None, ge: float | None = None,
@@ -100,6 +100,13 @@ class ProbeSection:
     api_path: str = setting("/api/node/{type}")
     command: str = setting("")  # kind = "command": prints {"Type": count} JSON
     concurrency: int = setting(4, ge=1, le=64)  # cli/api: how many types are counted at once (1: one after the other)
+    api_from: str = setting("runner", choices=("runner", "host"))  # host: the GET runs on the target (api_get)
+    api_get: str = setting("curl -fsS --max-time 300 {url}")  # api_from = "host": prints the answer
+    relation_type: str = setting("Relation")  # the type whose nodes have a source and a target
+    # the graph proof (ids, content, relations): each drill compares a sample of each type's nodes
+    # field by field, chosen from the drill's id, and every node of its n of t rotating slots
+    content_sample: int = setting(100, ge=0, le=100000)
+    content_share: str = setting("1/7")  # "n/t", "1/1": every node every drill, "off": the sample only
 
 
 @dataclass(frozen=True)

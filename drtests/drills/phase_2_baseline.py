@@ -7,7 +7,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.options import DrillOptions
 from drtests.steps import Planned, check, expect, require, step
-from drtests.topology.probes import make_probe, probe_description
+from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"
@@ -41,7 +41,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
     with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
-        counts = probe.counts()
+        counts, drill.baseline.listings = read_graph(probe)
     drill.baseline.probe, drill.baseline.topology = probe.kind, counts
     expect(
         drill,

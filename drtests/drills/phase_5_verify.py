@@ -9,7 +9,8 @@ from drtests.modes.base import FULL_LIVE
 from drtests.options import DrillOptions
 from drtests.record.drill import Drill
 from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require, step
-from drtests.topology.probes import make_probe, probe_description
+from drtests.topology import checks as graph_checks
+from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
@@ -26,6 +27,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned = [COUNT_TOPOLOGY_AFTER.planned(PHASE, probe_description(mode.site_config(cfg)))]
     count_docs = [COUNT_RESTORED.planned(PHASE)] if cfg.elasticsearch.enabled else []
     planned += mode.verify_plan(cfg, count_docs)
+    planned += graph_checks.plan(mode.site_config(cfg), PHASE, mode.live_before)
     if cfg.elasticsearch.enabled and cfg.elasticsearch.full_verify != "off":
         if mode.full_verify_live(cfg):
             planned.append(FULL_LIVE.planned(PHASE, f"{cfg.elasticsearch.full_verify} of the "
@@ -61,8 +63,12 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     require(drill, "restore")
     site, mode = request.getfixturevalue("dr_restore_site"), modes.of(cfg)
     with drill.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
-        after = drill.verify.topology = make_probe(site.config, site.host).counts()
+        after, listings = read_graph(make_probe(site.config, site.host))
+    drill.verify.topology = after
     mode.compare_topology(drill, after)
+    drill.verify.graph = graph_checks.prove_graph(
+        drill, PHASE, site.config, drill.baseline.listings, listings, mode.live_before
+    )
 
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_restore_es")  # where the copies are

@@ -44,6 +44,7 @@ class DrillMode:
     takes_backup: ClassVar[bool] = True  # stops the node and exports; False: verifies the install's own backups
     fingerprints_live: ClassVar[bool] = False  # the baseline hashes the live indices (no snapshot-time sample)
     kept_by_gate: ClassVar[bool] = False  # `drtests gate` keeps this mode (others become isolated)
+    live_before: ClassVar[bool] = False  # the graph is compared with the live graph read after the backup was made
 
     # preflight ------------------------------------------------------------------------------
     def destructive_steps(self, cfg: DrillConfig) -> list[str]:

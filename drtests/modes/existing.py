@@ -68,6 +68,7 @@ class Existing(Isolated):
     takes_backup = False
     fingerprints_live = True  # past days must equal their restored copy
     kept_by_gate = True  # it restores away from the install too
+    live_before = True  # the baseline reads the live graph, changed since the backup
     backup_name = "<the selected backup>"
 
     def backup_plan(self, cfg: DrillConfig) -> list[Planned]:

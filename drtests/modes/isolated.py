@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import BinaryIO
+from urllib.parse import urlparse
 
 from drtests.config import DrillConfig, with_overrides
 from drtests.errors import DrillError
@@ -95,7 +96,8 @@ def isolated_config(cfg: DrillConfig) -> DrillConfig:
         cfg,
         stackstate={"home": iso.home},
         service={"backend": "systemd", "unit": iso.unit, "stackgraph_unit": iso.stackgraph_unit},
-        probe={"kind": "cli" if cfg.probe.kind == "api" else cfg.probe.kind},
+        # the host has no network: an API probe asks from inside it (api_get), at the API's own port
+        probe={"api_from": "host", "api_url": f"http://127.0.0.1:{urlparse(cfg.probe.api_url).port or 80}"},
         target={"sudo": False},
     )
 

@@ -200,6 +200,8 @@ def facts_of(drill: Drill) -> dict:
         facts["topology"] = {"probe": base.probe, "before": base.topology}
         if verify.topology is not None:
             facts["topology"]["after"] = verify.topology
+        if verify.graph is not None:
+            facts["topology"]["proof"] = verify.graph
     if base.docs is not None:
         facts["telemetry"] = {"indices": base.indices, "before": base.docs}
         facts["fingerprints"] = {}

@@ -43,6 +43,9 @@ class Baseline:
     indices: str = ""  # the index pattern counted
     docs: dict[str, int] | None = None  # docs per index (None: Elasticsearch disabled)
     fingerprints: dict[str, str] | None = None  # mode existing: of the live indices, to compare past days with
+    # ids (and content) per type as the probe listed them, for the graph proof: kept in memory only,
+    # the evidence holds what was compared (None: the probe gives counts only)
+    listings: dict | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -150,6 +153,7 @@ class Restore:
 @dataclass
 class Verify:
     topology: dict[str, int] | None = None  # nodes per type after the restore
+    graph: dict | None = None  # the graph proof: ids, content, relations (drtests.topology.checks)
     docs: dict[str, int] | None = None  # restored docs per original index
     fingerprints: dict[str, str | None] | None = None  # per original index
     # mode existing: how each restored index was compared with the live one (exact, at most, or

@@ -13,68 +13,98 @@ from urllib.parse import quote as url_quote
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost
+from drtests.topology.proof import Listing, listing_of
 from drtests.waiting import Every, wait_until
 
 
 class Probe:
-    """Counts nodes per type. Subclasses say how."""
+    """Lists each type's nodes: their ids, and their content where the probe reads it. Subclasses
+    say how; counts are the listings' sizes, so the graph is never read twice for one state."""
 
     kind = ""
+    reads = "ids"  # what a listing holds: "ids", "ids and content", or "counts" only
 
     def __init__(self, cfg: DrillConfig, host: TargetHost) -> None:
         self.cfg, self.host = cfg, host
 
-    def counts(self) -> dict[str, int]:
-        """Every type's count, probe.concurrency types at a time (each look is a CLI start or an
+    def listings(self) -> dict[str, Listing]:
+        """Every type's listing, probe.concurrency types at a time (each look is a CLI start or an
         API call that waits on the server, not on us)."""
         types = self.cfg.probe.types
         with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.probe.concurrency, len(types)))) as pool:
-            return dict(zip(types, pool.map(self.count, types), strict=True))
+            return dict(zip(types, pool.map(self.listing, types), strict=True))
 
-    def count(self, node_type: str) -> int:
+    def counts(self) -> dict[str, int]:
+        return counts_of(self.listings())
+
+    def listing(self, node_type: str) -> Listing:
         raise NotImplementedError
 
     def look(self) -> None:
-        """One look (the first type's count): raises DrillError when the node does not answer."""
-        self.count(self.cfg.probe.types[0])
+        """One look (the first type's listing): raises DrillError when the node does not answer."""
+        self.listing(self.cfg.probe.types[0])
+
+
+def counts_of(listings: dict[str, Listing]) -> dict[str, int]:
+    return {node_type: len(listing.ids) for node_type, listing in listings.items()}
 
 
 class CliProbe(Probe):
-    """`sts graph list --ids <Type>` per type (4.6 CLI), one id per output line."""
+    """`sts graph list --ids <Type>` per type (4.6 CLI), one id per output line: ids, no content."""
 
     kind = "cli"
 
-    def count(self, node_type: str) -> int:
+    def listing(self, node_type: str) -> Listing:
         result = self.host.run(self.cfg.command(self.cfg.probe.cli_command, type=node_type), 300)
         if result.rc != 0:
             raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
-        return sum(1 for line in result.stdout.splitlines() if line.strip())
+        return Listing({line.strip() for line in result.stdout.splitlines() if line.strip()})
 
 
 class ApiProbe(Probe):
-    """GET <api_url><api_path> per type; the answer is a JSON list of nodes."""
+    """GET <api_url><api_path> per type; the answer is a JSON list of nodes (id, name, the other
+    fields: their content). probe.api_from = "host": the GET runs on the host (api_get), for an
+    API the runner cannot reach (a disposable restore host has no network)."""
 
     kind = "api"
+    reads = "ids and content"
 
-    def count(self, node_type: str) -> int:
-        url = self.cfg.probe.api_url.rstrip("/") + self.cfg.probe.api_path.format(type=url_quote(node_type))
-        try:
-            with urllib.request.urlopen(url, timeout=300) as resp:
-                nodes = json.loads(resp.read())
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise DrillError(f"topology probe GET {url} failed: {exc}") from None
+    def listing(self, node_type: str) -> Listing:
+        probe = self.cfg.probe
+        url = probe.api_url.rstrip("/") + probe.api_path.format(type=url_quote(node_type))
+        nodes = self.get_on_host(url) if probe.api_from == "host" else self.get(url)
         if not isinstance(nodes, list):
             raise DrillError(f"topology probe GET {url} did not return a JSON list")
-        return len(nodes)
+        return listing_of(nodes)
+
+    def get(self, url: str):
+        try:
+            with urllib.request.urlopen(url, timeout=300) as resp:
+                return json.loads(resp.read())
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise DrillError(f"topology probe GET {url} failed: {exc}") from None
+
+    def get_on_host(self, url: str):
+        result = self.host.run(self.cfg.command(self.cfg.probe.api_get, url=url), 300)
+        if result.rc != 0:
+            raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
+        try:
+            return json.loads(result.stdout)
+        except ValueError:
+            raise DrillError(f"topology probe {result.command!r} did not print JSON: {result.tail(3)}") from None
 
 
 class CommandProbe(Probe):
-    """Any command that prints {"Type": count} JSON."""
+    """Any command that prints {"Type": count} JSON: counts only."""
 
     kind = "command"
+    reads = "counts"
 
     def look(self) -> None:
         self.counts()
+
+    def listings(self) -> dict[str, Listing]:
+        raise DrillError("the command probe prints counts only")  # never asked: counts() is its answer
 
     def counts(self) -> dict[str, int]:
         result = self.host.run(self.cfg.command(self.cfg.probe.command), 600)
@@ -89,6 +119,14 @@ class CommandProbe(Probe):
         return counts
 
 
+def read_graph(probe: Probe) -> tuple[dict[str, int], dict[str, Listing] | None]:
+    """(counts per type, listings per type: None where the probe gives counts only)."""
+    if probe.reads == "counts":
+        return probe.counts(), None
+    listings = probe.listings()
+    return counts_of(listings), listings
+
+
 PROBES: dict[str, type[Probe]] = {p.kind: p for p in (CliProbe, ApiProbe, CommandProbe)}
 
 
@@ -98,7 +136,8 @@ def probe_description(cfg: DrillConfig) -> str:
     if probe.kind == "cli":
         return f"`{cfg.command(probe.cli_command, type='<Type>')}` for {', '.join(probe.types)}"
     if probe.kind == "api":
-        return f"GET {probe.api_url}{probe.api_path} for {', '.join(probe.types)}"
+        on_host = f" (on the host: `{probe.api_get}`)" if probe.api_from == "host" else ""
+        return f"GET {probe.api_url}{probe.api_path}{on_host} for {', '.join(probe.types)}"
     return f"`{cfg.command(probe.command)}`"
 
 

@@ -154,7 +154,7 @@ def lab_config(lab: Lab, es_url: str, repo: Path, index_prefix: str, **extra: st
     home = lab.prefix / "stackstate"
     values = {
         "import_timeout": "60", "export_timeout": "60", "service_timeout": "20", "stop_timeout": "10",
-        "disposable": "true", "rename_replacement": '"drtests-restored-$1"', "probe_kind": '"cli"',
+        "disposable": "true", "rename_replacement": '"drtests-restored-$1"', "probe_kind": '"api"',
         "unit": '"stackstate"', "repository": "e2e-repo", "repository_location": "default", "restore": '"rename"',
     } | extra  # fmt: skip
     location = (

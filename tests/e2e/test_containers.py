@@ -46,6 +46,10 @@ export_timeout = 60
 backend = "systemd"
 timeout = {service_timeout}
 
+[probe]
+kind = "api"
+api_from = "host"
+
 [elasticsearch]
 url = "{es_url}"
 indices = "{indices}"

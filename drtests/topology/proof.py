@@ -1,0 +1,228 @@
+"""The graph proof: the same ids, the same content and whole relations, per type, between what a
+drill read before the backup and what the restored node serves. Pure: listings in, findings out.
+
+A node newer than the proof's threshold (the restore's "changes till" watermark, or the newest
+change the before-read saw when that is older) was written after what the backup can hold: it is
+listed and counted, never compared, so a live installation that syncs again once started never
+fails a drill, and a restore that brought back another graph always does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from dataclasses import dataclass, field
+
+FIRST = 10  # how many ids a finding names
+MS = 1_000_000  # nanoseconds in a millisecond (StackState's lastUpdateTimestamp is in ms)
+
+
+@dataclass(frozen=True)
+class Node:
+    """What the proof keeps of one node: when it changed, and short digests of its fields."""
+
+    updated_ns: int | None
+    name: str
+    body: str  # digest of every other field, keys sorted
+    source: str | None = None
+    target: str | None = None
+
+
+@dataclass
+class Listing:
+    """One type as a probe read it: every id, and each node's content when the probe reads it."""
+
+    ids: set[str]
+    nodes: dict[str, Node] | None = None  # None: the probe reads ids only
+
+
+def digest(value: object) -> str:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True, default=str).encode(), digest_size=8).hexdigest()
+
+
+def node_of(raw: dict) -> tuple[str, Node]:
+    """(id, Node) of a node as a StackState API shows it (flat JSON: id, _type, name,
+    lastUpdateTimestamp in ms, a relation's source and target among its other fields)."""
+    stamp = raw.get("lastUpdateTimestamp")
+    body = {k: v for k, v in raw.items() if k not in ("id", "name", "lastUpdateTimestamp")}
+    source, target = raw.get("source"), raw.get("target")
+    return str(raw["id"]), Node(
+        int(stamp) * MS if isinstance(stamp, int | float) else None,
+        digest(raw.get("name")),
+        digest(body),
+        None if source is None else str(source),
+        None if target is None else str(target),
+    )
+
+
+def listing_of(raw_nodes: list) -> Listing:
+    """A listing from an API answer: content when its nodes carry more than id and _type."""
+    nodes = dict(node_of(n) for n in raw_nodes if isinstance(n, dict) and "id" in n)
+    readable = any(set(n) - {"id", "_type"} for n in raw_nodes if isinstance(n, dict))
+    return Listing(set(nodes), nodes if readable else None)
+
+
+def ids_sha256(ids: set[str]) -> str:
+    return hashlib.sha256("\n".join(sorted_ids(ids)).encode()).hexdigest()
+
+
+def sorted_ids(ids) -> list[str]:
+    """Numeric ids in numeric order (then any others), as a reader expects them."""
+    return sorted(ids, key=lambda i: (0, int(i), "") if i.lstrip("-").isdigit() else (1, 0, i))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which nodes a drill compares field by field: a sample per type chosen from the drill's id
+    (different drills see different nodes) and every node whose id falls in this drill's n of t
+    slots of the rotation (every node within ceil(t/n) drills)."""
+
+    drill_id: str
+    sample: int
+    share: tuple[int, int] | None  # (n, t); None: the sample only
+    sequence: int
+
+    def slots(self) -> set[int]:
+        if self.share is None:
+            return set()
+        n, t = self.share
+        return {(self.sequence * n + k) % t for k in range(n)}
+
+    def chosen(self, ids: list[str]) -> tuple[set[str], str]:
+        """(the ids compared, in words: "every node" / "n of t slots + a sample of k")."""
+        slots, share = self.slots(), self.share
+        if share and len(slots) == share[1]:
+            return set(ids), "every node"
+        in_slots = {i for i in ids if share and slot_of(i, share[1]) in slots}
+        rest = [i for i in ids if i not in in_slots]
+        key = self.drill_id.encode()
+        sample = heapq.nsmallest(self.sample, rest, key=lambda i: hashlib.blake2b(i.encode(), key=key[:64]).digest())
+        chosen = in_slots | set(sample)
+        if len(chosen) == len(ids):
+            return chosen, "every node"
+        how = f"{share[0]}/{share[1]} of the ids (rotating) and a sample of {len(sample)}" if share else ""
+        return chosen, how or f"a sample of {len(sample)}"
+
+
+def slot_of(node_id: str, t: int) -> int:
+    return int.from_bytes(hashlib.sha256(node_id.encode()).digest()[:8], "big") % t
+
+
+@dataclass
+class TypeProof:
+    """One type's findings; `differing` and the id lists hold the first FIRST of each."""
+
+    node_type: str
+    ids_before_sha256: str
+    ids_after_sha256: str
+    missing_n: int = 0
+    missing: list[str] = field(default_factory=list)
+    new_n: int = 0
+    new: list[str] = field(default_factory=list)
+    written_after_n: int = 0  # after the threshold: listed, not compared
+    written_after: list[str] = field(default_factory=list)
+    gone_since_backup_n: int = 0  # existing backups: restored ids the live graph no longer holds
+    content: str = "compared"  # or why it was not: "not readable by the cli probe"
+    compared_n: int = 0
+    compared_how: str = ""
+    differing_n: int = 0
+    differing: list[dict] = field(default_factory=list)  # {"id", "fields"}
+    content_before: str = ""  # digest over the compared nodes, each side
+    content_after: str = ""
+
+    @property
+    def same_ids(self) -> bool:
+        return self.missing_n == 0 and self.new_n == 0
+
+
+def prove_type(
+    node_type: str, before: Listing, after: Listing, threshold_ns: int | None, choice: Choice, live_before: bool
+) -> TypeProof:
+    """Compare one type. `live_before`: the before side is the live graph read after the backup was
+    made (an existing backup), so restored ids it no longer holds were deleted since: counted, not failed."""
+    proof = TypeProof(node_type, ids_sha256(before.ids), ids_sha256(after.ids))
+    newer = set() if after.nodes is None else {i for i, n in after.nodes.items() if after_threshold(n, threshold_ns)}
+    before_newer = set()
+    if live_before and before.nodes is not None:
+        before_newer = {i for i, n in before.nodes.items() if after_threshold(n, threshold_ns)}
+    missing = sorted_ids(before.ids - after.ids - before_newer)
+    new_ids = after.ids - before.ids - newer
+    gone = new_ids if live_before else set()
+    new = sorted_ids(new_ids - gone)
+    proof.missing_n, proof.missing = len(missing), missing[:FIRST]
+    proof.new_n, proof.new = len(new), new[:FIRST]
+    proof.gone_since_backup_n = len(gone)
+    written_after = sorted_ids(newer | before_newer)
+    proof.written_after_n, proof.written_after = len(written_after), written_after[:FIRST]
+    if before.nodes is None or after.nodes is None:
+        proof.content = "not readable by the probe"
+        return proof
+    common = sorted_ids(before.ids & after.ids - newer - before_newer)
+    chosen, proof.compared_how = choice.chosen(common)
+    differing = []
+    for node_id in sorted_ids(chosen):
+        fields = differing_fields(before.nodes[node_id], after.nodes[node_id])
+        if fields:
+            differing.append({"id": node_id, "fields": fields})
+    proof.compared_n, proof.differing_n, proof.differing = len(chosen), len(differing), differing[:FIRST]
+    proof.content_before = digest([(i, content_of(before.nodes[i])) for i in sorted_ids(chosen)])
+    proof.content_after = digest([(i, content_of(after.nodes[i])) for i in sorted_ids(chosen)])
+    return proof
+
+
+def after_threshold(node: Node, threshold_ns: int | None) -> bool:
+    """Written after what the backup can hold (an unknown threshold: nothing is, so all is compared)."""
+    return threshold_ns is not None and node.updated_ns is not None and node.updated_ns > threshold_ns
+
+
+def content_of(node: Node) -> tuple:
+    return node.name, node.body, node.source, node.target
+
+
+def differing_fields(before: Node, after: Node) -> list[str]:
+    pairs = {"name": (before.name, after.name), "source": (before.source, after.source),
+             "target": (before.target, after.target), "data": (before.body, after.body)}  # fmt: skip
+    return [name for name, (b, a) in pairs.items() if b != a]
+
+
+@dataclass
+class RelationsProof:
+    """Every restored relation (up to the threshold) ends at nodes the restored graph holds."""
+
+    checked_n: int = 0
+    dangling_n: int = 0
+    dangling: list[dict] = field(default_factory=list)  # {"id", "source", "target", "missing"}
+    readable: bool = True
+
+
+def prove_relations(relations: Listing | None, after: dict[str, Listing], threshold_ns: int | None) -> RelationsProof:
+    proof = RelationsProof()
+    if relations is None or relations.nodes is None:
+        proof.readable = False
+        return proof
+    every_id = set().union(*(listing.ids for listing in after.values()))
+    dangling = []
+    for node_id in sorted_ids(relations.nodes):
+        node = relations.nodes[node_id]
+        if after_threshold(node, threshold_ns):
+            continue
+        proof.checked_n += 1
+        missing = [end for end in (node.source, node.target) if end is not None and end not in every_id]
+        if node.source is None or node.target is None or missing:
+            dangling.append({"id": node_id, "source": node.source, "target": node.target, "missing": missing})
+    proof.dangling_n, proof.dangling = len(dangling), dangling[:FIRST]
+    return proof
+
+
+def threshold_of(watermark_ns: int | None, before: dict[str, Listing], live_before: bool) -> int | None:
+    """Nodes newer than this are not compared: the restore's watermark, or, when the before side
+    was read before the backup, the newest change it saw if older (a node changed between that read
+    and the backup comes back newer than its before-read self)."""
+    if live_before:
+        return watermark_ns
+    stamps = [n.updated_ns for listing in before.values() for n in (listing.nodes or {}).values() if n.updated_ns]
+    newest = max(stamps, default=None)
+    if watermark_ns is None or newest is None:
+        return watermark_ns if newest is None else newest
+    return min(watermark_ns, newest)
