@@ -161,6 +161,9 @@ class IsolatedSection:
     # how long a restore host kept with --keep may stay; past it (or when its drill died) the next
     # drill's preflight names it and --recover removes it: a restored copy of production never stays forever
     keep_hours: float = setting(24.0, gt=0, unit="hours")
+    # the api probe asks the restore host from inside it (it has no network), at this URL; "":
+    # probe.api_url's port on 127.0.0.1 (the image's node listens where the target's does)
+    api_url: str = setting("")
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,11 @@ def isolated_config(cfg: DrillConfig) -> DrillConfig:
         cfg,
         stackstate={"home": iso.home},
         service={"backend": "systemd", "unit": iso.unit, "stackgraph_unit": iso.stackgraph_unit},
-        # the host has no network: an API probe asks from inside it (api_get), at the API's own port
-        probe={"api_from": "host", "api_url": f"http://127.0.0.1:{urlparse(cfg.probe.api_url).port or 80}"},
+        # the host has no network: an API probe asks from inside it (api_get)
+        probe={
+            "api_from": "host",
+            "api_url": iso.api_url or f"http://127.0.0.1:{urlparse(cfg.probe.api_url).port or 80}",
+        },
         target={"sudo": False},
     )
 

@@ -27,6 +27,17 @@ def restore_coverage(drills: list[DrillSummary]) -> str | None:
     return f"every index restored within the last {found[2]} drills: {found[0]} of {found[1]}" if found else None
 
 
+def graph_coverage(drills: list[DrillSummary]) -> str | None:
+    """The graph proof's rotation: "every node compared within the last t drills" once the cycle's
+    drills compared every slot; else how many slots they did; None without a rotation."""
+    found = store.graph_coverage(drills)
+    if not found:
+        return None
+    if found[0] == found[1]:
+        return f"every node compared within the last {found[2]} drills"
+    return f"{found[0]} of {found[1]} slots of the graph compared in the last {found[2]} drills"
+
+
 def append(root: Path, summary: DrillSummary) -> None:
     with (root / HISTORY).open("a") as f:
         f.write(json.dumps(summary.as_line(), sort_keys=True) + "\n")
@@ -42,8 +53,9 @@ def rebuild(root: Path, drills: list[DrillSummary]) -> list[DrillSummary]:
 
 def write_index(root: Path, entries: list[DrillSummary]) -> Path:
     ages = {f.target: f for f in freshness(entries)}
-    html = pages.index_page(entries, store.by_target(entries), ages, {p.name for p in root.iterdir() if p.is_dir()},
-                            DEFAULT_MAX_AGE_S, age_in_words, full_coverage, restore_coverage)  # fmt: skip
+    present = {p.name for p in root.iterdir() if p.is_dir()}
+    html = pages.index_page(entries, store.by_target(entries), ages, present, DEFAULT_MAX_AGE_S, age_in_words,
+                            full_coverage, restore_coverage, graph_coverage)  # fmt: skip
     tmp = root / f".index-{os.getpid()}.html"
     tmp.write_text(html)
     tmp.replace(root / "index.html")

@@ -47,10 +47,12 @@ def signoffs_page(evidence: dict, signoffs: list[dict]) -> str:
 
 def index_page(entries: list, groups: list, ages: dict, present: set[str], max_age_s: float,
                age_in_words: Callable[[float], str], full_coverage: Callable[[list], str | None],
-               restore_coverage: Callable[[list], str | None]) -> str:  # fmt: skip
+               restore_coverage: Callable[[list], str | None],
+               graph_coverage: Callable[[list], str | None]) -> str:  # fmt: skip
     """index.html: every drill of the folder, per target, with RTO/RPO trends and freshness."""
     return render("index.html.j2", entries=entries, newest_first=list(reversed(entries)), groups=groups, ages=ages,
                   age_in_words=age_in_words, full_coverage=full_coverage, restore_coverage=restore_coverage,
+                  graph_coverage=graph_coverage,
                   max_age_s=max_age_s, present=present)  # fmt: skip
 
 

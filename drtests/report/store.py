@@ -52,6 +52,9 @@ class DrillSummary:
     restore_share: str | None = None  # the share ("n/t") when the drill restored part of the snapshot
     restored: tuple[str, ...] = ()
     snapshot_indices: int | None = None  # how many indices the snapshot held (with a restore share)
+    graph_share: str | None = None  # probe.content_share ("n/t") when the drill compared the graph's content
+    graph_slots: tuple[int, ...] = ()  # the rotation's slots it compared node by node
+    graph_slot_count: int | None = None  # t
     gate: bool = False
     artifacts: tuple[Artifact, ...] = field(default=(), compare=False)  # what the drill made
     references: tuple[str, ...] = field(default=(), compare=False)  # every backup file and snapshot it used
@@ -62,6 +65,7 @@ class DrillSummary:
         full = evidence.get("full_verification") or {}
         restored = full.get("restored") or {}
         share = evidence.get("restore_share") or {}
+        graph = graph_rotation(evidence)
         return cls(
             drill_id=evidence["drill_id"], name=evidence["name"], started=evidence["started"],
             verdict=evidence["verdict"], mode=evidence["mode"], target=evidence["target"],
@@ -75,6 +79,7 @@ class DrillSummary:
             restore_share=share.get("share"), restored=tuple(sorted(share.get("restored", []))),
             snapshot_indices=len(share["restored"]) + len(share["not_restored"]) if share else None,
             gate=bool(evidence.get("gate")), artifacts=artifacts_of(evidence), references=references_of(evidence),
+            graph_share=graph[0], graph_slots=graph[1], graph_slot_count=graph[2],
         )  # fmt: skip
 
     @classmethod
@@ -88,6 +93,8 @@ class DrillSummary:
             full_verify=line.get("full_verify"), full_verified=tuple(line.get("full_verified", ())),
             indices=line.get("indices"), restore_share=line.get("restore_share"),
             restored=tuple(line.get("restored", ())), snapshot_indices=line.get("snapshot_indices"),
+            graph_share=line.get("graph_share"), graph_slots=tuple(line.get("graph_slots", ())),
+            graph_slot_count=line.get("graph_slot_count"),
         )  # fmt: skip
 
     def as_line(self) -> dict:
@@ -104,7 +111,21 @@ class DrillSummary:
         if self.restore_share is not None:
             line |= {"restore_share": self.restore_share, "restored": list(self.restored),
                      "snapshot_indices": self.snapshot_indices}  # fmt: skip
+        if self.graph_share is not None:
+            line |= {"graph_share": self.graph_share, "graph_slots": list(self.graph_slots),
+                     "graph_slot_count": self.graph_slot_count}  # fmt: skip
         return line
+
+
+def graph_rotation(evidence: dict) -> tuple[str | None, tuple[int, ...], int | None]:
+    """(share, slots compared, t) of a drill whose graph proof compared every type's content in its
+    rotation's slots; (None, (), None) otherwise (no rotation, or content unproven or failed to read)."""
+    proof = (evidence.get("topology") or {}).get("proof") or {}
+    compared, types = proof.get("compared") or {}, (proof.get("types") or {}).values()
+    share = compared.get("share")
+    if not share or share == "off" or not types or any(t.get("content") != "compared" for t in types):
+        return None, (), None
+    return share, tuple(compared.get("slots", ())), int(share.split("/")[1])
 
 
 def references_of(evidence: dict) -> tuple[str, ...]:
@@ -213,6 +234,11 @@ def restore_coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
     """Restore shares' reach: (indices restored at least once in the cycle, indices the newest
     drill's snapshot held, drills of the cycle held); None when the newest restored everything."""
     return cycle_reach(drills, "restore_share", "restored", "snapshot_indices")
+
+
+def graph_coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:
+    """The graph rotation's reach: (slots compared in the cycle, t, drills of the cycle held)."""
+    return cycle_reach(drills, "graph_share", "graph_slots", "graph_slot_count")
 
 
 def coverage(drills: list[DrillSummary]) -> tuple[int, int, int] | None:

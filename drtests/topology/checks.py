@@ -86,7 +86,12 @@ def prove_graph(
     return {
         "probe_reads": "ids and content" if all(v.nodes is not None for v in after.values()) else "ids",
         "threshold_ns": threshold,
-        "compared": {"sample": choice.sample, "share": cfg.probe.content_share, "sequence": choice.sequence},
+        "compared": {
+            "sample": choice.sample,
+            "share": cfg.probe.content_share,
+            "sequence": choice.sequence,
+            "slots": sorted(choice.slots()),
+        },
         "types": types,
         "relations": asdict(relations),
     }

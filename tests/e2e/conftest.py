@@ -198,6 +198,9 @@ restore = {values["restore"]}
 rename_replacement = {values["rename_replacement"]}
 timeout = 60
 
+[isolated]
+api_url = "http://127.0.0.1:7070"  # the lab image's node (this lab's own port is free-picked)
+
 [objectives]
 rto_seconds = 300
 rpo_seconds = 3600

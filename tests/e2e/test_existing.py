@@ -310,3 +310,15 @@ def test_indices_still_written_are_compared_on_what_the_snapshot_held(drill_lab:
         f"fingerprint {today}": f"index {today} (still written): the documents it held at snapshot time (_seq_no <= "
         f"{n - 1}) differ between the live index and restored {copies[today]}",
     }
+
+
+@pytest.mark.parametrize("mode", ["isolated", "existing"])
+def test_a_restored_graph_rewritten_with_its_counts_kept_fails_verify_naming_each_change(
+    drill_lab: DrillLab, lab_image: str, mode: str
+) -> None:
+    """The graph proof away from production (in place: tests/e2e/test_graph_proof.py)."""
+    from tests.e2e.test_graph_proof import assert_rewrite_fails_verify
+
+    if mode == "existing":
+        make_nightly(drill_lab)
+    assert_rewrite_fails_verify(drill_lab, "--set", f"drill.mode={mode}", "--set", f"isolated.image={lab_image}")
