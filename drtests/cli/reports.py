@@ -133,6 +133,10 @@ def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path
     keys_given = loaded_keys(public_keys)
     if keys_given is False:
         return USAGE_ERROR
+    if folder.is_symlink():  # reports/latest: the drill folder it points at, under its own name
+        real = folder.resolve()
+        print(f"{folder} is a link to {real}: verifying that folder")
+        folder = real
     return printed(folder, *verify.folder(folder, keys_given, allowed_signers, allow_unsigned, without_ledger, tsa_ca))
 
 

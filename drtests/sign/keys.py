@@ -20,20 +20,42 @@ KEY_FILE_ENV = "DRTESTS_SIGNING_KEY_FILE"
 
 
 def generate(out: Path) -> tuple[Path, Path]:
-    """Write a new pair into `out`; an existing key is never overwritten."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write a new pair into `out` (made 0700); an existing key, or a link in its place, is never
+    overwritten or followed."""
+    made = not os.path.lexists(out)
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if made:
+            out.chmod(0o700)  # whatever the umask
+    except OSError as exc:
+        raise DrillError(f"{out}: cannot make the key folder ({exc.strerror or exc})") from None
+    if not out.is_dir():
+        raise DrillError(f"{out}: not a folder")
+    if out.stat().st_mode & 0o022:
+        raise DrillError(f"{out}: others may write to this folder (mode {out.stat().st_mode & 0o777:o}), so they "
+                         "could replace the key: choose a folder only you can write (chmod go-w)")  # fmt: skip
     private_path, public_path = out / PRIVATE_NAME, out / PUBLIC_NAME
     for path in (private_path, public_path):
-        if path.exists():
-            raise DrillError(f"{path} exists: a key is never overwritten (move it away, or choose another --out)")
+        if os.path.lexists(path):
+            what = " (a link)" if path.is_symlink() else ""
+            raise DrillError(f"{path} exists{what}: a key is never overwritten (move it away, or choose another --out)")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())  # fmt: skip
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    public_path.write_bytes(public_pem(key.public_key()))
+    write_new(private_path, pem, 0o600)
+    write_new(public_path, public_pem(key.public_key()), 0o644)
     return private_path, public_path
+
+
+def write_new(path: Path, data: bytes, mode: int) -> None:
+    """A new file, never through a link, never over one that appeared meanwhile."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    except OSError as exc:
+        raise DrillError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    os.fchmod(fd, mode)  # exactly, whatever the umask
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def public_pem(public: Ed25519PublicKey) -> bytes:

@@ -48,3 +48,25 @@ def test_a_config_naming_a_bad_key_is_refused_before_the_drill(tmp_path: Path) -
         assert result.returncode == 2, result.stdout
         assert f"evidence.signing_key_file: signing key {tmp_path / key}: {said}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_keygen_follows_no_link_and_keeps_its_folder_to_its_owner(tmp_path: Path) -> None:
+    """A dangling drtests.key or drtests.pub link is refused in one line (it was a traceback, or
+    the public key written through it), and the folder is 0700 whatever the umask."""
+    for name in ("drtests.key", "drtests.pub"):
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir(mode=0o700)
+        (folder / name).symlink_to(tmp_path / "elsewhere" / name)
+        made = run("keygen", "--out", str(folder))
+        assert made.returncode == 2 and f"{folder / name} exists (a link): a key is never overwritten" in made.stderr
+        assert "Traceback" not in made.stderr and not (tmp_path / "elsewhere").exists()
+    fresh = tmp_path / "fresh" / "keys"
+    made = subprocess.run(["sh", "-c", f"umask 000 && exec {DRTESTS} keygen --out {fresh}"], capture_output=True,
+                          text=True)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert fresh.stat().st_mode & 0o777 == 0o700 and (fresh / "drtests.key").stat().st_mode & 0o777 == 0o600
+    open_folder = tmp_path / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    made = run("keygen", "--out", str(open_folder))
+    assert made.returncode == 2 and "others may write to this folder (mode 777)" in made.stderr

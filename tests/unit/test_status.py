@@ -112,3 +112,16 @@ def test_verify_all_passes_a_report_folder_with_its_latest_link_and_names_any_ot
     assert (
         done.returncode == 1 and "newest: a symbolic link to d2-eu, not a drill folder the ledger holds" in done.stdout
     )
+
+
+def test_verify_evidence_of_the_latest_link_verifies_the_drill_it_points_at(reports: Path) -> None:
+    """README says `latest` points at the newest drill: verifying it verifies that drill."""
+    done = subprocess.run([DRTESTS, "verify-evidence", str(reports / "latest"), "--allow-unsigned"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    newest = (reports / "latest").resolve()
+    assert f"{reports / 'latest'} is a link to {newest}: verifying that folder" in done.stdout
+    (newest / "evidence.json").write_text("{}")  # the folder it points at, altered: still refused
+    done = subprocess.run([DRTESTS, "verify-evidence", str(reports / "latest"), "--allow-unsigned"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 1 and "NOT VERIFIED" in done.stdout
