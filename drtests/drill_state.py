@@ -14,6 +14,7 @@ from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost, quote
 from drtests.record.clock import utc_now
+from drtests.words import is_drill_id
 
 MADE = "drtests-made.jsonl"
 
@@ -72,7 +73,11 @@ def made(cfg: DrillConfig, host: TargetHost) -> list[Made]:
     for text in (host.read(path(cfg)) or "").splitlines():
         try:
             entry = json.loads(text)
-            if entry["target"] == cfg.target_name and entry["kind"] in ("backup file", "snapshot"):
+            if (
+                entry["target"] == cfg.target_name
+                and entry["kind"] in ("backup file", "snapshot")
+                and is_drill_id(entry["drill"])  # a drill id with '/../' names no file of its own
+            ):
                 proven = key is None or signed(key.public_key(), entry)
                 found.append(Made(entry["kind"], str(entry["name"]), str(entry["drill"]), str(entry["at"]), proven))
         except (ValueError, KeyError, TypeError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import posixpath
 import socket
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from drtests.record.clock import utc_now
 from drtests.report import attest, store
 from drtests.report.proven import proven
 from drtests.report.store import Artifact
-from drtests.words import Verdict
+from drtests.words import Verdict, is_drill_id
 
 PRUNES = "prunes.jsonl"
 
@@ -58,11 +59,20 @@ def plan(cfg: DrillConfig, report_dir: Path, made: list[Made]) -> tuple[list[Art
             entry.proven
             and entry.drill not in keep_ids
             and entry.name not in used
-            and (entry.kind == "snapshot" or entry.name == backup_file(cfg, entry.drill))
+            and is_drill_id(entry.drill)
+            and (entry.kind == "snapshot" or own_backup_file(cfg, entry))
             and (entry.kind == "backup file" or entry.name.startswith(f"{cfg.elasticsearch.repository}/"))
         )
         (delete if deletable else keep).append(artifact)
     return delete, keep
+
+
+def own_backup_file(cfg: DrillConfig, entry: Made) -> bool:
+    """The line's drill's own file, directly in stackstate.backup_dir as written (no '..')."""
+    folder, name = posixpath.normpath(cfg.path(cfg.stackstate.backup_dir)), entry.name
+    return (
+        name == backup_file(cfg, entry.drill) and posixpath.normpath(name) == name and posixpath.dirname(name) == folder
+    )
 
 
 def prune(cfg: DrillConfig, report_dir: Path, host: TargetHost, es, made: list[Made]) -> tuple[list[str], list[str]]:

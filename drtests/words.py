@@ -3,7 +3,16 @@ so the evidence JSON keeps the same strings and a typo is an AttributeError, not
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# what a drill id may hold (a timestamp, the drill's and target's names, a salt): it names folders,
+# files and snapshots, so it never holds a '/' or '..', wherever it is read from
+DRILL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+
+
+def is_drill_id(value: object) -> bool:
+    return isinstance(value, str) and DRILL_ID.fullmatch(value) is not None and ".." not in value
 
 
 class Phase(StrEnum):

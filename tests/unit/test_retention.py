@@ -94,3 +94,31 @@ def test_what_a_kept_drill_used_and_what_unverified_evidence_names_stay(tmp_path
     (reports / "d2" / "evidence.json").write_text((reports / "d2" / "evidence.json").read_text() + " ")  # altered
     with pytest.raises(DrillError, match=r"ledger.jsonl is broken.*drill d2 .*evidence.json: altered"):
         plan(cfg, reports, made)  # evidence that does not verify: nothing is deleted on the folder's word
+
+
+def test_a_drill_id_that_climbs_out_of_the_backup_folder_names_nothing(tmp_path: Path) -> None:
+    """A drill-state line added by hand (no signing key to tell it) whose drill id holds '/../'
+    makes backup_file() name a nightly backup in another folder: it is never deleted, nor read."""
+    cfg, reports = three_drills(tmp_path)
+    sneaky = "x/../../nightly/sts-backup-20260101"
+    target = f"{BACKUPS}/drtests-{sneaky}.graph"
+    delete, keep = plan(cfg, reports, [Made("backup file", target, sneaky, "2026-01-00T00:00:00Z")])
+    assert delete == [] and [a.name for a in keep] == [target]
+
+
+def test_drill_state_lines_with_a_drill_id_that_is_not_one_are_left_out(tmp_path: Path) -> None:
+    import json
+
+    from drtests import drill_state
+    from drtests.hosts.host import TargetHost
+
+    cfg, _ = three_drills(tmp_path)
+    cfg = with_overrides(cfg, target={"url": "local://"}, stackstate={"home": str(tmp_path / "home")})
+    (tmp_path / "home").mkdir()
+    state = Path(drill_state.path(cfg))
+    state.parent.mkdir(parents=True, exist_ok=True)
+    line = {"kind": "backup file", "name": "/x/drtests-ok.graph", "drill": "d-ok", "target": "prod", "at": "t"}
+    lines = [line, {**line, "name": "/x/y.graph", "drill": "a/../../y"}]
+
+    state.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [m.drill for m in drill_state.made(cfg, TargetHost("local://"))] == ["d-ok"]
