@@ -127,7 +127,7 @@ def _digest_slice(es: Elasticsearch, pit: str, part: int, slices: int) -> tuple[
         body["slice"] = {"id": part, "max": slices}
     count = total = 0
     while True:
-        hits = es.search(body=body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
+        hits = es.search(**body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
         page = hits.get("hits", {}).get("hits", [])
         if not page:
             return count, total
