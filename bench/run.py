@@ -79,13 +79,14 @@ def spread(values: list[float]) -> dict:
 
 
 def drill_config(lab: Lab, es_url: str, root: Path) -> Path:
-    home = lab.prefix / "stackstate"
+    home, api = lab.prefix / "stackstate", f"http://127.0.0.1:{lab.settings()['api_port']}"
     text = (ROOT / "fixtures/drills/lab-local.toml").read_text()
     path = root / "bench-drill.toml"
     path.write_text(text.replace('[stackstate]\n', f'[stackstate]\nhome = "{home}"\n', 1)
                     .replace('[elasticsearch]\n', f'[elasticsearch]\nurl = "{es_url}"\n'
                              f'repository_location = "{lab.es_home / "repo" / "bench"}"\n', 1)
-                    .replace('[target]\n', f'[target]\nowner = "{os.environ.get("USER") or "root"}"\n', 1))  # fmt: skip
+                    .replace('[target]\n', f'[target]\nowner = "{os.environ.get("USER") or "root"}"\n', 1)
+                    .replace('[probe]\n', f'[probe]\napi_url = "{api}"\n', 1))  # fmt: skip
     return path
 
 

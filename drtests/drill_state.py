@@ -101,16 +101,32 @@ def head_path(cfg: DrillConfig) -> str:
     return f"{cfg.state_dir.rstrip('/')}/{HEAD}"
 
 
-def record_head(cfg: DrillConfig, host: TargetHost, seq: int, sha256: str, drill_id: str, drills: int) -> None:
-    """Keep the ledger line this target's drill just wrote (replaced atomically): the next drill
-    proves its report folder still holds it, so a folder replaced by an older copy is noticed.
+def record_head(cfg: DrillConfig, host: TargetHost, ledger_id: str, seq: int, sha256: str, drill_id: str,
+                drills: int, known: dict | None) -> None:  # fmt: skip
+    """Keep the ledger line this target's drill just wrote, per ledger (`ledger_id`: its identity),
+    beside the heads of the other ledgers its drills went to (`known`: the record so far); replaced
+    atomically. The next drill into the same ledger proves it still holds its head, so a folder
+    replaced by an older copy is noticed; a drill into another ledger never fails for this one.
     `drills`: how many drills this target has had, for the next one's rotation (full verification)
-    when its report folder starts empty, as a CI job's does."""
-    line = json.dumps({"seq": seq, "sha256": sha256, "drill": drill_id, "target": cfg.target_name, "at": utc_now(),
-                       "drills": drills})  # fmt: skip
+    when its report folder starts empty, as a CI job's does. seq, sha256 and drill at the top: the
+    newest head, as drtests before ledger identities wrote it."""
+    at = utc_now()
+    heads = {k: v for k, v in (heads_of(known) if known else {}).items() if k}
+    heads[ledger_id] = {"seq": seq, "sha256": sha256, "drill": drill_id, "at": at}
+    line = json.dumps({"seq": seq, "sha256": sha256, "drill": drill_id, "target": cfg.target_name, "at": at,
+                       "drills": drills, "ledger": ledger_id, "ledgers": heads})  # fmt: skip
     target = quote(head_path(cfg))
     if host.run(f"printf '%s\\n' {quote(line)} > {target}.new && mv -f {target}.new {target}", 30).rc != 0:
         raise DrillError(f"cannot write {head_path(cfg)} on {host.url}")
+
+
+def heads_of(recorded: dict) -> dict[str, dict]:
+    """Each ledger's head in a record: {identity: head}; a record written before ledgers had an
+    identity holds one head, under the identity "" (it may be any ledger's)."""
+    ledgers = recorded.get("ledgers")
+    if isinstance(ledgers, dict):
+        return {str(k): v for k, v in ledgers.items() if isinstance(v, dict)}
+    return {"": recorded}
 
 
 def recorded_head(cfg: DrillConfig, host: TargetHost) -> dict | None:

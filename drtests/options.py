@@ -50,6 +50,13 @@ OPTIONS = (
         metavar="DRILL_ID",
         ini_default="",
     ),
+    Option(
+        "ledger-lost",
+        "the report folder that held this target's ledger head is truly lost (only an older copy is left): "
+        "go on from the copy; the drill's signed ledger line names the lost head and this reason",
+        metavar="REASON",
+        ini_default="",
+    ),
     Option("gate", "pre-upgrade gate: versions must be known and match; print the rollback point", cli=False),
 )
 SET_HELP = "override one config key (repeatable); VALUE takes the type of the key"
@@ -65,6 +72,7 @@ class DrillOptions:
     recover: bool = False
     gate: bool = False
     recover_drill: str = ""
+    ledger_lost: str = ""  # why the folder holding the recorded ledger head is gone (check_head goes on)
     command: str = "pytest"  # what started the run: pytest, or drtests (its flags have no --dr- prefix)
 
     def flag(self, name: str) -> str:

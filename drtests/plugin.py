@@ -52,6 +52,7 @@ def options_of(config: pytest.Config) -> DrillOptions:
         recover=bool(option(config, "dr_recover")),
         gate=bool(option(config, "dr_gate")),
         recover_drill=str(option(config, "dr_recover_drill") or ""),
+        ledger_lost=str(option(config, "dr_ledger_lost") or ""),
         command=str(config.getini("dr_command")),
     )
 

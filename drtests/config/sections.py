@@ -221,6 +221,8 @@ class EvidenceSection:
     # the drill's ed25519 private key (drtests keygen), relative to this file's folder; empty:
     # $DRTESTS_SIGNING_KEY_FILE, else the drill's evidence is UNSIGNED (and says so)
     signing_key_file: str = setting("")
+    # what the key is, shown beside the signature (`make drill`: "lab key, not for production use")
+    signing_key_note: str = setting("")
     # the compliance controls this drill is evidence for, e.g. "ISO27001-2022:A.8.13", "SOC2:A1.3"
     controls: list[str] = setting(None, factory=list)
     # an RFC 3161 time-stamping authority: each drill's statement gets a timestamp from it

@@ -27,8 +27,9 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> Planned:
 
 
 def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> None:
-    """Record whether the report folder holds the line this target last recorded (a failed check
-    stops the drill in preflight, before anything is touched)."""
+    """Record whether the report folder's ledger holds the line this target's last drill into that
+    ledger wrote (a failed check stops the drill in preflight, before anything is touched). Another
+    ledger (a second report folder, a CI workspace) is a warning naming the others, never a failure."""
     recorded = drill_state.recorded_head(cfg, host)
     if recorded is not None and isinstance(recorded.get("drills"), int):
         drill.preflight.drills_before = recorded["drills"]
@@ -41,22 +42,38 @@ def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> Non
         line, actual, ok = "a ledger line drtests recorded", f"unreadable: {recorded['malformed']!r}", False
         message = f"{where} is not a record drtests wrote: remove it only if you know why"
     elif recorded is not None:
-        sha = str(recorded.get("sha256"))
-        line = f"line {int(recorded.get('seq', 0)) + 1} (drill {recorded.get('drill')}, sha256 {sha[:16]}...)"
-        ok = not held or sha in held
-        actual = "held" if held and ok else "no ledger here (a new report folder)" if ok else \
-            f"not in {root / ledger.LEDGER} ({len(held)} lines)"  # fmt: skip
+        heads, mine = drill_state.heads_of(recorded), ledger.identity(root)
+        head = heads.get(mine or "") or heads.get("")
+        others = "; ".join(f"ledger {k[:12]}... (drill {v.get('drill')}, {v.get('at')})" for k, v in heads.items()
+                           if k and k != mine)  # fmt: skip
         if not held:
-            drill.warnings.append(
-                f"this report folder has no ledger, but {where} records {line}: the "
-                "earlier drills' evidence is elsewhere (keep reports/ across runs)"
-            )
-        elif not ok:
-            message = (f"{root / ledger.LEDGER} does not hold {line}, which this target's last drill wrote: the "
-                       "report folder was replaced by an older copy, or lines were cut from its ledger (give the "
-                       "folder the drills wrote to, with --report-dir)")  # fmt: skip
+            line, actual = f"{len(heads)} ledger head(s)", "no ledger here (a new report folder)"
+            drill.warnings.append(f"this report folder has no ledger, but {where} records this target's drills in "
+                                  f"{others or 'another'}: the earlier drills' evidence is elsewhere (keep reports/ "
+                                  "across runs)")  # fmt: skip
+        elif head is None:
+            line, actual = f"no head of ledger {mine[:12]}...", "a ledger new to this target"
+            drill.warnings.append(f"this target's drills also went to other report folders ({others}): each "
+                                  "ledger is checked against its own head")  # fmt: skip
+        else:
+            sha = str(head.get("sha256"))
+            line = f"line {int(head.get('seq', 0)) + 1} (drill {head.get('drill')}, sha256 {sha[:16]}...)"
+            ok = sha in held
+            actual = "held" if ok else f"not in {root / ledger.LEDGER} ({len(held)} lines)"
+            if not ok and options.ledger_lost:
+                drill.preflight.ledger_lost = {"ledger": mine, "seq": head.get("seq"), "sha256": sha,
+                                               "drill": head.get("drill"), "reason": options.ledger_lost}  # fmt: skip
+                drill.warnings.append(f"{root / ledger.LEDGER} does not hold {line}; {options.flag('ledger-lost')} "
+                                      f"given ({options.ledger_lost!r}): this drill's signed ledger line names the "
+                                      "lost head and the reason, and the ledger goes on from here")  # fmt: skip
+                ok, actual = True, "lost (named in this drill's ledger line)"
+            elif not ok:
+                message = (f"{root / ledger.LEDGER} does not hold {line}, which this target's last drill into this "
+                           "ledger wrote: the report folder was replaced by an older copy, or lines were cut from "
+                           "its ledger (give the folder the drills wrote to, with --report-dir; if that folder is "
+                           f"truly lost: {options.flag('ledger-lost')} REASON)")  # fmt: skip
     drill.check(PHASE, HEAD_HELD(), line, actual, ok=ok, message=message)
-    if ok and held and recorded is not None:
+    if ok and held and recorded is not None and actual == "held":
         say(f"the report folder holds this target's last ledger line ({line})")
 
 
@@ -72,7 +89,9 @@ def keep_on_target(drill, root: Path) -> str:
     try:
         host = TargetHost(t.url, t.sudo, t.ssh_config, t.ssh_identity_file, cfg.secret_names)
         drills = max(drill.preflight.drills_before + 1, ledger.drills_of_target(root, cfg.target_name))
-        drill_state.record_head(cfg, host, line[0], line[1], drill.id, drills)
+        known = drill_state.recorded_head(cfg, host)
+        known = None if known is None or "malformed" in known else known
+        drill_state.record_head(cfg, host, str(ledger.identity(root)), line[0], line[1], drill.id, drills, known)
     except DrillError as exc:
         return f"the ledger head was not kept on the target ({exc}): the next drill cannot prove this folder is current"
     return ""

@@ -68,7 +68,8 @@ def signing_of(drill: Drill) -> dict:
     path = drill.config.signing_key_path
     if path is None:
         return {"signed": False, "keyid": None}
-    return {"signed": True, "keyid": keys.keyid(keys.load_private(path).public_key())}
+    found = {"signed": True, "keyid": keys.keyid(keys.load_private(path).public_key())}
+    return found | ({"note": note} if (note := drill.config.evidence.signing_key_note) else {})
 
 
 def validate(evidence: dict) -> None:

@@ -30,6 +30,7 @@ class Preflight:
     node_state_at_start: str | None = None  # active | inactive
     drills_before: int = 0  # this target's drills before this one, as its own drill state records them
     sequence: int = 0  # this drill's number for its target, read once (steps.drill_sequence): moves shares on
+    ledger_lost: dict | None = None  # --ledger-lost: the head the report folder no longer holds, and why
 
     @property
     def node_was_active(self) -> bool:

@@ -68,6 +68,8 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> Writte
                                       statement_sha256=statement_sha256, verdict=evidence["verdict"],
                                       target=evidence["target_name"], started=evidence["started"],
                                       ended=evidence["ended"])  # fmt: skip
+            if drill.preflight.ledger_lost:  # signed with the line: who went on from an older copy, and why
+                entry["lost_head"] = drill.preflight.ledger_lost
             ledger.append(report_root, entry, ledger.drill_signature(entry, key))
             history.append(report_root, store.DrillSummary.of_evidence(evidence))
             history.write_index(report_root, store.history(report_root))
@@ -122,6 +124,9 @@ def summary_lines(drill: Drill, folder: Path, gate: bool, alert_problems: list[s
         lines.append(f"  RTO {drill.rto_seconds:.1f}s (objective {drill.config.objectives.rto_seconds:g}s)")
     if drill.rpo_seconds is not None:
         lines.append(f"  RPO {drill.rpo_seconds:.1f}s (objective {drill.config.objectives.rpo_seconds:g}s)")
+    if (path := drill.config.signing_key_path) is not None:
+        note = drill.config.evidence.signing_key_note
+        lines.append(f"  signed with {path}" + (f" ({note})" if note else ""))
     lines += [f"  WARNING: {warning}" for warning in drill.warnings]
     lines += [f"  WARNING: {problem}" for problem in alert_problems]
     lines.append(f"  report: {folder / 'report.html'}")

@@ -47,6 +47,13 @@ def lines(root: Path) -> list[bytes]:
         return []
 
 
+def identity(root: Path) -> str | None:
+    """A ledger's identity: the sha256 of its first line (None: no ledger yet). A copy of a ledger,
+    older or newer, has the same; another report folder's ledger has another."""
+    found = lines(root)
+    return hashlib.sha256(found[0]).hexdigest() if found else None
+
+
 def head(root: Path) -> str:
     """The sha256 of the newest line (what the next line, and the next drill's statement, name)."""
     found = lines(root)
@@ -66,15 +73,20 @@ class Line:
     entry: dict
     sha256: str
     problem: str  # what is wrong with its signature (empty: nothing, or not looked at)
+    unsigned_history: bool = False  # unsigned, before the ledger's first signed line (which vouches for it)
 
 
 def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_signers: Path | None = None,
          allow_unsigned: bool = True) -> tuple[list[Line], str]:  # fmt: skip
     """The chain from its first line up to the first line that breaks it: each line, and why the
     chain stops there (empty: it does not). public_keys / allowed_signers None: signatures are not
-    looked at."""
+    looked at. Adopting signing: the first signed line's signature covers the sha256 of the line
+    before it, and so the whole chain before it; unsigned lines before it are unsigned history
+    (no problem, never signed evidence), an unsigned drill line after it is a downgrade."""
     found, previous = [], GENESIS
-    for index, raw in enumerate(lines(root)):
+    raws = lines(root)
+    first_signed = next((n for n, raw in enumerate(raws) if signed_line(raw)), None)
+    for index, raw in enumerate(raws):
         where = f"{LEDGER} line {index + 1}"
         try:
             entry = json.loads(raw)
@@ -84,15 +96,29 @@ def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_
             return found, f"{where}: does not follow the line before it: a line was removed, reordered, replayed " \
                           "or altered"  # fmt: skip
         previous = hashlib.sha256(raw).hexdigest()
-        problem = signature_problem(entry, public_keys, allowed_signers, allow_unsigned)
-        found.append(Line(entry, previous, problem))
+        history = public_keys is not None and first_signed is not None and index < first_signed
+        problem = signature_problem(entry, public_keys, allowed_signers, allow_unsigned or history)
+        if problem.startswith("UNSIGNED") and first_signed is not None and index > first_signed:
+            problem = (f"UNSIGNED after the signed line {first_signed + 1}: a downgrade (a drill run without its "
+                       "key, or a line written by someone who has none)")  # fmt: skip
+        found.append(Line(entry, previous, problem, history and not (entry.get("signature") or {})))
     return found, ""
+
+
+def signed_line(raw: bytes) -> bool:
+    """A drill line that carries a signature (whether it is good is checked in its turn)."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and entry.get("kind") == "drill" and bool(entry.get("signature"))
 
 
 def drill_lines(root: Path, public_keys: list[Ed25519PublicKey] | None = None) -> list[dict]:
     """The drill lines of the unbroken chain (signed by one of `public_keys`, when given)."""
     chain, _ = walk(root, public_keys, allow_unsigned=public_keys is None)
-    return [line.entry for line in chain if line.entry.get("kind") == "drill" and not line.problem]
+    return [line.entry for line in chain if line.entry.get("kind") == "drill" and not line.problem
+            and not line.unsigned_history]  # fmt: skip
 
 
 def line_of(root: Path, drill_id: str) -> tuple[int, str] | None:
@@ -134,6 +160,7 @@ class LedgerCheck:
     drills: dict[str, dict] = field(default_factory=dict)  # drill id -> its ledger line
     signoffs: list[dict] = field(default_factory=list)
     legacy: list[str] = field(default_factory=list)  # folders from before the ledger
+    unsigned_history: list[str] = field(default_factory=list)  # drills before the first signed one
 
     @property
     def broken(self) -> bool:
@@ -162,6 +189,8 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
             what = "drill" if entry.get("kind") == "drill" else "sign-off of drill"
             found.add(None, f"{where} ({what} {entry.get('drill_id')}): {line.problem}")
         if entry.get("kind") == "drill":
+            if line.unsigned_history:
+                found.unsigned_history.append(str(entry.get("drill_id")))
             if entry.get("drill_id") in found.drills:
                 found.add(None, f"{where}: drill {entry.get('drill_id')} again: a replayed line")
             found.drills[str(entry.get("drill_id"))] = entry

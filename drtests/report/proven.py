@@ -23,5 +23,6 @@ def proven(
         raise DrillError(f"{root}/{ledger.LEDGER} is broken, so nothing it holds is taken at its word: "
                          f"{found.problems[0]} (drtests verify-evidence --all names every problem)")  # fmt: skip
     stored = {d.summary.drill_id: d for d in store.scan(root).drills}
-    drills = [stored[i] for i in found.drills if i in stored]
+    history = set(found.unsigned_history)  # with keys: listed by verify, never taken for signed evidence
+    drills = [stored[i] for i in found.drills if i in stored and i not in history]
     return sorted(drills, key=lambda d: d.summary.started), found

@@ -14,7 +14,12 @@ from drtests.sign import tsa
 
 def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None, allow_unsigned: bool,
            without_ledger: bool = False, tsa_ca: Path | None = None) -> tuple[list[str], list[str]]:  # fmt: skip
-    found = attest.verify_folder(path, public_keys, allow_unsigned)
+    root, held = path.parent, None
+    if not without_ledger and (root / ledger.LEDGER).exists():
+        held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, only=path.name,
+                             files=False)  # its files: hashed below, once  # fmt: skip
+    history = held is not None and path.name in held.unsigned_history
+    found = attest.verify_folder(path, public_keys, allow_unsigned or history)
     problems, said = list(found.problems), []
     if found.legacy:
         said += [f"signed off by {r.get('by')} ({r.get('role')}) at {r.get('at')}: a typed name (legacy)"
@@ -33,13 +38,10 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
     problems += stamp_problems
     where = ""
     if not without_ledger:
-        root = path.parent
-        if not (root / ledger.LEDGER).exists():
+        if held is None:
             problems.append(f"no {ledger.LEDGER} beside it: a deleted drill or a rolled-back sign-off cannot be told "
                             "(--without-ledger checks the folder alone)")  # fmt: skip
         else:
-            held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, only=path.name,
-                                 files=False)  # its files: hashed above, once  # fmt: skip
             problems += held.problems_of(path.name)
             if path.name not in held.drills:
                 problems.append(f"not in {root / ledger.LEDGER}: an interrupted drill, one added by hand, or renamed")
@@ -48,6 +50,9 @@ def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Pat
     if not problems:
         files = len(found.statement["subject"])
         who = f"signed by {found.signed_by}" if found.signed_by else "UNSIGNED (allowed by --allow-unsigned)"
+        if history and not found.signed_by:
+            who = ("UNSIGNED history: a drill before this ledger's first signed one, which vouches for its lines "
+                   "(never counted as signed evidence)")  # fmt: skip
         said.append(f"{path}: VERIFIED: {who}; {files} files match the signed statement{where}; "
                     f"{len(signoffs.valid)} sign-off(s) verified")  # fmt: skip
     return said, problems
@@ -76,11 +81,15 @@ def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signe
     for drill_id in held.drills:
         if not (root / drill_id).is_dir():
             continue
-        lines, found = folder(root / drill_id, public_keys, allowed_signers, allow_unsigned, without_ledger=True)
+        history = drill_id in held.unsigned_history
+        lines, found = folder(root / drill_id, public_keys, allowed_signers, allow_unsigned or history,
+                              without_ledger=True)  # fmt: skip
         said += lines
         problems += [f"{drill_id}: {p}" for p in found]
     said += [f"{name}: legacy folder (before the ledger): not covered by it" for name in held.legacy]
     if not problems:
-        said.append(f"{root}: VERIFIED: {len(held.drills)} drill(s) and {len(held.signoffs)} sign-off(s) in an "
-                    f"unbroken ledger of {len(ledger.lines(root))} line(s)")  # fmt: skip
+        history = f" ({len(held.unsigned_history)} of them unsigned history, before signing began)" \
+            if held.unsigned_history and public_keys else ""  # fmt: skip
+        said.append(f"{root}: VERIFIED: {len(held.drills)} drill(s){history} and {len(held.signoffs)} sign-off(s) "
+                    f"in an unbroken ledger of {len(ledger.lines(root))} line(s)")  # fmt: skip
     return said, problems

@@ -3,6 +3,7 @@ CI formats, the pack. Every forgery here is tried on a real drill's folder."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -407,6 +408,77 @@ def test_the_next_drill_notices_a_report_folder_replaced_by_an_older_copy(drill_
 
     fresh = drill_lab.run("--report-dir", str(tmp_path / "empty"))  # a CI job's empty workspace
     assert fresh.returncode == 0 and "WARNING: this report folder has no ledger, but " in fresh.stdout
+
+
+def test_a_drill_into_a_second_report_folder_never_fails_the_next_drill_into_the_first(
+    drill_lab: DrillLab, tmp_path: Path
+) -> None:
+    """Each ledger has an identity (its first line's sha256) and its own head on the target: a
+    drill into `try/` is a warning naming the other ledger, the next drill into reports/ passes;
+    a truly lost folder goes on from its older copy with --ledger-lost, named in the signed line."""
+    head_file = drill_lab.home / "var" / "drtests-ledger-head.json"
+    assert drill_lab.run().returncode == 0
+    older = tmp_path / "reports-older"
+    shutil.copytree(drill_lab.reports, older, symlinks=True)
+    other = drill_lab.run("--report-dir", str(tmp_path / "try"))
+    assert other.returncode == 0, other.stdout[-2000:]
+    assert "WARNING: this report folder has no ledger, but " in other.stdout
+    again = drill_lab.run()  # the folder the drills wrote to: its own head still holds
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "this target's drills also went to other report folders" not in again.stdout
+    heads = json.loads(head_file.read_text())["ledgers"]
+    assert len(heads) == 2 and heads[ledger_identity(drill_lab.reports)]["drill"] == drill_lab.evidence()["drill_id"]
+    into_try = drill_lab.run("--report-dir", str(tmp_path / "try"))  # the second folder, now with a ledger
+    assert into_try.returncode == 0 and "this target's drills also went to other report folders" not in into_try.stdout
+
+    shutil.rmtree(drill_lab.reports)
+    shutil.copytree(older, drill_lab.reports, symlinks=True)  # the newer folder lost; only an older copy left
+    assert drill_lab.run().returncode == 1  # a rollback of the same ledger is still refused
+    lost = drill_lab.run("--ledger-lost", "disk of the CI runner died; restored from the weekly copy")
+    assert lost.returncode == 0, lost.stdout[-3000:]
+    assert "--ledger-lost given ('disk of the CI runner died; restored from the weekly copy')" in lost.stdout
+    last = json.loads((drill_lab.reports / "ledger.jsonl").read_text().splitlines()[-1])
+    assert last["lost_head"]["reason"] == "disk of the CI runner died; restored from the weekly copy"
+    assert last["lost_head"]["drill"] == heads[ledger_identity(drill_lab.reports)]["drill"]
+    assert drill_lab.run().returncode == 0  # and from here on the copy is this ledger's head
+
+
+def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_drill_is_a_downgrade(
+    drill_lab: DrillLab, tmp_path: Path
+) -> None:
+    """The quick start first (unsigned), then a key and a signed drill: the signed folder verifies,
+    the unsigned drill before it is unsigned history (listed, never signed evidence), status works
+    with the key; an unsigned drill after the signed one fails as a downgrade."""
+    assert drill_lab.run().returncode == 0  # unsigned
+    unsigned_drill = drill_lab.evidence()["drill_id"]
+    keys = signing.keygen(tmp_path / "keys")
+    env = dict(os.environ, DRTESTS_SIGNING_KEY_FILE=str(keys.private))
+    assert drill_lab.run(env=env).returncode == 0
+    signed = (drill_lab.reports / "latest").resolve()
+    ok = signing.verify(signed, "--public-key", keys.public)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    history = signing.verify(drill_lab.reports / unsigned_drill, "--public-key", keys.public)
+    assert history.returncode == 0 and "UNSIGNED history: a drill before this ledger's first signed one" in (
+        history.stdout
+    )
+    every = subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(drill_lab.reports),
+                            "--public-key", str(keys.public)], capture_output=True, text=True)  # fmt: skip
+    assert every.returncode == 0 and "2 drill(s) (1 of them unsigned history, before signing began)" in every.stdout
+    status = subprocess.run([DRTESTS, "status", "--report-dir", str(drill_lab.reports), "--public-key",
+                             str(keys.public)], capture_output=True, text=True)  # fmt: skip
+    assert status.returncode == 0 and status.stdout.startswith("OK"), status.stdout + status.stderr
+
+    assert drill_lab.run().returncode == 0  # the key forgotten: an unsigned drill after a signed one
+    downgraded = subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(drill_lab.reports),
+                                 "--public-key", str(keys.public)], capture_output=True, text=True)  # fmt: skip
+    assert downgraded.returncode == 1
+    assert "ledger.jsonl line 3 (drill " in downgraded.stdout and "UNSIGNED after the signed line 2: a downgrade" in (
+        downgraded.stdout
+    )
+
+
+def ledger_identity(root: Path) -> str:
+    return hashlib.sha256((root / "ledger.jsonl").read_bytes().splitlines()[0]).hexdigest()
 
 
 def test_a_trusted_timestamp_over_the_statement_verifies_with_the_tsas_ca(drill_lab: DrillLab, tmp_path: Path) -> None:

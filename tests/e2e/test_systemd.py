@@ -33,6 +33,9 @@ export_timeout = 120
 backend = "systemd"
 timeout = 60
 
+[probe]
+kind = "api"  # the node's API inside the container: ids and content, every node compared
+
 [elasticsearch]
 enabled = false
 
