@@ -86,7 +86,8 @@ def drill_config(lab: Lab, es_url: str, root: Path) -> Path:
                     .replace('[elasticsearch]\n', f'[elasticsearch]\nurl = "{es_url}"\n'
                              f'repository_location = "{lab.es_home / "repo" / "bench"}"\n', 1)
                     .replace('[target]\n', f'[target]\nowner = "{os.environ.get("USER") or "root"}"\n', 1)
-                    .replace('[probe]\n', f'[probe]\napi_url = "{api}"\n', 1))  # fmt: skip
+                    .replace('[probe]\n', f'[probe]\napi_url = "{api}"\n', 1)
+                    + '\n[isolated]\napi_url = "http://127.0.0.1:7070"  # the lab image\'s node\n')  # fmt: skip
     return path
 
 

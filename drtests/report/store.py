@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from drtests.record.evidence import EVIDENCE
+from drtests.words import is_drill_id
 
 HISTORY = "history.jsonl"
 REQUIRED = ("drill_id", "started", "verdict", "target")  # what a history line must hold to be one
@@ -183,7 +184,12 @@ def scan(root: Path) -> Scan:
             continue
         try:
             evidence = json.loads(path.read_text())
-            drills.append(StoredDrill(path.parent, evidence, DrillSummary.of_evidence(evidence)))
+            summary, drill_id = DrillSummary.of_evidence(evidence), evidence["drill_id"]
+            if not is_drill_id(drill_id) or drill_id != path.parent.name:  # readers match drills by folder name
+                why = f"{EVIDENCE} is drill {str(drill_id)[:80]!r}, but its folder is named {path.parent.name!r}: "
+                malformed.append(Malformed(path.parent, why + "a copy or a stand-in, it proves nothing"))
+                continue
+            drills.append(StoredDrill(path.parent, evidence, summary))
         except OSError as exc:
             malformed.append(Malformed(path.parent, f"{EVIDENCE} cannot be read: {exc.strerror or exc}"))
         except (ValueError, KeyError, TypeError, AttributeError):

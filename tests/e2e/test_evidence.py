@@ -399,7 +399,8 @@ def test_the_next_drill_notices_a_report_folder_replaced_by_an_older_copy(drill_
     assert replaced.returncode == 1
     assert (
         f"ledger.jsonl does not hold line 2 (drill {second['drill']}, sha256 {second['sha256'][:16]}...), which "
-        "this target's last drill wrote: the report folder was replaced by an older copy" in replaced.stdout
+        "this target's last drill into this ledger wrote: the report folder was replaced by an older copy"
+        in replaced.stdout
     )
     evidence = drill_lab.evidence()
     assert [p["status"] for p in evidence["phases"]][:2] == ["fail", "skipped"]  # stopped in preflight

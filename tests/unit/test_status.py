@@ -125,3 +125,19 @@ def test_verify_evidence_of_the_latest_link_verifies_the_drill_it_points_at(repo
     done = subprocess.run([DRTESTS, "verify-evidence", str(reports / "latest"), "--allow-unsigned"],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 1 and "NOT VERIFIED" in done.stdout
+
+
+def test_a_folder_of_another_name_holding_a_real_drills_id_stands_in_for_nothing(reports: Path) -> None:
+    """Readers match a drill to its folder by name: a folder `standin` whose evidence.json reuses
+    d4-us's id with its verdict turned to pass (unsigned, edited) changes no reader's answer."""
+    evidence = json.loads((reports / "d4-us" / "evidence.json").read_text())
+    forged = reports / "standin"
+    forged.mkdir()
+    (forged / "evidence.json").write_text(json.dumps(evidence | {"verdict": "pass", "checks": []}))
+    result = status(reports)
+    assert result.returncode == 1 and "OVERDUE us: last drill d4-us FAIL" in result.stdout
+    from drtests.report import store as stored
+
+    found = stored.scan(reports)
+    assert "standin" not in {d.folder.name for d in found.drills}
+    assert any(m.folder.name == "standin" and "a copy or a stand-in" in m.why for m in found.malformed)
