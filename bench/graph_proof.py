@@ -7,7 +7,8 @@ On a lab seeded with --nodes (half Components, half Relations), alternating, eac
 median (min-max) of --runs: a plain read of the graph (GET /api/node/<Type> per type, JSON
 parsed: the read the verify phase makes anyway), the probe's listing of it (the same read, kept
 as ids and digests), and the proof against a before-listing with the default sample
-(content_share "off": the sample only) and with every node compared ("1/1"). Then the peak RSS of
+(content_share "off": the sample only) and with every node compared ("1/1"), each against a
+before-listing made as the baseline makes it. Then the peak RSS of
 a process that holds two listings of --memory-nodes nodes (before and after) and proves them in
 full. Prints a JSON object; --out appends the rows to a Markdown file.
 """
@@ -32,9 +33,7 @@ from drtests.record.drill import Drill
 from drtests.topology import checks
 from drtests.topology.probes import make_probe
 from drtests.topology.proof import listing_of
-from fixtures.data import generate
 from fixtures.lab import Lab
-from fixtures.stackstate.stslab.node import api_node
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,48 +69,63 @@ def bench_lab(nodes: int, runs: int) -> dict:
         try:
             lab.seed_graph(nodes // 2, nodes - nodes // 2)
             url = f"http://127.0.0.1:{lab.settings()['api_port']}"
-            drill = drill_for(root, url, "off")
-            types, host = drill.config.probe.types, TargetHost("local://")
-            before = make_probe(drill.config, host).listings()
-            found: dict[str, list[float]] = {"plain": [], "listing": [], "sample": [], "full": []}
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                read = plain_read(url, types)
-                found["plain"].append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                after = make_probe(drill.config, host).listings()
-                found["listing"].append(time.perf_counter() - t0)
-                for share, key in (("off", "sample"), ("1/1", "full")):
+            host, found = (
+                TargetHost("local://"),
+                {k: [] for k in ("plain", "listing", "sample", "full_listing", "full")},
+            )
+            for share, listing_key, proof_key in (("off", "listing", "sample"), ("1/1", "full_listing", "full")):
+                drill = drill_for(root, url, share)
+                probe = make_probe(drill.config, host)
+                before = probe.listings(checks.choice_for(drill.config, drill))  # the baseline's read
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    read = plain_read(url, drill.config.probe.types)
+                    found["plain"].append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    after = probe.listings(checks.kept_by(before))  # the verify phase's read
+                    found[listing_key].append(time.perf_counter() - t0)
                     drill = drill_for(root, url, share)
                     t0 = time.perf_counter()
                     checks.prove_graph(drill, "verify", drill.config, before, after, False)
-                    found[key].append(time.perf_counter() - t0)
+                    found[proof_key].append(time.perf_counter() - t0)
                     assert not drill.failed_checks(), [c.message for c in drill.failed_checks()]
         finally:
             lab.down()
     figures = {k: spread(v) for k, v in found.items()}
-    plain, listing = figures["plain"]["median"], figures["listing"]["median"]
+    plain, median = figures["plain"]["median"], {k: f["median"] for k, f in figures.items()}
     return {
         "nodes": read,
         **figures,
-        "added_sample_s": round(listing - plain + figures["sample"]["median"], 3),
-        "full_ratio": round((listing + figures["full"]["median"]) / plain, 3),
+        "added_sample_s": round(median["listing"] - plain + median["sample"], 3),
+        "full_ratio": round((median["full_listing"] + median["full"]) / plain, 3),
     }
 
 
+def synthetic(node_type: str, count: int, first_id: int, components: int):
+    """`count` nodes of one type as GET /api/node/<Type> shows them, made one at a time."""
+    for i in range(count):
+        node = {"id": first_id + i, "_type": node_type, "name": f"{node_type.lower()}-{i}",
+                "lastUpdateTimestamp": 1_700_000_000_000 + i, "layer": i % 5, "domain": i % 3,
+                "labels": [f"team:{'abcd'[i % 4]}"], "version": i % 100}  # fmt: skip
+        if node_type == "Relation":
+            node |= {"source": 1 + (i * 7) % components, "target": 1 + (i * 13) % components, "type": i % 6}
+        yield node
+
+
 def memory_child(nodes: int) -> None:
-    """Two listings of `nodes` synthetic nodes, proven in full; prints the peak RSS in MB."""
-    raw = [api_node(n) for n in generate.graph_nodes(nodes // 2, nodes - nodes // 2)]
-    by_type: dict[str, list[dict]] = {}
-    for node in raw:
-        by_type.setdefault(node["_type"], []).append(node)
-    del raw
-    before = {t: listing_of(v) for t, v in by_type.items()}
-    after = {t: listing_of(v) for t, v in by_type.items()}
-    del by_type
+    """Two listings (before, after) of `nodes` nodes, half Components, half Relations, made from
+    nodes generated one at a time (the listings alone, not an answer held whole), proven in full;
+    prints the peak RSS in MB."""
+    half = nodes // 2
+    before = {"Component": listing_of(synthetic("Component", half, 1, half)),
+              "Relation": listing_of(synthetic("Relation", nodes - half, half + 1, half))}  # fmt: skip
+    after = {"Component": listing_of(synthetic("Component", half, 1, half)),
+             "Relation": listing_of(synthetic("Relation", nodes - half, half + 1, half))}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         drill = drill_for(Path(folder), "http://127.0.0.1:1", "1/1")
+        drill = Drill(with_overrides(drill.config, probe={"types": ["Component", "Relation"]}), target="local://")
         checks.prove_graph(drill, "verify", drill.config, before, after, False)
+        assert not drill.failed_checks(), [c.message for c in drill.failed_checks()]
     print(round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
 
 
@@ -123,7 +137,7 @@ def bench_memory(nodes: int) -> float:
 
 def rows(r: dict, command: str) -> list[str]:
     n = r["lab"]["nodes"]
-    shown = {k: r["lab"][k] for k in ("plain", "listing", "sample", "full")}
+    shown = {k: r["lab"][k] for k in ("plain", "listing", "sample", "full_listing", "full")}
 
     def s(key: str) -> str:
         f = shown[key]
@@ -139,14 +153,16 @@ def rows(r: dict, command: str) -> list[str]:
         "| measure | result | target | verdict |",
         "|---|---|---|---|",
         f"| plain read of the graph, every type (s) | {s('plain')} | reported | - |",
-        f"| the probe's listing of it (the same read, kept as ids and digests) (s) | {s('listing')} | reported | - |",
+        f"| the probe's listing of it, the sample kept whole (the verify read) (s) | {s('listing')} | reported | - |",
         f"| proof with the sample (100 per type) (s) | {s('sample')} | reported | - |",
         f"| added on the critical path with the sample (listing - plain read + proof) (s) | "
         f"{r['lab']['added_sample_s']} | <= 2 s | {'met' if r['lab']['added_sample_s'] <= 2 else '**missed**'} |",
+        f"| the probe's listing with every node kept whole (s) | {s('full_listing')} | reported | - |",
         f"| proof of every node (s) | {s('full')} | reported | - |",
-        f"| listing + full proof / plain read | {r['lab']['full_ratio']} | <= 1.2 | "
+        f"| listing + proof of every node / plain read | {r['lab']['full_ratio']} | <= 1.2 | "
         f"{'met' if r['lab']['full_ratio'] <= 1.2 else '**missed**'} |",
-        f"| peak RSS, two listings of {r['memory_nodes']} nodes proven in full (MB) | {r['memory_mb']} | <= 200 MB | "
+        f"| peak RSS of a process holding two listings of {r['memory_nodes']} nodes, proven in full (MB) | "
+        f"{r['memory_mb']} | <= 200 MB | "
         f"{'met' if r['memory_mb'] <= 200 else '**missed**'} |",
     ]
 

@@ -7,6 +7,7 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.options import DrillOptions
 from drtests.steps import Planned, check, expect, require, step
+from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("baseline")
@@ -41,7 +42,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
     with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
-        counts, drill.baseline.listings = read_graph(probe)
+        counts, drill.baseline.listings = read_graph(probe, graph_checks.choice_for(cfg, drill))
     drill.baseline.probe, drill.baseline.topology = probe.kind, counts
     expect(
         drill,

@@ -63,7 +63,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     require(drill, "restore")
     site, mode = request.getfixturevalue("dr_restore_site"), modes.of(cfg)
     with drill.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
-        after, listings = read_graph(make_probe(site.config, site.host))
+        after, listings = read_graph(make_probe(site.config, site.host), graph_checks.kept_by(drill.baseline.listings))
     drill.verify.topology = after
     mode.compare_topology(drill, after)
     drill.verify.graph = graph_checks.prove_graph(

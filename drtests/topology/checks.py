@@ -10,6 +10,7 @@ from drtests.declared import EACH_TYPE, Planned, check
 from drtests.record.drill import Drill
 from drtests.topology.proof import (
     FIRST,
+    UNREADABLE,
     Choice,
     Listing,
     RelationsProof,
@@ -57,6 +58,11 @@ def plan(cfg: DrillConfig, phase: str, live_before: bool) -> list[Planned]:
     ]
 
 
+def kept_by(before: dict[str, Listing] | None) -> dict[str, set[str]]:
+    """What the after side keeps whole: per type, the ids the before side kept (compared nodes)."""
+    return {t: set(listing.kept or ()) for t, listing in (before or {}).items()}
+
+
 def prove_graph(
     drill: Drill,
     phase: str,
@@ -78,13 +84,13 @@ def prove_graph(
     types: dict[str, dict] = {}
     for node_type in sorted(set(before) | set(after)):
         proof = prove_type(node_type, before.get(node_type, Listing(set())), after.get(node_type, Listing(set())),
-                           threshold, choice, live_before)  # fmt: skip
+                           threshold, live_before)  # fmt: skip
         record_type(drill, phase, proof, kind)
         types[node_type] = {k: v for k, v in asdict(proof).items() if k != "node_type"}
     relations = prove_relations(after.get(cfg.probe.relation_type), after, threshold)
     record_relations(drill, phase, relations, cfg.probe.relation_type, kind)
     return {
-        "probe_reads": "ids and content" if all(v.nodes is not None for v in after.values()) else "ids",
+        "probe_reads": "ids and content" if all(v.kept is not None for v in after.values()) else "ids",
         "threshold_ns": threshold,
         "compared": {
             "sample": choice.sample,
@@ -110,7 +116,8 @@ def record_type(drill: Drill, phase: str, proof: TypeProof, kind: str) -> None:
                 ok=proof.same_ids, message=f"topology type {t}: other ids after the restore: {missing}, {new}"
                 + (f"; {gone} restored id(s) deleted live since the backup" if gone else ""))  # fmt: skip
     if proof.content != "compared":
-        proof.content = f"not readable by the {kind} probe"
+        if proof.content == UNREADABLE:
+            proof.content = f"not readable by the {kind} probe"
         drill.unproven(phase, CONTENT(type=t), f"content: {proof.content}")
         return
     named = "; ".join(f"{d['id']} ({', '.join(d['fields'])})" for d in proof.differing)

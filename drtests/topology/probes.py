@@ -13,8 +13,10 @@ from urllib.parse import quote as url_quote
 from drtests.config import DrillConfig
 from drtests.errors import DrillError
 from drtests.hosts.host import TargetHost
-from drtests.topology.proof import Listing, listing_of
+from drtests.topology.proof import Choice, Listing, listing_of
 from drtests.waiting import Every, wait_until
+
+Keep = Choice | dict[str, set[str]] | None  # which nodes a listing keeps whole (see Probe.listings)
 
 
 class Probe:
@@ -27,17 +29,22 @@ class Probe:
     def __init__(self, cfg: DrillConfig, host: TargetHost) -> None:
         self.cfg, self.host = cfg, host
 
-    def listings(self) -> dict[str, Listing]:
+    def listings(self, keep: Keep = None) -> dict[str, Listing]:
         """Every type's listing, probe.concurrency types at a time (each look is a CLI start or an
-        API call that waits on the server, not on us)."""
+        API call that waits on the server, not on us). `keep`: which nodes to keep whole for the
+        content comparison (a Choice, or per type the ids the before side kept; None: all)."""
         types = self.cfg.probe.types
+
+        def one(node_type: str) -> Listing:
+            return self.listing(node_type, keep.get(node_type, set()) if isinstance(keep, dict) else keep)
+
         with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.probe.concurrency, len(types)))) as pool:
-            return dict(zip(types, pool.map(self.listing, types), strict=True))
+            return dict(zip(types, pool.map(one, types), strict=True))
 
     def counts(self) -> dict[str, int]:
         return counts_of(self.listings())
 
-    def listing(self, node_type: str) -> Listing:
+    def listing(self, node_type: str, keep: Choice | set[str] | None = None) -> Listing:
         raise NotImplementedError
 
     def look(self) -> None:
@@ -54,7 +61,7 @@ class CliProbe(Probe):
 
     kind = "cli"
 
-    def listing(self, node_type: str) -> Listing:
+    def listing(self, node_type: str, keep: Choice | set[str] | None = None) -> Listing:
         result = self.host.run(self.cfg.command(self.cfg.probe.cli_command, type=node_type), 300)
         if result.rc != 0:
             raise DrillError(f"topology probe {result.command!r} exited {result.rc}: {result.tail(3)}")
@@ -69,13 +76,13 @@ class ApiProbe(Probe):
     kind = "api"
     reads = "ids and content"
 
-    def listing(self, node_type: str) -> Listing:
+    def listing(self, node_type: str, keep: Choice | set[str] | None = None) -> Listing:
         probe = self.cfg.probe
         url = probe.api_url.rstrip("/") + probe.api_path.format(type=url_quote(node_type))
         nodes = self.get_on_host(url) if probe.api_from == "host" else self.get(url)
         if not isinstance(nodes, list):
             raise DrillError(f"topology probe GET {url} did not return a JSON list")
-        return listing_of(nodes)
+        return listing_of(nodes, keep)
 
     def get(self, url: str):
         try:
@@ -103,7 +110,7 @@ class CommandProbe(Probe):
     def look(self) -> None:
         self.counts()
 
-    def listings(self) -> dict[str, Listing]:
+    def listings(self, keep: Keep = None) -> dict[str, Listing]:
         raise DrillError("the command probe prints counts only")  # never asked: counts() is its answer
 
     def counts(self) -> dict[str, int]:
@@ -119,11 +126,11 @@ class CommandProbe(Probe):
         return counts
 
 
-def read_graph(probe: Probe) -> tuple[dict[str, int], dict[str, Listing] | None]:
+def read_graph(probe: Probe, keep: Keep = None) -> tuple[dict[str, int], dict[str, Listing] | None]:
     """(counts per type, listings per type: None where the probe gives counts only)."""
     if probe.reads == "counts":
         return probe.counts(), None
-    listings = probe.listings()
+    listings = probe.listings(keep)
     return counts_of(listings), listings
 
 

@@ -16,51 +16,54 @@ import zlib
 from dataclasses import dataclass, field
 
 FIRST = 10  # how many ids a finding names
+UNREADABLE = "not readable by the probe"
 MS = 1_000_000  # nanoseconds in a millisecond (StackState's lastUpdateTimestamp is in ms)
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
-    """What the proof keeps of one node: when it changed, and short digests of its fields."""
-
-    updated_ns: int | None
-    name: str
-    body: bytes  # digest of every other field, keys sorted
-    source: str | None = None
-    target: str | None = None
+Ends = tuple[str | None, str | None]  # a relation's source and target
 
 
 @dataclass
 class Listing:
-    """One type as a probe read it: every id, and each node's content when the probe reads it."""
+    """One type as a probe read it: every id; with content, when each node changed (ns), the
+    content of the nodes this drill compares (as the API shows them, the timestamp taken out) and
+    every relation's ends. Only the compared nodes are kept whole: the rest is an id and a time."""
 
     ids: set[str]
-    nodes: dict[str, Node] | None = None  # None: the probe reads ids only
+    stamps: dict[str, int] | None = None  # None: the probe reads ids only
+    kept: dict[str, dict] | None = None
+    ends: dict[str, Ends] = field(default_factory=dict)
+    how: str = ""  # how the kept nodes were chosen, in words
 
 
-CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)  # built once: 100,000 nodes a read
+def listing_of(raw_nodes, keep: Choice | set[str] | None = None) -> Listing:
+    """A listing from an API answer (one pass: any iterable of nodes): content when its nodes
+    carry more than id and _type. `keep`: which nodes to keep whole, a Choice (the before side:
+    it picks them) or the ids the before side kept (the after side); None: every node."""
+    by_id: dict[str, dict] = {}
+    stamps: dict[str, int] = {}
+    ends: dict[str, Ends] = {}
+    for raw in raw_nodes:
+        if not isinstance(raw, dict) or "id" not in raw:
+            continue
+        node_id = str(raw["id"])
+        stamp = raw.pop("lastUpdateTimestamp", None)
+        if isinstance(stamp, int | float):
+            stamps[node_id] = int(stamp) * MS
+        if "source" in raw or "target" in raw:
+            ends[node_id] = (text_or_none(raw.get("source")), text_or_none(raw.get("target")))
+        by_id[node_id] = raw
+    if not any(not raw.keys() <= {"id", "_type"} for raw in by_id.values()):
+        return Listing(set(by_id))
+    if isinstance(keep, Choice):
+        wanted, how = keep.chosen(list(by_id))
+    else:
+        wanted, how = (set(by_id) if keep is None else keep), ""
+    return Listing(set(by_id), stamps, {i: by_id[i] for i in wanted if i in by_id}, ends, how)
 
 
-def node_of(raw: dict) -> tuple[str, Node]:
-    """(id, Node) of a node as a StackState API shows it (flat JSON: id, _type, name,
-    lastUpdateTimestamp in ms, a relation's source and target among its other fields)."""
-    stamp = raw.get("lastUpdateTimestamp")
-    body = {k: v for k, v in raw.items() if k not in ("id", "name", "lastUpdateTimestamp")}
-    source, target = raw.get("source"), raw.get("target")
-    return str(raw["id"]), Node(
-        int(stamp) * MS if isinstance(stamp, int | float) else None,
-        str(raw.get("name")),
-        hashlib.blake2b(CANONICAL.encode(body).encode(), digest_size=8).digest(),
-        None if source is None else str(source),
-        None if target is None else str(target),
-    )
-
-
-def listing_of(raw_nodes: list) -> Listing:
-    """A listing from an API answer: content when its nodes carry more than id and _type."""
-    nodes = dict(node_of(n) for n in raw_nodes if isinstance(n, dict) and "id" in n)
-    readable = any(set(n) - {"id", "_type"} for n in raw_nodes if isinstance(n, dict))
-    return Listing(set(nodes), nodes if readable else None)
+def text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def ids_sha256(ids: set[str]) -> str:
@@ -77,15 +80,13 @@ def first_ids(ids: set[str]) -> list[str]:
     return heapq.nsmallest(FIRST, ids, key=id_order)
 
 
-def content_digest(nodes: dict[str, Node], ids: set[str]) -> str:
-    """One digest over the nodes `ids`, independent of their order: the sum modulo 2^128 of a
-    blake2b per node over its id, name, source, target and data digest."""
-    total = 0
-    for node_id in ids:
-        n = nodes[node_id]
-        one = f"{node_id}\0{n.name}\0{n.source}\0{n.target}\0".encode() + n.body
-        total += int.from_bytes(hashlib.blake2b(one, digest_size=16).digest(), "big")
-    return f"{total % (1 << 128):032x}"
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_digest(kept: dict[str, dict], ids: set[str]) -> str:
+    """sha256 of the nodes `ids` (id, then every field but the timestamp, keys sorted), in id
+    order: one encoder call over them all."""
+    return hashlib.sha256(CANONICAL.encode([[i, kept[i]] for i in sorted(ids)]).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class TypeProof:
     written_after_n: int = 0  # after the threshold: listed, not compared
     written_after: list[str] = field(default_factory=list)
     gone_since_backup_n: int = 0  # existing backups: restored ids the live graph no longer holds
-    content: str = "compared"  # or why it was not: "not readable by the cli probe"
+    content: str = "compared"  # or why not: UNREADABLE, or "not comparable: ..."
     compared_n: int = 0
     compared_how: str = ""
     differing_n: int = 0
@@ -154,15 +155,13 @@ class TypeProof:
 
 
 def prove_type(
-    node_type: str, before: Listing, after: Listing, threshold_ns: int | None, choice: Choice, live_before: bool
+    node_type: str, before: Listing, after: Listing, threshold_ns: int | None, live_before: bool
 ) -> TypeProof:
     """Compare one type. `live_before`: the before side is the live graph read after the backup was
     made (an existing backup), so restored ids it no longer holds were deleted since: counted, not failed."""
     proof = TypeProof(node_type, ids_sha256(before.ids), ids_sha256(after.ids))
-    newer = set() if after.nodes is None else {i for i, n in after.nodes.items() if after_threshold(n, threshold_ns)}
-    before_newer = set()
-    if live_before and before.nodes is not None:
-        before_newer = {i for i, n in before.nodes.items() if after_threshold(n, threshold_ns)}
+    newer = newer_than(after, threshold_ns)
+    before_newer = newer_than(before, threshold_ns) if live_before else set()
     missing = before.ids - after.ids - before_newer
     new_ids = after.ids - before.ids - newer
     gone = new_ids if live_before else set()
@@ -172,34 +171,45 @@ def prove_type(
     proof.gone_since_backup_n = len(gone)
     written_after = newer | before_newer
     proof.written_after_n, proof.written_after = len(written_after), first_ids(written_after)
-    if before.nodes is None or after.nodes is None:
-        proof.content = "not readable by the probe"
+    if before.kept is None or after.kept is None:
+        proof.content = UNREADABLE
         return proof
-    chosen, proof.compared_how = choice.chosen(list(before.ids & after.ids - newer - before_newer))
-    differing = {}
-    for node_id in chosen:
-        fields = differing_fields(before.nodes[node_id], after.nodes[node_id])
-        if fields:
-            differing[node_id] = fields
+    common = before.ids & after.ids
+    rewritten = len(common & written_after)
+    # a restore that stamps what it writes anew hides nothing here: nothing left to compare, or most
+    # of a type (beyond the few nodes a node's own syncs touch once it is started) newer than the watermark
+    if common and (rewritten == len(common) or (rewritten > FIRST and rewritten * 2 > len(common))):
+        proof.content = (f"not comparable: {rewritten} of the {len(common)} nodes both sides hold were written "
+                         "after the watermark (the restore, or the node since, rewrote most of them)")  # fmt: skip
+        return proof
+    chosen = (before.kept.keys() & after.kept.keys()) - written_after
+    differing = {i: fields for i in chosen if (fields := differing_fields(before.kept[i], after.kept[i]))}
     proof.compared_n, proof.differing_n = len(chosen), len(differing)
+    proof.compared_how = "every node" if len(chosen) == len(common - written_after) else before.how
     proof.differing = [{"id": i, "fields": differing[i]} for i in first_ids(set(differing))]
-    proof.content_before = content_digest(before.nodes, chosen)
-    # equal nodes hash alike: the after side is hashed only when some node differs
-    proof.content_after = content_digest(after.nodes, chosen) if differing else proof.content_before
+    proof.content_before = content_digest(before.kept, chosen)
+    # equal nodes encode alike: the after side is encoded only when some node differs
+    proof.content_after = content_digest(after.kept, chosen) if differing else proof.content_before
     return proof
 
 
-def after_threshold(node: Node, threshold_ns: int | None) -> bool:
-    """Written after what the backup can hold (an unknown threshold: nothing is, so all is compared)."""
-    return threshold_ns is not None and node.updated_ns is not None and node.updated_ns > threshold_ns
+def newer_than(listing: Listing, threshold_ns: int | None) -> set[str]:
+    """The nodes written after what the backup can hold (an unknown threshold: none)."""
+    if threshold_ns is None or not listing.stamps:
+        return set()
+    return {i for i, stamp in listing.stamps.items() if stamp > threshold_ns}
 
 
-def differing_fields(before: Node, after: Node) -> list[str]:
+FIELDS = ("name", "source", "target")
+
+
+def differing_fields(before: dict, after: dict) -> list[str]:
+    """The fields that differ: name, source, target, and "data" for any other."""
     if before == after:
         return []
-    pairs = {"name": (before.name, after.name), "source": (before.source, after.source),
-             "target": (before.target, after.target), "data": (before.body, after.body)}  # fmt: skip
-    return [name for name, (b, a) in pairs.items() if b != a]
+    found = [f for f in FIELDS if before.get(f) != after.get(f)]
+    rest = [{k: v for k, v in node.items() if k not in FIELDS} for node in (before, after)]
+    return found + (["data"] if rest[0] != rest[1] else [])
 
 
 @dataclass
@@ -214,24 +224,22 @@ class RelationsProof:
 
 def prove_relations(relations: Listing | None, after: dict[str, Listing], threshold_ns: int | None) -> RelationsProof:
     proof = RelationsProof()
-    if relations is None or relations.nodes is None:
+    if relations is None or relations.kept is None or (relations.ids and not relations.ends):
         proof.readable = False
         return proof
     every_id = set().union(*(listing.ids for listing in after.values()))
+    newer = newer_than(relations, threshold_ns)
     dangling: dict[str, list[str]] = {}
-    for node_id, node in relations.nodes.items():
-        if after_threshold(node, threshold_ns):
-            continue
+    for node_id in relations.ids - newer:
+        source, target = relations.ends.get(node_id, (None, None))
         proof.checked_n += 1
-        if node.source in every_id and node.target in every_id:
+        if source in every_id and target in every_id:
             continue
-        dangling[node_id] = [end for end in (node.source, node.target) if end is not None and end not in every_id]
+        dangling[node_id] = [end for end in (source, target) if end is not None and end not in every_id]
     proof.dangling_n = len(dangling)
     for node_id in first_ids(set(dangling)):
-        node = relations.nodes[node_id]
-        proof.dangling.append(
-            {"id": node_id, "source": node.source, "target": node.target, "missing": dangling[node_id]}
-        )
+        source, target = relations.ends.get(node_id, (None, None))
+        proof.dangling.append({"id": node_id, "source": source, "target": target, "missing": dangling[node_id]})
     return proof
 
 
@@ -241,8 +249,7 @@ def threshold_of(watermark_ns: int | None, before: dict[str, Listing], live_befo
     and the backup comes back newer than its before-read self)."""
     if live_before:
         return watermark_ns
-    stamps = [n.updated_ns for listing in before.values() for n in (listing.nodes or {}).values() if n.updated_ns]
-    newest = max(stamps, default=None)
+    newest = max((max(listing.stamps.values()) for listing in before.values() if listing.stamps), default=None)
     if watermark_ns is None or newest is None:
         return watermark_ns if newest is None else newest
     return min(watermark_ns, newest)

@@ -76,8 +76,8 @@ def assert_rewrite_fails_verify(drill_lab: DrillLab, *mode_args: str) -> None:
     )
     assert components["differing_n"] == 5 and all(d["fields"] == ["name", "data"] for d in components["differing"])
     assert "5 of " in failed["topology content Component"] and "(name, data)" in failed["topology content Component"]
-    assert relations["differing_n"] == 5 and all(d["fields"] == ["source", "data"] for d in relations["differing"])
-    assert "(source, data)" in failed["topology content Relation"]
+    assert relations["differing_n"] == 5 and all(d["fields"] == ["source"] for d in relations["differing"])
+    assert "(source)" in failed["topology content Relation"]
     dangling = proof["relations"]["dangling"]
     assert dangling and {end for d in dangling for end in d["missing"]} <= set(components["missing"])
     assert failed["topology relations whole"].startswith(f"{proof['relations']['dangling_n']} of ")
