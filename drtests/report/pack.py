@@ -27,14 +27,17 @@ def parse_day(text: str) -> datetime:
         raise DrillError(f"{text!r} is not a day: write YYYY-MM-DD") from None
 
 
-def drills_between(root: Path, since: datetime, until: datetime | None) -> list[store.StoredDrill]:
+def drills_between(root: Path, since: datetime, until: datetime | None,
+                   public_keys: list | None = None) -> list[store.StoredDrill]:  # fmt: skip
     """Every drill of the ledger that started in [since, until), oldest first; a broken ledger,
-    or a folder that is not a drill's evidence, refuses the pack (it may be one of the period's)."""
+    or a folder that is not a drill's evidence, refuses the pack (it may be one of the period's).
+    With public keys, every drill line must be signed by one of them, and unsigned history (the
+    drills before the first signed one) is not packed: it is no signed evidence."""
     scan = store.scan(root)
     if scan.malformed:
         raise DrillError(f"{scan.malformed[0].folder}: {scan.malformed[0].why}: not packed")
     found = []
-    for drill in proven(root)[0]:
+    for drill in proven(root, public_keys or None)[0]:
         try:
             started = datetime.fromisoformat(drill.summary.started.replace("Z", "+00:00"))
         except (ValueError, AttributeError):
@@ -70,12 +73,12 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
            allowed_signers: Path | None) -> list[dict]:  # fmt: skip
     """Write the pack; DrillError (nothing written) when a folder of the period does not verify."""
     loaded = [keys.load_public(p) for p in public_keys]
-    drills = drills_between(root, since, until)
+    drills = drills_between(root, since, until, loaded)
     if not drills:
         raise DrillError(f"no drill in {root} started in the period: nothing to pack")
     refused = []
     for drill in drills:
-        found = attest.verify_folder(drill.folder, loaded or None, allow_unsigned=True)
+        found = attest.verify_folder(drill.folder, loaded or None, allow_unsigned=not loaded)
         if found.problems:
             refused.append(f"{drill.folder}: {found.problems[0]}")
     if refused:

@@ -468,6 +468,18 @@ def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_dr
     status = subprocess.run([DRTESTS, "status", "--report-dir", str(drill_lab.reports), "--public-key",
                              str(keys.public)], capture_output=True, text=True)  # fmt: skip
     assert status.returncode == 0 and status.stdout.startswith("OK"), status.stdout + status.stderr
+    out = tmp_path / "pack.zip"
+    exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
+                               str(drill_lab.reports), "--public-key", str(keys.public)],
+                              capture_output=True, text=True)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(out) as pack:
+        pack.extractall(tmp_path / "pack")
+        assert f"drills/{unsigned_drill}/evidence.json" not in pack.namelist()  # unsigned history: not evidence
+    audited = run_recipe(recipe_of((tmp_path / "pack" / "VERIFY.md").read_text()), tmp_path / "pack")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert audited.stdout.strip().endswith("PACK VERIFIED: 1 drill folder(s), 2 ledger line(s)")
+    assert "ledger line 1: unsigned history, vouched for by the signed line 2" in audited.stderr
 
     assert drill_lab.run().returncode == 0  # the key forgotten: an unsigned drill after a signed one
     downgraded = subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(drill_lab.reports),
