@@ -190,12 +190,17 @@ def _existing_and_probe(cfg: DrillConfig, src: str) -> None:
         raise ConfigError(src, "probe.command", 'is required when probe.kind = "command"')
     if not cfg.probe.types and cfg.probe.kind != "command":
         raise ConfigError(src, "probe.types", "must name at least one node type")
-    spec = cfg.probe.content_share
+    _share(src, "probe.content_share", cfg.probe.content_share, True,
+           '7": every node compared field by field once in 7 drills; "1/1": every node, every drill')  # fmt: skip
+
+
+def _share(src: str, key: str, spec: str, may_be_off: bool, example: str) -> None:
+    """A rotating share "n/t" with 1 <= n <= t (or "off" where that is allowed)."""
     share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
-    if spec != "off" and (not share or int(share[1]) > int(share[2])):
-        raise ConfigError(src, "probe.content_share", 'must be "off" or "n/t" with 1 <= n <= t (e.g. "1/7": '
-                          'every node compared field by field once in 7 drills; "1/1": every node, every drill), '
-                          f"got {spec!r}")  # fmt: skip
+    if (may_be_off and spec == "off") or (share and int(share[1]) <= int(share[2])):
+        return
+    off = '"off" or ' if may_be_off else ""
+    raise ConfigError(src, key, f'must be {off}"n/t" with 1 <= n <= t (e.g. "1/{example}), got {spec!r}')
 
 
 def _secrets(cfg: DrillConfig, src: str) -> None:
@@ -227,18 +232,11 @@ def _elasticsearch(cfg: DrillConfig, src: str) -> None:
         raise ConfigError(src, "elasticsearch.rename_replacement", "must start with a fixed prefix ending in '-' "
                           f"before $1 (e.g. drtests-restored-$1), so restored copies never take a live index's "
                           f"name, got {replacement!r}")  # fmt: skip
-    spec = cfg.elasticsearch.full_verify
-    share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
-    if spec != "off" and (not share or int(share[1]) > int(share[2])):
-        problem = ('must be "off" or "n/t" with 1 <= n <= t (e.g. "1/7": a seventh of the indices each drill, every '
-                   f"index once in 7 drills), got {spec!r}")  # fmt: skip
-        raise ConfigError(src, "elasticsearch.full_verify", problem)
-    spec = cfg.elasticsearch.restore_share
-    share = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", spec)
-    if not share or int(share[1]) > int(share[2]):
-        problem = ('must be "n/t" with 1 <= n <= t (e.g. "1/4": a quarter of the indices and each group\'s newest '
-                   f'each drill, every index within 4 drills; "1/1": all), got {spec!r}')  # fmt: skip
-        raise ConfigError(src, "elasticsearch.restore_share", problem)
+    _share(src, "elasticsearch.full_verify", cfg.elasticsearch.full_verify, True,
+           '7": a seventh of the indices each drill, every index once in 7 drills')  # fmt: skip
+    _share(src, "elasticsearch.restore_share", cfg.elasticsearch.restore_share, False,
+           '4": a quarter of the indices and each group\'s newest each drill, every index within 4 drills; '
+           '"1/1": all')  # fmt: skip
     if cfg.alerts.notify_env and cfg.alerts.notify_env not in os.environ:
         raise ConfigError(src, "alerts.notify_env", f"names environment variable {cfg.alerts.notify_env}, "
                           "which is not set")  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from drtests.config import DrillConfig
 from drtests.declared import EACH_TYPE, Planned, check
+from drtests.es.digests import full_verify_share
 from drtests.record.drill import Drill
 from drtests.topology.proof import (
     FIRST,
@@ -27,20 +28,15 @@ IDS, CONTENT, RELATIONS = (
 )
 
 
-def share_of(spec: str) -> tuple[int, int] | None:
-    if spec == "off":
-        return None
-    n, t = spec.split("/")
-    return int(n), int(t)
-
-
 def choice_for(cfg: DrillConfig, drill: Drill) -> Choice:
-    return Choice(drill.id, cfg.probe.content_sample, share_of(cfg.probe.content_share), drill.preflight.sequence)
+    return Choice(
+        drill.id, cfg.probe.content_sample, full_verify_share(cfg.probe.content_share), drill.preflight.sequence
+    )
 
 
 def plan(cfg: DrillConfig, phase: str, live_before: bool) -> list[Planned]:
     """The plan's lines for the proof, as `cfg`'s probe will read the restored graph."""
-    probe, share = cfg.probe, share_of(cfg.probe.content_share)
+    probe, share = cfg.probe, full_verify_share(cfg.probe.content_share)
     before = "the live graph (changes since the backup: listed, not failed)" if live_before else "the baseline"
     rotation = f"every node whose id falls in this drill's {share[0]}/{share[1]} (rotating)" if share else ""
     how = ", ".join(filter(None, [f"a sample of {probe.content_sample} chosen from the drill id", rotation]))
