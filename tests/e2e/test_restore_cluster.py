@@ -9,7 +9,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from fixtures.elasticsearch.node import free_port
+from fixtures.ports import free_port
 from tests.e2e.conftest import DrillLab, wait_for
 from tests.e2e.test_containers import drtests_containers
 from tests.e2e.test_drill import assert_target_healthy, phase
