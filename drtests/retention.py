@@ -19,11 +19,12 @@ from pathlib import Path
 from drtests.config import DrillConfig
 from drtests.drill_state import Made, backup_file
 from drtests.es import snapshots
+from drtests.evidence import attest
+from drtests.evidence.proven import proven
 from drtests.hosts.host import TargetHost, quote
+from drtests.record import store
 from drtests.record.clock import utc_now
-from drtests.report import attest, store
-from drtests.report.proven import proven
-from drtests.report.store import Artifact
+from drtests.record.store import Artifact
 from drtests.words import Verdict, is_drill_id
 
 PRUNES = "prunes.jsonl"

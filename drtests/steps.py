@@ -94,7 +94,7 @@ def drill_sequence(cfg: DrillConfig, options, drills_before: int) -> int:
     """The drill's number for its target, which moves rotating shares on: how many drills of the
     target came before, the larger of what the target's own drill state records (`drills_before`:
     it survives an empty report folder, as in CI) and what the report folder's history holds."""
-    from drtests.report import store
+    from drtests.record import store
 
     earlier = [e for e in store.history(Path(options.report_dir)) if e.target_name == cfg.target_name]
     return max(len(earlier), drills_before)

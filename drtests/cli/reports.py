@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
+from drtests.evidence.proven import proven
 from drtests.report import history
-from drtests.report.proven import proven
 
 
 def drill_status(root: Path, max_age: str, public_keys: list[Path]) -> int:
@@ -79,7 +79,7 @@ def rebuild_history(root: Path) -> int:
 def export_pack(root: Path, since: str, until: str | None, out: Path, public_keys: list[Path],
                 allowed_signers: Path | None) -> int:  # fmt: skip
     from drtests.errors import DrillError
-    from drtests.report import pack
+    from drtests.evidence import pack
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
@@ -110,7 +110,7 @@ def refused_in_one_line(work):
 
 
 def sign_off(folder: Path, by: str, role: str, key: Path, note: str) -> int:
-    from drtests.report import signoff
+    from drtests.evidence import signoff
 
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
@@ -125,7 +125,7 @@ def sign_off(folder: Path, by: str, role: str, key: Path, note: str) -> int:
 def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool,
                     without_ledger: bool, tsa_ca: Path | None = None) -> int:  # fmt: skip
     """One drill folder: its statement's signature, its files, its sign-offs, its ledger lines."""
-    from drtests.report import verify
+    from drtests.evidence import verify
 
     if not folder.is_dir():
         print(f"drtests: error: {folder}: no such evidence folder", file=sys.stderr)
@@ -142,7 +142,7 @@ def verify_evidence(folder: Path, public_keys: list[Path], allowed_signers: Path
 
 def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None, allow_unsigned: bool) -> int:
     """The ledger of a report folder and every drill folder and sign-off it holds."""
-    from drtests.report import verify
+    from drtests.evidence import verify
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
@@ -169,7 +169,7 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     from importlib import metadata
 
     from drtests.errors import DrillError
-    from drtests.report import controls, pack
+    from drtests.evidence import controls, pack
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)

@@ -12,9 +12,9 @@ from drtests import drill_state
 from drtests.config import DrillConfig
 from drtests.declared import Planned
 from drtests.errors import DrillError
+from drtests.evidence import ledger
 from drtests.hosts.host import TargetHost
 from drtests.options import DrillOptions
-from drtests.report import ledger
 from drtests.steps import check, drill_sequence
 
 PHASE = "preflight"

@@ -1,1 +1,1 @@
-"""Evidence: evidence.json (validated against evidence.schema.json) and report.html (Jinja2)."""
+"""The drill's own pages, refreshed as it finishes: history, index, freshness, metrics."""

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from drtests import notify
+from drtests import notify, pages
 from drtests.errors import DrillError
+from drtests.evidence import attest, ledger
 from drtests.options import DrillOptions
+from drtests.record import store
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of, write_json
-from drtests.report import attest, history, ledger, metrics, pages, store
+from drtests.report import history, metrics
 from drtests.sign import keys, tsa
 from drtests.words import Phase, Status, Verdict
 

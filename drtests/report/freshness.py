@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from drtests.report.store import DrillSummary, by_target
+from drtests.record.store import DrillSummary, by_target
 from drtests.words import Verdict
 
 DEFAULT_MAX_AGE_S = 35 * 86400  # a monthly drill, with a few days' slack

@@ -1,6 +1,6 @@
 """The drill history of a report folder: history.jsonl (one line per drill, appended) and
 index.html (every drill, newest first, with an RTO/RPO trend chart against the objectives).
-Read through drtests.report.store."""
+Read through drtests.record.store."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import json
 import os
 from pathlib import Path
 
-from drtests.report import pages, store
+from drtests import pages
+from drtests.evidence.ledger import locked
+from drtests.record import store
+from drtests.record.store import HISTORY, DrillSummary
 from drtests.report.freshness import DEFAULT_MAX_AGE_S, age_in_words, freshness
-from drtests.report.ledger import locked
-from drtests.report.store import HISTORY, DrillSummary
 
 
 def full_coverage(drills: list[DrillSummary]) -> str | None:

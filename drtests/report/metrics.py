@@ -12,7 +12,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
 
 from drtests.config import DrillConfig
-from drtests.report import ledger, store
+from drtests.evidence import ledger
+from drtests.record import store
 from drtests.sign import keys
 
 # every series drtests exports (the shipped rules and dashboard may use only these)

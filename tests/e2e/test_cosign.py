@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from drtests.report.attest import PREDICATE_TYPE
+from drtests.evidence.attest import PREDICATE_TYPE
 from tests.e2e import signing
 from tests.e2e.conftest import DrillLab
 

@@ -123,8 +123,8 @@ def test_full_verification_shares_cover_every_index_once_per_cycle() -> None:
 
 
 def test_full_coverage_counts_the_indices_of_the_last_cycle() -> None:
+    from drtests.record.store import DrillSummary
     from drtests.report.history import full_coverage
-    from drtests.report.store import DrillSummary
 
     line = {"drill_id": "d", "started": "2026-11-26T00:00:00Z", "verdict": "pass", "target": "t"}
     drills = [DrillSummary.of_line({**line, "full_verify": "1/3", "indices": 5, "full_verified": names})
@@ -150,8 +150,8 @@ def test_a_document_hash_ignores_key_order_and_takes_integers_beyond_64_bits() -
 
 
 def test_restore_coverage_counts_the_indices_restored_in_the_last_cycle() -> None:
+    from drtests.record.store import DrillSummary
     from drtests.report.history import restore_coverage
-    from drtests.report.store import DrillSummary
 
     line = {"drill_id": "d", "started": "2026-11-26T00:00:00Z", "verdict": "pass", "target": "t"}
     drills = [DrillSummary.of_line({**line, "restore_share": "1/2", "snapshot_indices": 4, "restored": names})

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from drtests.record import store
 from drtests.record.evidence import evidence_of
-from drtests.report import history, metrics, store
+from drtests.report import history, metrics
 from tests.unit import drills_on_disk
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from drtests.evidence import ledger
+from drtests.record import store
 from drtests.record.drill import Drill
 from drtests.record.evidence import evidence_of
-from drtests.report import history, ledger, store
+from drtests.report import history
 from drtests.sign import keys
 from tests.unit import drills_on_disk
 
@@ -136,7 +138,7 @@ def test_a_folder_of_another_name_holding_a_real_drills_id_stands_in_for_nothing
     (forged / "evidence.json").write_text(json.dumps(evidence | {"verdict": "pass", "checks": []}))
     result = status(reports)
     assert result.returncode == 1 and "OVERDUE us: last drill d4-us FAIL" in result.stdout
-    from drtests.report import store as stored
+    from drtests.record import store as stored
 
     found = stored.scan(reports)
     assert "standin" not in {d.folder.name for d in found.drills}

@@ -7,8 +7,10 @@ import json
 import shutil
 from pathlib import Path
 
+from drtests import pages
+from drtests.record import store
 from drtests.record.evidence import validate
-from drtests.report import history, pages, store
+from drtests.report import history
 from tests.unit import drills_on_disk
 
 DATA = Path(__file__).parent / "data"

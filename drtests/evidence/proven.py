@@ -10,7 +10,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.errors import DrillError
-from drtests.report import ledger, store
+from drtests.evidence import ledger
+from drtests.record import store
 
 
 def proven(

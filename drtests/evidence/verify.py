@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from drtests.report import attest, ledger, signoff
+from drtests.evidence import attest, ledger, signoff
 from drtests.sign import tsa
 
 

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drtests import pages
 from drtests.errors import DrillError
+from drtests.evidence import attest, ledger
 from drtests.record.clock import utc_now
-from drtests.report import attest, ledger, pages
 from drtests.sign import sshsig
 
 

@@ -13,9 +13,11 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from drtests import pages
 from drtests.errors import DrillError
-from drtests.report import attest, ledger, pages, signoff, store
-from drtests.report.proven import proven
+from drtests.evidence import attest, ledger, signoff
+from drtests.evidence.proven import proven
+from drtests.record import store
 from drtests.sign import keys
 from drtests.words import Verdict
 

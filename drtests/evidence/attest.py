@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from drtests.report import manifest
+from drtests.evidence import manifest
 from drtests.sign import dsse, keys
 
 ENVELOPE = "evidence.intoto.jsonl"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from drtests.report import attest
+from drtests.evidence import attest
 from drtests.sign import keys, sshsig
 
 LEDGER = "ledger.jsonl"

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from drtests.evidence import attest, signoff
+from drtests.evidence.pack import drills_between
+from drtests.record import store
 from drtests.record.clock import utc_now
-from drtests.report import attest, signoff, store
-from drtests.report.pack import drills_between
 
 NAMESPACE = uuid.UUID("6f0c5a52-4b7e-4c3e-9a55-0d7c1f3e2a10")  # drtests' own: stable uuids for the same drills
 

@@ -25,7 +25,7 @@ def shown(value: object) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.report", "templates"), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("drtests.pages", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)  # fmt: skip
     env.filters["shown"] = shown
     return env
