@@ -12,6 +12,8 @@
     drtests report [--report-dir reports]        rebuild history.jsonl and index.html
     drtests status [--report-dir reports] [--max-age 35d]   last drill and last pass per target
     drtests keygen --out DIR                     an ed25519 key pair for signing evidence
+    drtests rotate-key --key OLD.key --new-key NEW.key [--revoke-from TIME]   the ledger moves to a new key
+    drtests revoke-key --key CURRENT.key --keyid SHA256:... --from TIME       an old key's lines from TIME fail
     drtests sign-off reports/<drill-id> --by ann@example.com --role reviewer --key ~/.ssh/id_ed25519
     drtests verify-evidence reports/<drill-id> --public-key drtests.pub [--allowed-signers F]
     drtests verify-evidence --all --report-dir reports --public-key drtests.pub   the whole ledger
@@ -40,6 +42,8 @@ from drtests.cli.reports import (
     export_pack,
     keygen,
     rebuild_history,
+    revoke_key,
+    rotate_key,
     sign_off,
     verify_all,
     verify_evidence,
@@ -90,6 +94,7 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     add_target_commands(sub, config_help)
     add_report_commands(sub)
+    add_key_commands(sub)
     return main
 
 
@@ -115,7 +120,8 @@ def add_target_commands(sub, config_help: str) -> None:
     status.add_argument("--report-dir", default="reports", metavar="DIR")
     status.add_argument("--max-age", default="35d", metavar="AGE", help="e.g. 35d, 12h, 2w (default: 35d)")
     status.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
-                        help="count only drills whose ledger lines this key signed (repeatable)")  # fmt: skip
+                        help="count only drills whose ledger lines this key signed (repeatable; any one key "
+                        "of a rotated ledger's chain verifies it whole)")  # fmt: skip
     record_text = (
         "Run right after the nightly sts-backup.sh (cron). Writes <file>.facts.json beside the backup on the target: "
         "its sha256 and size, the topology counts per type at backup time, host, time and drtests version. A drill "
@@ -200,6 +206,32 @@ def add_report_commands(sub) -> None:
                        "statement's RFC 3161 timestamp (evidence.intoto.tsr) against it")  # fmt: skip
 
 
+def add_key_commands(sub) -> None:
+    """rotate-key and revoke-key: the ledger lines that change which key signs it."""
+    rotate_cmd = sub.add_parser("rotate-key", help="move a report folder's ledger to a new signing key",
+                                description="Appends a ledger line naming the old and the new public key, signed by "
+                                "both. Drills sign with the new key from then on; either public key verifies the "
+                                "whole ledger (the chain of keys is followed both ways).")  # fmt: skip
+    rotate_cmd.add_argument("--report-dir", default="reports", metavar="DIR")
+    rotate_cmd.add_argument("--key", required=True, type=Path, metavar="OLD.key",
+                            help="the key the ledger's newest lines are signed by")  # fmt: skip
+    rotate_cmd.add_argument("--new-key", required=True, type=Path, metavar="NEW.key", help="from drtests keygen")
+    rotate_cmd.add_argument("--reason", default="scheduled rotation")
+    rotate_cmd.add_argument("--revoke-from", metavar="TIME", help="the old key leaked: lines it signed from TIME "
+                            "(ISO 8601, with zone) on fail")  # fmt: skip
+    revoke_cmd = sub.add_parser(
+        "revoke-key",
+        help="stop trusting an earlier key's signatures from a time on",
+        description="Appends a ledger line, signed by the ledger's current key, revoking "
+        "an earlier key of its chain from TIME: drill lines it signed from then on fail.",
+    )
+    revoke_cmd.add_argument("--report-dir", default="reports", metavar="DIR")
+    revoke_cmd.add_argument("--key", required=True, type=Path, metavar="CURRENT.key")
+    revoke_cmd.add_argument("--keyid", required=True, metavar="SHA256:...", help="as verify-evidence --all names it")
+    revoke_cmd.add_argument("--from", dest="since", required=True, metavar="TIME", help="ISO 8601, with zone")
+    revoke_cmd.add_argument("--reason", required=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "gate" and not gate_keeps_mode(args.config, args.set):
@@ -213,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
                                args.allowed_signers)  # fmt: skip
     if args.command == "keygen":
         return keygen(args.out)
+    if args.command == "rotate-key":
+        return rotate_key(Path(args.report_dir), args.key, args.new_key, args.reason, args.revoke_from)
+    if args.command == "revoke-key":
+        return revoke_key(Path(args.report_dir), args.key, args.keyid, args.since, args.reason)
     if args.command == "verify-evidence":
         return verify_command(args)
     if args.command == "export":

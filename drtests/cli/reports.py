@@ -63,6 +63,28 @@ def keygen(out: Path) -> int:
     return 0
 
 
+def rotate_key(root: Path, key: Path, new_key: Path, reason: str, revoke_from: str | None) -> int:
+    from drtests.evidence import rotate
+
+    said = refused_in_one_line(lambda: rotate.rotate(root, key, new_key, reason, revoke_from))
+    if said is None:
+        return USAGE_ERROR
+    print("\n".join(said))
+    print(f"now sign drills with {new_key} ([evidence] signing_key_file) and give auditors its public key: it "
+          "verifies every line before the rotation too")  # fmt: skip
+    return 0
+
+
+def revoke_key(root: Path, key: Path, keyid: str, since: str, reason: str) -> int:
+    from drtests.evidence import rotate
+
+    said = refused_in_one_line(lambda: rotate.revoke(root, key, keyid, since, reason))
+    if said is None:
+        return USAGE_ERROR
+    print(said)
+    return 0
+
+
 def rebuild_history(root: Path) -> int:
     """history.jsonl and index.html anew, from the drills the ledger holds; refused when it is broken."""
     if not root.is_dir():

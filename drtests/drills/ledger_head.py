@@ -12,18 +12,39 @@ from drtests import drill_state
 from drtests.config import DrillConfig
 from drtests.declared import Planned
 from drtests.errors import DrillError
-from drtests.evidence import ledger
+from drtests.evidence import ledger, rotate
 from drtests.hosts.host import TargetHost
 from drtests.options import DrillOptions
+from drtests.sign import keys
 from drtests.steps import check, drill_sequence
 
 PHASE = "preflight"
 HEAD_HELD = check("report folder holds this target's last ledger line")
+KEY_CURRENT = check("drill signs with the ledger's current key")
 
 
-def plan(cfg: DrillConfig, options: DrillOptions) -> Planned:
-    return HEAD_HELD.planned(PHASE, f"{drill_state.head_path(cfg)} on the target, against "
-                             f"{options.report_dir}/{ledger.LEDGER}")  # fmt: skip
+def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
+    return [HEAD_HELD.planned(PHASE, f"{drill_state.head_path(cfg)} on the target, against "
+                              f"{options.report_dir}/{ledger.LEDGER}"),
+            KEY_CURRENT.planned(PHASE, f"{cfg.signing_key_path or 'no signing key'}, against the newest key of "
+                                f"{options.report_dir}/{ledger.LEDGER}")]  # fmt: skip
+
+
+def check_key(cfg: DrillConfig, drill, options: DrillOptions) -> None:
+    """A drill whose key is not the one the ledger's newest lines are signed by would write a line
+    no verifier accepts, so it stops in preflight, naming the way on (rotate-key) before anything
+    is touched."""
+    root, path = Path(options.report_dir), cfg.signing_key_path
+    current = rotate.current_keyid(root) if (root / ledger.LEDGER).exists() else None
+    mine = keys.keyid(keys.load_private(path).public_key()) if path else None
+    ok = current is None or mine is None or mine == current
+    message = "" if ok else (
+        f"this drill signs with {path} ({mine}), but the newest lines of {root / ledger.LEDGER} are signed by "
+        f"{current}: sign with that key, or move the ledger to the new one first (drtests rotate-key --report-dir "
+        f"{root} --key OLD.key --new-key {path}); if the old key is lost, a new report folder starts a new ledger"
+    )  # fmt: skip
+    drill.check(PHASE, KEY_CURRENT(), current or "any (no signed line yet)", mine or "unsigned drill", ok=ok,
+                message=message)  # fmt: skip
 
 
 def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> None:

@@ -81,7 +81,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned += [
         TAKE_LOCK.planned(PHASE, cfg.path(cfg.target.lock_file)),
         LOCK_TAKEN.planned(PHASE),
-        ledger_head.plan(cfg, options),
+        *ledger_head.plan(cfg, options),
         NODE_STATE_KNOWN.planned(PHASE, f"record the state of {svc.unit}"),
         FOLDER_EXISTS.planned(PHASE, backup_dir),
     ]
@@ -121,6 +121,7 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
     if leftovers:
         recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
     ledger_head.check_head(cfg, drill, host, dr_options, dr_say)
+    ledger_head.check_key(cfg, drill, dr_options)
     if es is not None and cfg.restore_cluster.url:  # the drill's number is known now: its restore share
         check_restore_room(cfg, drill, es, restore_es)
     check_restore_names(cfg, drill, es, restore_es)

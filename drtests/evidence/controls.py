@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from drtests.evidence import attest, signoff
+from drtests.evidence import attest, ledger, signoff
 from drtests.evidence.pack import drills_between
 from drtests.record import store
 from drtests.record.clock import utc_now
@@ -69,6 +69,7 @@ def matrix(root: Path, since: datetime, until: datetime | None, public_keys: lis
            allowed_signers: Path | None) -> dict[str, list[Row]]:  # fmt: skip
     """Control -> the period's drills that are evidence for it, oldest first (read through the ledger)."""
     found: dict[str, list[Row]] = {}
+    public_keys = ledger.trusted_keys(root, public_keys)
     for drill in drills_between(root, since, until):
         row = row_of(drill, public_keys, allowed_signers)
         for control in drill.evidence.get("controls") or []:

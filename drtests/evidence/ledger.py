@@ -19,11 +19,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from drtests.evidence import attest
+from drtests.evidence import attest, keychain
+from drtests.evidence.keychain import canonical
 from drtests.sign import keys, sshsig
 
 LEDGER = "ledger.jsonl"
 GENESIS = "0" * 64
+LINE_KINDS = {"drill": "drill", "signoff": "sign-off of drill", keychain.ROTATE: "key rotation",
+              keychain.REVOKE: "key revocation"}  # fmt: skip
 
 
 @contextmanager
@@ -32,12 +35,6 @@ def locked(root: Path) -> Iterator[None]:
     with (root / ".history.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
-
-
-def canonical(entry: dict) -> bytes:
-    """The bytes a line's signature covers: the line without its signature."""
-    return json.dumps({k: v for k, v in entry.items() if k != "signature"}, sort_keys=True,
-                      separators=(",", ":")).encode()  # fmt: skip
 
 
 def lines(root: Path) -> list[bytes]:
@@ -86,6 +83,7 @@ def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_
     found, previous = [], GENESIS
     raws = lines(root)
     first_signed = next((n for n, raw in enumerate(raws) if signed_line(raw)), None)
+    chain = keychain.chain_of([parsed(raw) for raw in raws]) if public_keys is not None else keychain.KeyChain()
     for index, raw in enumerate(raws):
         where = f"{LEDGER} line {index + 1}"
         try:
@@ -97,7 +95,11 @@ def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_
                           "or altered"  # fmt: skip
         previous = hashlib.sha256(raw).hexdigest()
         history = public_keys is not None and first_signed is not None and index < first_signed
-        problem = signature_problem(entry, public_keys, allowed_signers, allow_unsigned or history)
+        if entry.get("kind") in (keychain.ROTATE, keychain.REVOKE):
+            problem = chain.problems.get(index, "")
+        else:
+            problem = signature_problem(entry, chain.allowed(index, public_keys) if public_keys is not None else None,
+                                        allowed_signers, allow_unsigned or history, chain)  # fmt: skip
         if problem.startswith("UNSIGNED") and first_signed is not None and index > first_signed:
             problem = (f"UNSIGNED after the signed line {first_signed + 1}: a downgrade (a drill run without its "
                        "key, or a line written by someone who has none)")  # fmt: skip
@@ -105,13 +107,29 @@ def walk(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowed_
     return found, ""
 
 
-def signed_line(raw: bytes) -> bool:
-    """A drill line that carries a signature (whether it is good is checked in its turn)."""
+def parsed(raw: bytes) -> dict | None:
     try:
         entry = json.loads(raw)
     except ValueError:
-        return False
-    return isinstance(entry, dict) and entry.get("kind") == "drill" and bool(entry.get("signature"))
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def signed_line(raw: bytes) -> bool:
+    """A drill line that carries a signature (whether it is good is checked in its turn)."""
+    entry = parsed(raw)
+    return entry is not None and entry.get("kind") == "drill" and bool(entry.get("signature"))
+
+
+def key_chain(root: Path) -> keychain.KeyChain:
+    """The ledger's rotations and revocations (each line's own signatures checked)."""
+    return keychain.chain_of([parsed(raw) for raw in lines(root)])
+
+
+def trusted_keys(root: Path, given: list[Ed25519PublicKey]) -> list[Ed25519PublicKey]:
+    """The keys a drill statement of this folder may be signed by: those given, and the ledger's
+    whole key chain when one of them is in it (this year's key verifies last year's drills)."""
+    return key_chain(root).trusted(given) if given else given
 
 
 def drill_lines(root: Path, public_keys: list[Ed25519PublicKey] | None = None) -> list[dict]:
@@ -186,8 +204,9 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
     for index, line in enumerate(chain):
         entry, where = line.entry, f"{LEDGER} line {index + 1}"
         if line.problem:
-            what = "drill" if entry.get("kind") == "drill" else "sign-off of drill"
-            found.add(None, f"{where} ({what} {entry.get('drill_id')}): {line.problem}")
+            what = LINE_KINDS.get(str(entry.get("kind")), "line")
+            about = f" {entry.get('drill_id')}" if entry.get("kind") in ("drill", "signoff") else ""
+            found.add(None, f"{where} ({what}{about}): {line.problem}")
         if entry.get("kind") == "drill":
             if line.unsigned_history:
                 found.unsigned_history.append(str(entry.get("drill_id")))
@@ -225,21 +244,25 @@ def verify(root: Path, public_keys: list[Ed25519PublicKey] | None = None, allowe
     return found
 
 
-def signature_problem(entry: dict, public_keys: list[Ed25519PublicKey] | None, allowed_signers: Path | None,
-                      allow_unsigned: bool) -> str:  # fmt: skip
+def signature_problem(entry: dict, allowed: tuple[list[Ed25519PublicKey], str] | None, allowed_signers: Path | None,
+                      allow_unsigned: bool, chain: keychain.KeyChain | None = None) -> str:  # fmt: skip
+    """Why a drill or sign-off line's signature does not hold ("" when it does). `allowed`: the
+    keys that may sign this line and how a refusal names them (None: not looked at)."""
     signature = entry.get("signature") or {}
     if not isinstance(signature, dict) or not signature:
         return "" if allow_unsigned else "UNSIGNED: written by a drill without a signing key"
     if signature.get("kind") == "ed25519" and entry.get("kind") == "drill":
-        if public_keys is None:
+        if allowed is None:
             return ""
         try:
             sig = base64.b64decode(str(signature.get("sig")), validate=True)
         except binascii.Error:
             return "its signature is malformed"
-        if any(keys.valid(k, sig, canonical(entry)) for k in public_keys):
-            return ""
-        return f"not signed by the given key(s) (it names {signature.get('keyid')})"
+        public_keys, refusal = allowed
+        signer = next((k for k in public_keys if keys.valid(k, sig, canonical(entry))), None)
+        if signer is None:
+            return f"{refusal} (it names {signature.get('keyid')})"
+        return chain.revoked(entry, keys.keyid(signer)) if chain else ""
     if signature.get("kind") == "sshsig" and entry.get("kind") == "signoff":
         if allowed_signers is None:
             return ""

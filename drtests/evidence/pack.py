@@ -76,6 +76,7 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
     """Write the pack; DrillError (nothing written) when a folder of the period does not verify."""
     loaded = [keys.load_public(p) for p in public_keys]
     drills = drills_between(root, since, until, loaded)
+    loaded = ledger.trusted_keys(root, loaded)  # the statements: by the ledger's key chain
     if not drills:
         raise DrillError(f"no drill in {root} started in the period: nothing to pack")
     refused = []

@@ -15,6 +15,8 @@ from drtests.sign import tsa
 def folder(path: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None, allow_unsigned: bool,
            without_ledger: bool = False, tsa_ca: Path | None = None) -> tuple[list[str], list[str]]:  # fmt: skip
     root, held = path.parent, None
+    if not without_ledger:
+        public_keys = ledger.trusted_keys(root, public_keys)
     if not without_ledger and (root / ledger.LEDGER).exists():
         held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, only=path.name,
                              files=False)  # its files: hashed below, once  # fmt: skip
@@ -78,6 +80,12 @@ def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signe
         return [], [f"no {ledger.LEDGER}: no drill of this folder can be verified as a whole"]
     held = ledger.verify(root, public_keys or None, allowed_signers, allow_unsigned, files=False)  # hashed below
     problems, said = list(held.problems) + held.outside, []
+    chain = ledger.key_chain(root)
+    if chain.epochs and public_keys:
+        said += [f"key {span}" for span in chain.spans(len(ledger.lines(root)))]
+        said += [f"key {r.keyid} revoked from {r.since.isoformat()} (ledger line {r.line}: {r.reason})"
+                 for r in chain.revocations]  # fmt: skip
+    public_keys = chain.trusted(public_keys)
     for drill_id in held.drills:
         if not (root / drill_id).is_dir():
             continue
