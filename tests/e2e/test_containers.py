@@ -362,3 +362,32 @@ def test_a_3000_index_restore_ledger_reaches_a_container_over_docker_and_ssh(
     (tmp_path / "over-ssh").mkdir()
     over_ssh = TargetHost(lab_container.ssh_url(), ssh_config=str(ssh_config))
     round_trip(over_ssh, "/opt/stackstate/var/drtests-ssh.lock", tmp_path / "over-ssh")
+
+
+def test_lab_containers_of_a_killed_test_run_are_removed_and_a_live_runs_are_kept(lab_image: str) -> None:
+    """A run killed mid-test leaves its lab containers in the engine; the next run removes them
+    (they held a name a later run wanted) and never touches those of a run still going."""
+    import socket
+
+    from fixtures.docker import lab_host
+
+    exited = subprocess.Popen(["true"])  # a process that has ended: no process has its pid now
+    exited.wait()
+    client = docker.from_env()
+    me = f"{socket.gethostname()}:{os.getpid()}"
+    created = {
+        "killed": client.containers.create(lab_image, labels={lab_host.OWNER: f"{socket.gethostname()}:{exited.pid}"}),
+        "live": client.containers.create(lab_image, labels={lab_host.OWNER: me}),
+        "other-host": client.containers.create(lab_image, labels={lab_host.OWNER: f"elsewhere:{exited.pid}"}),
+    }
+    try:
+        removed = lab_host.remove_orphans()
+        names = {c.name for c in client.containers.list(all=True)}
+        assert created["killed"].name in removed and created["killed"].name not in names
+        assert created["live"].name in names and created["other-host"].name in names
+    finally:
+        for container in created.values():
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
