@@ -164,9 +164,10 @@ def add_report_commands(sub) -> None:
     keys_cmd.add_argument("--out", required=True, type=Path, metavar="DIR")
     pack_text = ("Packs every drill folder of the ledger that started in the period (each verified first: a folder "
                  "that does not verify, or a broken ledger, stops the export, named), the ledger, the public key(s) "
-                 "and allowed_signers, VERIFY.md (checking it all with openssl, sha256sum, ssh-keygen and python3), "
-                 "index.html and a summary page (drills per target, pass rate, RTO/RPO against objectives, "
-                 "sign-offs).")  # fmt: skip
+                 "and allowed_signers, VERIFY.md (checking it all with openssl, ssh-keygen and python3), "
+                 "a summary page (drills per target, pass rate, RTO/RPO against objectives, "
+                 "sign-offs), and pack.intoto.jsonl: the pack signed whole with --key (its files, the ledger's head, "
+                 "the drills per target), so an edited summary or a cut ledger tail fails VERIFY.md.")  # fmt: skip
     pack = sub.add_parser(
         "export", help="an evidence pack for an audit period: drill folders, history, summary", description=pack_text
     )
@@ -177,6 +178,12 @@ def add_report_commands(sub) -> None:
     pack.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM",
                       help="the drills' public key: checks each folder's signature, and is packed")  # fmt: skip
     pack.add_argument("--allowed-signers", type=Path, metavar="FILE", help="who may sign off: packed for the auditor")
+    pack.add_argument("--key", type=Path, metavar="PEM",
+                      help="the ledger's current signing key, which signs the pack whole (pack.intoto.jsonl); "
+                      "needed for signed drills (default: $DRTESTS_SIGNING_KEY_FILE); without --public-key, its "
+                      "public half is packed as keys/drtests.pub")  # fmt: skip
+    pack.add_argument("--tsa-ca", type=Path, metavar="PEM", help="the time-stamping authority's CA certificate: "
+                      "each drill's RFC 3161 timestamp is checked with it, and it is packed for VERIFY.md")  # fmt: skip
     controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
                               description="Per control named in the drills' [evidence] controls, every drill of the "
                               "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
@@ -253,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         return verify_command(args)
     if args.command == "export":
         return export_pack(Path(args.report_dir), args.since, args.until, args.out, args.public_key,
-                           args.allowed_signers)  # fmt: skip
+                           args.allowed_signers, args.key, args.tsa_ca)  # fmt: skip
     if args.command == "sign-off":
         return sign_off(args.folder, args.by, args.role, args.key, args.note)
     try:

@@ -99,9 +99,14 @@ def rebuild_history(root: Path) -> int:
 
 
 def export_pack(root: Path, since: str, until: str | None, out: Path, public_keys: list[Path],
-                allowed_signers: Path | None) -> int:  # fmt: skip
+                allowed_signers: Path | None, key: Path | None = None, tsa_ca: Path | None = None) -> int:  # fmt: skip
+    import os
+
     from drtests.errors import DrillError
     from drtests.evidence import pack
+    from drtests.sign.keys import KEY_FILE_ENV
+
+    key = key or (Path(os.environ[KEY_FILE_ENV]) if os.environ.get(KEY_FILE_ENV) else None)
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
@@ -111,12 +116,14 @@ def export_pack(root: Path, since: str, until: str | None, out: Path, public_key
     except DrillError as exc:
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
-    targets = refused_in_one_line(lambda: pack.export(root, start, end, out, public_keys, allowed_signers))
+    targets = refused_in_one_line(lambda: pack.export(root, start, end, out, public_keys, allowed_signers, key,
+                                                      tsa_ca))  # fmt: skip
     if targets is None:
         return 1
     drills = sum(t["drills"] for t in targets)
-    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; open summary.html first, and "
-          "VERIFY.md to check the pack without drtests")  # fmt: skip
+    whole = "signed whole" if key else "UNSIGNED (no --key: VERIFY.md refuses it; sign the drills, see drtests keygen)"
+    print(f"{out}: {drills} drill(s) of {len(targets)} target(s), each verified; the pack {whole}; open summary.html "
+          "first, and VERIFY.md to check the pack without drtests")  # fmt: skip
     return 0
 
 

@@ -1,25 +1,34 @@
 """An evidence pack for an audit period (`drtests export`): every drill folder of the period that
-the ledger holds, each verified before it is packed, the ledger itself (its chain from the first
-line to the signed head), the public key(s) and allowed_signers to check them with, VERIFY.md (how
-to check it all with openssl, sha256sum, ssh-keygen and python3, without drtests), the history
-page, and a summary an auditor reads first: drills per target, pass rate, RTO and RPO against
-objectives, signatures and sign-offs."""
+the ledger holds, each verified before it is packed exactly as `verify-evidence --all` would
+(statement, files, timestamp, sign-offs), the ledger itself, the public key(s) and allowed_signers
+to check them with, VERIFY.md (how to check it all with openssl, ssh-keygen and python3, without
+drtests), and a summary an auditor reads first: drills per target, pass rate, RTO and RPO against
+objectives, signatures and sign-offs, built from verified facts only. The pack is signed whole
+(`pack.intoto.jsonl`, by the ledger's current key) over every file no drill statement or sign-off
+covers and the ledger's head, so an edited summary or a cut tail fails."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import zipfile
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from drtests import pages
 from drtests.errors import DrillError
-from drtests.evidence import attest, ledger, signoff
+from drtests.evidence import attest, ledger, rotate, signoff, verify
 from drtests.evidence.proven import proven
 from drtests.record import store
-from drtests.sign import keys
+from drtests.record.clock import utc_now
+from drtests.sign import dsse, keys
 from drtests.words import Verdict
+
+PACK_ENVELOPE = "pack.intoto.jsonl"
+PACK_PREDICATE_TYPE = "https://drtests.dev/attestation/evidence-pack/v1"
+TSA_CA = "keys/tsa-ca.pem"
 
 
 def parse_day(text: str) -> datetime:
@@ -53,12 +62,33 @@ def spread(values: list[float]) -> dict | None:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)} if values else None
 
 
-def period_summary(drills: list[store.StoredDrill]) -> list[dict]:
-    targets, folders = [], {d.summary.drill_id: d.folder for d in drills}
-    evidence = {d.summary.drill_id: d.evidence for d in drills}
-    for target, summaries in store.by_target([d.summary for d in drills]):
-        rows = [{**s.as_line(), "signoffs": signoff.records(folders[s.drill_id]),
-                 "keyid": (evidence[s.drill_id].get("signing") or {}).get("keyid")} for s in summaries]  # fmt: skip
+@dataclass
+class Verified:
+    """One drill as export verified it: who signed its statement, whose sign-offs are good."""
+
+    drill: store.StoredDrill
+    signed_by: str | None
+    signoffs: list[dict] = field(default_factory=list)
+
+
+def verified(drill: store.StoredDrill, public_keys: list, allowed_signers: Path | None,
+             tsa_ca: Path | None) -> tuple[Verified, list[str]]:  # fmt: skip
+    """The drill's folder checked as `verify-evidence --all` checks it: its problems, one line each."""
+    found = attest.verify_folder(drill.folder, public_keys or None, allow_unsigned=not public_keys)
+    problems = list(found.problems)
+    signoffs = signoff.verify_signoffs(drill.folder, found.statement_sha256, allowed_signers)
+    problems += signoffs.problems if found.statement is not None else []
+    problems += verify.timestamp(drill.folder, tsa_ca)[1] if found.statement is not None else []
+    return Verified(drill, found.signed_by, signoffs.valid), problems
+
+
+def period_summary(drills: list[Verified]) -> list[dict]:
+    """Per target: the figures and rows of the summary, from the verified facts alone (the signer
+    that verified, the sign-offs whose signatures are good)."""
+    targets, by_id = [], {v.drill.summary.drill_id: v for v in drills}
+    for target, summaries in store.by_target([v.drill.summary for v in drills]):
+        rows = [{**s.as_line(), "signoffs": by_id[s.drill_id].signoffs, "keyid": by_id[s.drill_id].signed_by}
+                for s in summaries]  # fmt: skip
         passed = sum(1 for r in rows if r["verdict"] == Verdict.PASS)
         targets.append({
             "target": target, "drills": len(rows), "passed": passed, "pass_rate": passed / len(rows),
@@ -71,40 +101,101 @@ def period_summary(drills: list[store.StoredDrill]) -> list[dict]:
     return targets
 
 
+def signing_key(root: Path, key_path: Path | None, public_keys: list):
+    """The key that signs the pack: the ledger's current one. A pack of signed drills needs it."""
+    if key_path is None:
+        if public_keys:
+            raise DrillError("a pack of signed drills is signed whole: give --key, the ledger's current signing key "
+                             "(the drills' [evidence] signing_key_file)")  # fmt: skip
+        return None
+    key = keys.load_private(key_path)
+    current, offered = rotate.current_keyid(root), keys.keyid(key.public_key())
+    if current is not None and current != offered:
+        raise DrillError(f"--key {key_path} is {offered}, but the ledger's current key is {current}: give that key")
+    return key
+
+
+def pack_statement(files: dict[str, bytes], root: Path, period: dict, drills: list[Verified], by: str) -> bytes:
+    """The pack's own statement: every file no other signature covers, the ledger's head, the drills."""
+    raws = ledger.lines(root)
+    per_target: dict[str, list[str]] = {}
+    for v in drills:
+        per_target.setdefault(v.drill.summary.target_name, []).append(v.drill.summary.drill_id)
+    statement = {
+        "_type": attest.STATEMENT_TYPE,
+        "subject": [{"name": n, "digest": {"sha256": hashlib.sha256(b).hexdigest()}} for n, b in sorted(files.items())],
+        "predicateType": PACK_PREDICATE_TYPE,
+        "predicate": {
+            "period": period, "exported_at": utc_now(), "exported_by": by,
+            "ledger": {"identity": hashlib.sha256(raws[0]).hexdigest(), "lines": len(raws),
+                       "head_sha256": hashlib.sha256(raws[-1]).hexdigest()},
+            "drills": per_target,
+        },
+    }  # fmt: skip
+    return json.dumps(statement, sort_keys=True, separators=(",", ":")).encode()
+
+
 def export(root: Path, since: datetime, until: datetime | None, out: Path, public_keys: list[Path],
-           allowed_signers: Path | None) -> list[dict]:  # fmt: skip
+           allowed_signers: Path | None, key_path: Path | None = None,
+           tsa_ca: Path | None = None) -> list[dict]:  # fmt: skip
     """Write the pack; DrillError (nothing written) when a folder of the period does not verify."""
     loaded = [keys.load_public(p) for p in public_keys]
+    key = signing_key(root, key_path, loaded)
+    if key is not None and not loaded:  # the auditor's key: the one that signs the pack
+        loaded = [key.public_key()]
     drills = drills_between(root, since, until, loaded)
     loaded = ledger.trusted_keys(root, loaded)  # the statements: by the ledger's key chain
     if not drills:
         raise DrillError(f"no drill in {root} started in the period: nothing to pack")
-    refused = []
+    checked, refused = [], []
     for drill in drills:
-        found = attest.verify_folder(drill.folder, loaded or None, allow_unsigned=not loaded)
-        if found.problems:
-            refused.append(f"{drill.folder}: {found.problems[0]}")
+        found, problems = verified(drill, loaded, allowed_signers, tsa_ca)
+        checked.append(found)
+        refused += [f"{drill.folder}: {p}" for p in problems[:1]]
     if refused:
         raise DrillError(f"does not verify, so not packed: {'; '.join(refused)}")
-    targets = period_summary(drills)
+    targets = period_summary(checked)
     period = {"since": since.date().isoformat(), "until": until.date().isoformat() if until else None}
-    page = pages.pack_page(targets, period, len(drills))
+    key_files = public_keys or []
+    if len({p.name for p in key_files}) != len(key_files):
+        raise DrillError("two --public-key files have the same name: give each its own (e.g. drtests-2026.pub)")
+    files = {
+        "summary.html": pages.pack_page(targets, period, len(drills)).encode(),
+        "summary.json": json.dumps({"period": period, "targets": targets}, indent=2, default=str).encode(),
+        "VERIFY.md": pages.render("VERIFY.md.j2", predicate_type=attest.PREDICATE_TYPE, period=period,
+                                  pack_predicate_type=PACK_PREDICATE_TYPE, signers=allowed_signers is not None,
+                                  keys=[p.name for p in key_files] or (["drtests.pub"] if key else []),
+                                  tsa_ca=tsa_ca is not None).encode(),
+        **{f"keys/{p.name}": p.read_bytes() for p in key_files},
+        f"drills/{ledger.LEDGER}": (root / ledger.LEDGER).read_bytes(),
+    }  # fmt: skip
+    if key is not None and not key_files:
+        files["keys/drtests.pub"] = keys.public_pem(key.public_key())
+    if allowed_signers is not None:
+        files["allowed_signers"] = allowed_signers.read_bytes()
+    if tsa_ca is not None:
+        files[TSA_CA] = tsa_ca.read_bytes()
+    for v in checked:  # who signed off, rebuilt from the sign-offs that verified (never the folder's copy)
+        if v.signoffs:
+            page = pages.signoffs_page(v.drill.evidence, v.signoffs)
+            files[f"drills/{v.drill.folder.name}/{attest.SIGNOFF_DIR}/index.html"] = page.encode()
     tmp = out.with_name(f".{out.name}.partial")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as pack:
-        pack.writestr("summary.html", page)
-        pack.writestr("summary.json", json.dumps({"period": period, "targets": targets}, indent=2, default=str))
-        pack.writestr("VERIFY.md", pages.render("VERIFY.md.j2", predicate_type=attest.PREDICATE_TYPE,
-                                                 keys=[p.name for p in public_keys], period=period,
-                                                 signers=allowed_signers is not None))  # fmt: skip
-        for path in public_keys:
-            pack.write(path, f"keys/{path.name}")
-        if allowed_signers is not None:
-            pack.write(allowed_signers, "allowed_signers")
-        pack.write(root / ledger.LEDGER, f"drills/{ledger.LEDGER}")
-        if (root / "index.html").exists():
-            pack.write(root / "index.html", "index.html")
-        for folder in (d.folder for d in drills):
-            for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-                pack.write(file, f"drills/{folder.name}/{file.relative_to(folder)}")
+        for name, data in files.items():
+            pack.writestr(name, data)
+        if key is not None:
+            statement = pack_statement(files, root, period, checked, keys.keyid(key.public_key()))
+            pack.writestr(PACK_ENVELOPE, json.dumps(dsse.envelope(statement, key), separators=(",", ":")) + "\n")
+        for v in checked:
+            folder = v.drill.folder
+            for file in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+                name = file.relative_to(folder).as_posix()
+                if name.startswith(f"{attest.SIGNOFF_DIR}/") and name not in _signoff_files(v):
+                    continue  # sign-offs that did not verify are not packed; the page is rebuilt above
+                pack.write(file, f"drills/{folder.name}/{name}")
     tmp.replace(out)
     return targets
+
+
+def _signoff_files(v: Verified) -> set[str]:
+    return {f"{attest.SIGNOFF_DIR}/{r['file']}{x}" for r in v.signoffs for x in ("", ".sig")}

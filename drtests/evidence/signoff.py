@@ -115,7 +115,7 @@ def verify_signoffs(folder: Path, statement_sha256: str, allowed_signers: Path |
                             f"({allowed_signers}): {message}")  # fmt: skip
             continue
         note = f": {record.get('note')}" if record.get("note") else ""
-        checked.valid.append(record)
+        checked.valid.append({**record, "file": signoff.file})
         said.append(f"signed off by {record.get('by')} ({record.get('role')}) at {record.get('at')} with "
                     f"{sshsig.fingerprint(message)}{note}")  # fmt: skip
     return checked

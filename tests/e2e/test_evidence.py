@@ -265,7 +265,8 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
     assert signing.sign_off(drill_lab.reports / passed, ann, "reviewer").returncode == 0
     out = tmp_path / "pack.zip"
     export = [DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir", str(drill_lab.reports),
-              "--public-key", str(keys.public), "--allowed-signers", str(allowed)]  # fmt: skip
+              "--public-key", str(keys.public), "--allowed-signers", str(allowed),
+              "--key", str(keys.private)]  # fmt: skip
     result = subprocess.run(export, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(out) as pack:
@@ -273,8 +274,9 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
         summary = pack.read("summary.html").decode()
         data = json.loads(pack.read("summary.json"))
         pack.extractall(tmp_path / "pack")
-    assert {"summary.html", "summary.json", "index.html", "VERIFY.md", "keys/drtests.pub", "allowed_signers",
-            "drills/ledger.jsonl"} <= names  # fmt: skip
+    assert {"summary.html", "summary.json", "pack.intoto.jsonl", "VERIFY.md", "keys/drtests.pub", "allowed_signers",
+            "drills/ledger.jsonl", f"drills/{passed}/signoffs/index.html"} <= names  # fmt: skip
+    assert "index.html" not in names  # the report folder's page: its links are not the pack's, and nothing signs it
     assert all(f"drills/{i}/evidence.intoto.jsonl" in names for i in (passed, failed))
     (target,) = data["targets"]
     assert (target["drills"], target["passed"], target["pass_rate"]) == (2, 1, 0.5)
@@ -283,7 +285,9 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
     recipe = recipe_of((tmp_path / "pack" / "VERIFY.md").read_text())
     ok = run_recipe(recipe, tmp_path / "pack")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert ok.stdout.strip().endswith("PACK VERIFIED: 2 drill folder(s), 3 ledger line(s)")
+    assert "1/4 the pack: VERIFIED" in ok.stdout and "2/4 drill statements: VERIFIED: 2 drill folder(s)" in ok.stdout
+    assert "3/4 sign-offs: VERIFIED: 1 sign-off(s)" in ok.stdout
+    assert ok.stdout.strip().splitlines()[-1].startswith("4/4 the ledger: VERIFIED: 3 line(s), 2 drill(s)")
     assert (
         "Signature Verified Successfully" in ok.stdout
         and 'Good "drtests-signoff" signature for ann@example.com' in ok.stdout
@@ -329,14 +333,17 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
         empty_signature: (f"drills/{failed}: UNSIGNED or malformed: 0 signatures", "its signatures are malformed"),
         another_key: ("Signature Verification Failure", "not a valid signature by the given key(s)"),
         renamed: (
-            f"the statement signs drill {passed}: renamed",
+            f"files no signature covers (added after the pack was signed): ['drills/{failed}/signoffs/index.html']",
             f"the statement signs drill '{passed}', but this folder is named",
         ),
-        deleted_failing_drill: (f"drill {failed} (fail) is missing from the pack", "its folder is gone (deleted)"),
-        rolled_back_sign_off: ("sign-off drills/", "its file is gone (rolled back or deleted)"),
+        deleted_failing_drill: (f"drill folders missing: ['{failed}']", "its folder is gone (deleted)"),
+        rolled_back_sign_off: (
+            f"drills/{passed}/signoffs/index.html: missing or altered since the pack was signed",
+            "its file is gone (rolled back or deleted)",
+        ),
         outsider_sign_off: ("Could not verify signature", "sign-off 001.json by ann@example.com: not a good signature"),
         ledger_line_removed: (
-            "ledger line 2: does not follow the line before it",
+            "drills/ledger.jsonl: 2 line(s) ending in",
             "does not follow the line before it",
         ),
     }
@@ -346,7 +353,7 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
         forge(copy)
         rejected = run_recipe(recipe, copy)
         assert rejected.returncode != 0 and recipe_says in rejected.stdout + rejected.stderr, (forge.__name__, rejected)
-        assert "PACK VERIFIED" not in rejected.stdout
+        assert "4/4 the ledger: VERIFIED" not in rejected.stdout
         code, said = cli_verifies(copy)
         assert code == 1 and drtests_says in said, (forge.__name__, said)
 
@@ -366,7 +373,7 @@ def test_a_pack_verifies_with_standard_tools_alone_and_rejects_each_forgery(
 def recipe_of(verify_md: str) -> str:
     """The sh blocks of VERIFY.md, in order: what an auditor pastes into bash."""
     blocks = [block.split("\n", 1)[1] for block in verify_md.split("```")[1::2] if block.startswith("sh\n")]
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     return "\n".join(blocks)
 
 
@@ -470,7 +477,7 @@ def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_dr
     assert status.returncode == 0 and status.stdout.startswith("OK"), status.stdout + status.stderr
     out = tmp_path / "pack.zip"
     exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
-                               str(drill_lab.reports), "--public-key", str(keys.public)],
+                               str(drill_lab.reports), "--public-key", str(keys.public), "--key", str(keys.private)],
                               capture_output=True, text=True)  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     with zipfile.ZipFile(out) as pack:
@@ -478,7 +485,7 @@ def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_dr
         assert f"drills/{unsigned_drill}/evidence.json" not in pack.namelist()  # unsigned history: not evidence
     audited = run_recipe(recipe_of((tmp_path / "pack" / "VERIFY.md").read_text()), tmp_path / "pack")
     assert audited.returncode == 0, audited.stdout + audited.stderr
-    assert audited.stdout.strip().endswith("PACK VERIFIED: 1 drill folder(s), 2 ledger line(s)")
+    assert audited.stdout.strip().splitlines()[-1].startswith("4/4 the ledger: VERIFIED: 2 line(s), 2 drill(s)")
     assert "ledger line 1: unsigned history, vouched for by the signed line 2" in audited.stderr
 
     assert drill_lab.run().returncode == 0  # the key forgotten: an unsigned drill after a signed one
@@ -506,10 +513,33 @@ def test_a_trusted_timestamp_over_the_statement_verifies_with_the_tsas_ca(drill_
         unchecked = signing.verify(folder, "--public-key", keys.public)
         assert unchecked.returncode == 0 and "an RFC 3161 timestamp, not checked (give --tsa-ca)" in unchecked.stdout
         with lab_tsa.running() as other:
+            other_ca = shutil.copy(other.ca, tmp_path / "other-ca.pem")
             wrong = signing.verify(folder, "--public-key", keys.public, "--tsa-ca", other.ca)
             assert (
                 wrong.returncode == 1 and "evidence.intoto.tsr: not a valid timestamp of this statement" in wrong.stdout
             )
+        for ca, says in (
+            (authority.ca, "; timestamped "),
+            (None, "its RFC 3161 timestamp not checked (no keys/tsa-ca.pem)"),
+        ):
+            out, unpacked = tmp_path / f"pack-{bool(ca)}.zip", tmp_path / f"pack-{bool(ca)}"
+            given_ca = ["--tsa-ca", str(ca)] if ca else []
+            exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
+                                       str(drill_lab.reports), "--key", str(keys.private), *given_ca],
+                                      capture_output=True, text=True)  # fmt: skip
+            assert exported.returncode == 0, exported.stderr
+            with zipfile.ZipFile(out) as pack:
+                pack.extractall(unpacked)
+            audited = run_recipe(recipe_of((unpacked / "VERIFY.md").read_text()), unpacked)
+            assert audited.returncode == 0 and says in audited.stdout, audited.stdout + audited.stderr
+        tampered = unpacked.with_name("pack-other-ca")
+        shutil.copytree(tmp_path / "pack-True", tampered)
+        shutil.copy(other_ca, tampered / "keys" / "tsa-ca.pem")  # the pack's own CA swapped: block 1 refuses it
+        refused = run_recipe(recipe_of((tampered / "VERIFY.md").read_text()), tampered)
+        assert (
+            refused.returncode == 1
+            and "keys/tsa-ca.pem: missing or altered since the pack was signed" in refused.stderr
+        )
     (folder / "evidence.intoto.tsr").unlink()
     missing = signing.verify(folder, "--public-key", keys.public, "--tsa-ca", tmp_path / "keys" / "drtests.pub")
     assert (

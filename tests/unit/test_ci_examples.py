@@ -60,6 +60,7 @@ def test_the_examples_keep_evidence_between_runs_and_install_drtests_from_its_re
     found = commands(example)
     assert all('--report-dir "$DRTESTS_REPORTS"' in c for c in found if c.split()[1] in ("run", "status", "export"))
     assert any(c.split()[1] == "status" and "--max-age" in c for c in found)
+    assert all('--key "$DRTESTS_SIGNING_KEY_FILE"' in c for c in found if c.split()[1] == "export")  # signed whole
     pip = variables["DRTESTS_PIP"]
     assert pip.startswith("drtests @ git+https://") and len(pip.rsplit("@", 1)[1]) == 40  # a pinned commit
     text = (EXAMPLES / name).read_text()
