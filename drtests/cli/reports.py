@@ -198,7 +198,7 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     from importlib import metadata
 
     from drtests.errors import DrillError
-    from drtests.evidence import controls, pack
+    from drtests.evidence import controls, findings, ledger, pack
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
@@ -215,10 +215,11 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     if rows is None:
         return 1
     period = {"since": start.date().isoformat(), "until": end.date().isoformat() if end else None}
+    gaps = findings.lost_heads(root, start, end, ledger.trusted_keys(root, keys_given or []) or None)
     if form == "markdown":
-        print(controls.as_markdown(rows, period), end="")
+        print(controls.as_markdown(rows, period, gaps), end="")
     elif form == "json":
-        print(json.dumps(controls.as_json(rows, period), indent=2))
+        print(json.dumps(controls.as_json(rows, period, gaps), indent=2))
     else:
-        print(json.dumps(controls.as_oscal(rows, period, metadata.version("drtests")), indent=2))
+        print(json.dumps(controls.as_oscal(rows, period, metadata.version("drtests"), gaps), indent=2))
     return 0

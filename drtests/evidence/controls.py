@@ -1,7 +1,8 @@
 """`drtests controls`: the compliance matrix of a period. Each control the drills name
 (`[evidence] controls`), with every drill of the period that is evidence for it: verdict, RTO and
 RPO met, signature valid (by a given public key; a legacy HMAC folder never counts as signed),
-sign-offs valid (by allowed_signers). As markdown, JSON, or NIST OSCAL assessment-results."""
+sign-offs valid (by allowed_signers), and the ledger's own findings of the period (a lost head).
+As markdown, JSON, or NIST OSCAL assessment-results."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.evidence import attest, ledger, signoff
+from drtests.evidence.findings import Finding
 from drtests.evidence.pack import drills_between
 from drtests.record import store
 from drtests.record.clock import utc_now
@@ -77,12 +79,13 @@ def matrix(root: Path, since: datetime, until: datetime | None, public_keys: lis
     return dict(sorted(found.items()))
 
 
-def as_json(rows: dict[str, list[Row]], period: dict) -> dict:
+def as_json(rows: dict[str, list[Row]], period: dict, findings: list[Finding] = ()) -> dict:
     return {"period": period, "controls": {c: [asdict(r) | {"satisfied": r.satisfied} for r in rs]
-                                           for c, rs in rows.items()}}  # fmt: skip
+                                           for c, rs in rows.items()},
+            "findings": [f.as_dict() for f in findings]}  # fmt: skip
 
 
-def as_markdown(rows: dict[str, list[Row]], period: dict) -> str:
+def as_markdown(rows: dict[str, list[Row]], period: dict, findings: list[Finding] = ()) -> str:
     yes = {True: "yes", False: "**no**", None: "n/a"}
     lines = [f"# Disaster-recovery controls, {period['since']} to {period['until'] or 'now'}", ""]
     if not rows:
@@ -99,6 +102,8 @@ def as_markdown(rows: dict[str, list[Row]], period: dict) -> str:
             lines.append(f"| {r.started} | {r.drill_id} | {r.target} | {r.verdict} | {yes[r.rto_met]} | "
                          f"{yes[r.rpo_met]} | {r.signature} | {signoffs} |")  # fmt: skip
         lines.append("")
+    if findings:
+        lines += ["## Findings", ""] + [f"- **ledger line {f.line}** ({f.at}): {f.text}" for f in findings] + [""]
     return "\n".join(lines) + "\n"
 
 
@@ -108,10 +113,17 @@ def token(control: str) -> str:
     return cleaned if cleaned[:1].isalpha() else f"c_{cleaned}"
 
 
-def as_oscal(rows: dict[str, list[Row]], period: dict, version: str) -> dict:
+def as_oscal(rows: dict[str, list[Row]], period: dict, version: str, findings: list[Finding] = ()) -> dict:
     """NIST OSCAL assessment-results (1.1): one result for the period, an observation per drill,
-    a finding per control (satisfied when every drill of it was, and there was one)."""
+    a finding per control (satisfied when every drill of it was, and there was one); each ledger
+    finding an observation of type "finding", related to the controls its target's drills serve."""
     drills = {r.drill_id: r for found in rows.values() for r in found}
+    gaps = [{
+        "uuid": str(uuid.uuid5(NAMESPACE, f"ledger-finding/{f.line}/{f.drill_id}")),
+        "title": f"Evidence lost from the ledger of {f.target}", "description": f.text,
+        "methods": ["EXAMINE"], "types": ["finding"], "collected": f.at,
+        "relevant-evidence": [{"href": "drills/ledger.jsonl", "description": f"ledger line {f.line}"}],
+    } for f in findings]  # fmt: skip
     observations = [{
         "uuid": str(uuid.uuid5(NAMESPACE, f"observation/{r.drill_id}")),
         "title": f"DR drill {r.drill_id} of {r.target}: {r.verdict}",
@@ -129,7 +141,9 @@ def as_oscal(rows: dict[str, list[Row]], period: dict, version: str) -> dict:
         "target": {"type": "objective-id", "target-id": token(control),
                    "status": {"state": "satisfied" if found and all(r.satisfied for r in found) else "not-satisfied"}},
         "related-observations": [{"observation-uuid": str(uuid.uuid5(NAMESPACE, f"observation/{r.drill_id}"))}
-                                 for r in found],
+                                 for r in found] + [{"observation-uuid": g["uuid"]} for g, f
+                                                    in zip(gaps, findings, strict=True)
+                                                    if f.target in {r.target for r in found}],
     } for control, found in rows.items()]  # fmt: skip
     start = f"{period['since']}T00:00:00Z"
     result = {
@@ -141,6 +155,7 @@ def as_oscal(rows: dict[str, list[Row]], period: dict, version: str) -> dict:
     }  # fmt: skip
     if period["until"]:
         result["end"] = f"{period['until']}T00:00:00Z"
+    observations += gaps
     if observations:
         result["observations"] = observations
     if findings:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from drtests import pages
 from drtests.errors import DrillError
-from drtests.evidence import attest, ledger, rotate, signoff, verify
+from drtests.evidence import attest, findings, ledger, rotate, signoff, verify
 from drtests.evidence.proven import proven
 from drtests.record import store
 from drtests.record.clock import utc_now
@@ -156,12 +156,14 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
         raise DrillError(f"does not verify, so not packed: {'; '.join(refused)}")
     targets = period_summary(checked)
     period = {"since": since.date().isoformat(), "until": until.date().isoformat() if until else None}
+    gaps = [f.as_dict() for f in findings.lost_heads(root, since, until, loaded or None)]
     key_files = public_keys or []
     if len({p.name for p in key_files}) != len(key_files):
         raise DrillError("two --public-key files have the same name: give each its own (e.g. drtests-2026.pub)")
     files = {
-        "summary.html": pages.pack_page(targets, period, len(drills)).encode(),
-        "summary.json": json.dumps({"period": period, "targets": targets}, indent=2, default=str).encode(),
+        "summary.html": pages.pack_page(targets, period, len(drills), gaps).encode(),
+        "summary.json": json.dumps({"period": period, "targets": targets, "findings": gaps}, indent=2,
+                                   default=str).encode(),
         "VERIFY.md": pages.render("VERIFY.md.j2", predicate_type=attest.PREDICATE_TYPE, period=period,
                                   pack_predicate_type=PACK_PREDICATE_TYPE, signers=allowed_signers is not None,
                                   keys=[p.name for p in key_files] or (["drtests.pub"] if key else []),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from drtests.evidence import attest, ledger, signoff
+from drtests.evidence import attest, findings, ledger, signoff
 from drtests.sign import tsa
 
 
@@ -95,6 +95,7 @@ def report_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signe
         said += lines
         problems += [f"{drill_id}: {p}" for p in found]
     said += [f"{name}: legacy folder (before the ledger): not covered by it" for name in held.legacy]
+    said += [f"FINDING ledger line {f.line}: {f.text}" for f in findings.lost_heads(root, public_keys=public_keys)]
     if not problems:
         history = f" ({len(held.unsigned_history)} of them unsigned history, before signing began)" \
             if held.unsigned_history and public_keys else ""  # fmt: skip

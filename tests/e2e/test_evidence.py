@@ -450,6 +450,24 @@ def test_a_drill_into_a_second_report_folder_never_fails_the_next_drill_into_the
     assert last["lost_head"]["drill"] == heads[ledger_identity(drill_lab.reports)]["drill"]
     assert drill_lab.run().returncode == 0  # and from here on the copy is this ledger's head
 
+    # the gap is a finding wherever the period is read: verify --all, controls, the pack
+    finding = f"drill {last['drill_id']} went on from an older copy of the report folder"
+    every = subprocess.run([DRTESTS, "verify-evidence", "--all", "--allow-unsigned", "--report-dir",
+                            str(drill_lab.reports)], capture_output=True, text=True)  # fmt: skip
+    assert every.returncode == 0 and f"FINDING ledger line {last['seq'] + 1}: " in every.stdout
+    assert finding in every.stdout and "disk of the CI runner died" in every.stdout
+    for form in ("markdown", "json", "oscal"):
+        matrix = subprocess.run([DRTESTS, "controls", "--report-dir", str(drill_lab.reports), "--since", "2026-01-01",
+                                 "--format", form], capture_output=True, text=True)  # fmt: skip
+        assert matrix.returncode == 0 and finding in matrix.stdout, (form, matrix.stdout + matrix.stderr)
+    out = tmp_path / "pack.zip"
+    exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
+                               str(drill_lab.reports)], capture_output=True, text=True)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with zipfile.ZipFile(out) as pack:
+        assert [f["line"] for f in json.loads(pack.read("summary.json"))["findings"]] == [last["seq"] + 1]
+        assert finding in pack.read("summary.html").decode()
+
 
 def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_drill_is_a_downgrade(
     drill_lab: DrillLab, tmp_path: Path

@@ -82,3 +82,34 @@ def test_a_broken_ledger_refuses_the_matrix(reports: Path) -> None:
     (reports / "ledger.jsonl").write_text("\n".join(lines[1:]) + "\n")
     result = controls(reports)
     assert result.returncode == 1 and "ledger.jsonl line 1: does not follow the line before it" in result.stderr
+
+
+def test_a_lost_ledger_head_is_a_finding_in_every_format_and_the_oscal_stays_valid(tmp_path: Path) -> None:
+    """A drill that went on from an older copy of the report folder (--ledger-lost) is named as a
+    finding of the period: in markdown, JSON and OSCAL (an observation of type finding, related to
+    the controls its target's drills serve), validated by NIST's model."""
+    keys.generate(tmp_path / "keys")
+    cfg = drills_on_disk.config(tmp_path, "prod", "isolated",
+                                f'{CONTROLS}signing_key_file = "{tmp_path / "keys" / "drtests.key"}"\n')  # fmt: skip
+    reports = tmp_path / "reports"
+    drills_on_disk.write(reports, drills_on_disk.drill(cfg, "d1-prod", "2026-03-01T00:00:00Z"))
+    went_on = drills_on_disk.drill(cfg, "d2-prod", "2026-03-08T00:00:00Z")
+    went_on.preflight.ledger_lost = {"ledger": "ab" * 32, "seq": 4, "sha256": "cd" * 32, "drill": "d0-prod",
+                                     "reason": "the runner's disk died"}  # fmt: skip
+    drills_on_disk.write(reports, went_on)
+    markdown = controls(reports).stdout
+    assert "## Findings" in markdown and "**ledger line 2** (2026-03-08T00:00:00Z): prod: drill d2-prod went on" in (
+        markdown
+    )
+    assert "the ledger's line 5 (drill d0-prod, sha256 cdcdcdcdcdcdcdcd...) is lost: the runner's disk died" in markdown
+    (finding,) = json.loads(controls(reports, "--format", "json").stdout)["findings"]
+    assert (finding["line"], finding["drill_id"], finding["target"]) == (2, "d2-prod", "prod")
+    document = json.loads(controls(reports, "--format", "oscal").stdout)
+    Model.model_validate(document)
+    (outcome,) = document["assessment-results"]["results"]
+    (gap,) = [o for o in outcome["observations"] if o["types"] == ["finding"]]
+    assert "the runner's disk died" in gap["description"]
+    assert all({"observation-uuid": gap["uuid"]} in f["related-observations"] for f in outcome["findings"])
+    outside = subprocess.run([DRTESTS, "controls", "--report-dir", str(reports), "--since", "2026-03-09",
+                              "--format", "json"], capture_output=True, text=True)  # fmt: skip
+    assert json.loads(outside.stdout)["findings"] == []  # a finding of another period is not this one's
