@@ -15,6 +15,7 @@ import pytest
 
 from drtests import config as drill_config
 from drtests.errors import ConfigError
+from drtests.evidence import rotate
 from drtests.interrupts import Interrupts, give_workers_time
 from drtests.options import OPTIONS, SET_HELP, DrillOptions
 from drtests.session import NAME, DrillSession
@@ -73,6 +74,9 @@ def pytest_configure(config: pytest.Config) -> None:
     options = options_of(config)
     if problem := report_dir_problem(Path(options.report_dir)):  # found before the target is touched
         raise pytest.UsageError(f"{options.flag('report-dir')} {options.report_dir}: {problem}")
+    for cfg in configs:  # a drill signed by a key the ledger does not trust would write a line nobody accepts
+        if problem := rotate.key_problem(Path(options.report_dir), cfg.signing_key_path):
+            raise pytest.UsageError(f"{cfg.target_name}: {problem}")
     config.pluginmanager.register(DrillSession(configs, options), NAME)
     if str(DRILLS_DIR) not in config.args:
         config.args.append(str(DRILLS_DIR))

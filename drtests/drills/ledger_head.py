@@ -31,20 +31,15 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 
 
 def check_key(cfg: DrillConfig, drill, options: DrillOptions) -> None:
-    """A drill whose key is not the one the ledger's newest lines are signed by would write a line
-    no verifier accepts, so it stops in preflight, naming the way on (rotate-key) before anything
-    is touched."""
+    """Recorded in the evidence: the drill's key is the ledger's current one. The session refuses
+    a drill whose key is not before it starts (plugin: exit 2, nothing written), so here it holds
+    unless the ledger changed between the two."""
     root, path = Path(options.report_dir), cfg.signing_key_path
     current = rotate.current_keyid(root) if (root / ledger.LEDGER).exists() else None
     mine = keys.keyid(keys.load_private(path).public_key()) if path else None
-    ok = current is None or mine is None or mine == current
-    message = "" if ok else (
-        f"this drill signs with {path} ({mine}), but the newest lines of {root / ledger.LEDGER} are signed by "
-        f"{current}: sign with that key, or move the ledger to the new one first (drtests rotate-key --report-dir "
-        f"{root} --key OLD.key --new-key {path}); if the old key is lost, a new report folder starts a new ledger"
-    )  # fmt: skip
-    drill.check(PHASE, KEY_CURRENT(), current or "any (no signed line yet)", mine or "unsigned drill", ok=ok,
-                message=message)  # fmt: skip
+    message = rotate.key_problem(root, path) or ""
+    drill.check(PHASE, KEY_CURRENT(), current or "any (no signed line yet)", mine or "unsigned drill",
+                ok=not message, message=message)  # fmt: skip
 
 
 def check_head(cfg: DrillConfig, drill, host, options: DrillOptions, say) -> None:

@@ -28,10 +28,26 @@ def current_keyid(root: Path) -> str | None:
     return None
 
 
+def key_problem(root: Path, path: Path | None) -> str | None:
+    """Why a drill signing with the key at `path` would write a ledger line no verifier accepts
+    (None: it would not). A drill with no key is not refused here: its unsigned line after signed
+    ones is a downgrade that verification names."""
+    current = current_keyid(root) if (root / ledger.LEDGER).exists() else None
+    if current is None or path is None:
+        return None
+    mine = keys.keyid(keys.load_private(path).public_key())
+    if mine == current:
+        return None
+    return (f"this drill signs with {path} ({mine}), but the newest lines of {root / ledger.LEDGER} are signed by "
+            f"{current}: sign with that key, or move the ledger to the new one first (drtests rotate-key --report-dir "
+            f"{root} --key OLD.key --new-key {path}); if the old key is lost, a new report folder starts a new "
+            "ledger")  # fmt: skip
+
+
 def _the_current(root: Path, key: Ed25519PrivateKey, path: Path) -> None:
     if not (root / ledger.LEDGER).exists():
         raise DrillError(f"{root}: no {ledger.LEDGER}: nothing to rotate (a new ledger starts with the new key)")
-    problems = ledger.verify(root, files=False).problems
+    problems = ledger.verify(root, [key.public_key()], files=False).problems  # unsigned history allowed
     if problems:
         raise DrillError(f"{root}/{ledger.LEDGER} is broken, so no key line is added to it: {problems[0]}")
     current, offered = current_keyid(root), keys.keyid(key.public_key())

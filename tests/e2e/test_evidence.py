@@ -16,6 +16,7 @@ import jsonschema
 import pytest
 
 from drtests.record.evidence import validate
+from drtests.sign.keys import keyid, load_public
 from fixtures import tsa as lab_tsa
 from tests.e2e import signing
 from tests.e2e.conftest import DRTESTS, DrillLab
@@ -506,13 +507,41 @@ def test_adopting_signing_after_unsigned_drills_verifies_and_a_later_unsigned_dr
     assert audited.stdout.strip().splitlines()[-1].startswith("4/4 the ledger: VERIFIED: 2 line(s), 2 drill(s)")
     assert "ledger line 1: unsigned history, vouched for by the signed line 2" in audited.stderr
 
+    # a year on: a new key, the ledger rotated to it, a drill signed by it; the auditor holds last year's key
+    key_2027 = signing.keygen(tmp_path / "keys-2027")
+    folders = sorted(p.name for p in drill_lab.reports.iterdir())
+    stale = drill_lab.run(env={**env, "DRTESTS_SIGNING_KEY_FILE": str(key_2027.private)})  # not rotated yet
+    assert stale.returncode == 2 and "move the ledger to the new one first (drtests rotate-key" in stale.stderr
+    assert sorted(p.name for p in drill_lab.reports.iterdir()) == folders  # refused before anything is written
+    rotated = subprocess.run([DRTESTS, "rotate-key", "--report-dir", str(drill_lab.reports), "--key",
+                              str(keys.private), "--new-key", str(key_2027.private)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    assert drill_lab.run(env={**env, "DRTESTS_SIGNING_KEY_FILE": str(key_2027.private)}).returncode == 0
+    out.unlink()
+    exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
+                               str(drill_lab.reports), "--public-key", str(keys.public), "--key",
+                               str(key_2027.private)], capture_output=True, text=True)  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    shutil.rmtree(tmp_path / "pack")
+    with zipfile.ZipFile(out) as pack:
+        pack.extractall(tmp_path / "pack")
+    audited = run_recipe(recipe_of((tmp_path / "pack" / "VERIFY.md").read_text()), tmp_path / "pack")
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert "1/4 the pack: VERIFIED: signed by " + keyid_of(key_2027.public) in audited.stdout
+    assert f"2 key(s): {keyid_of(keys.public)} from line 1, {keyid_of(key_2027.public)} from line 4" in audited.stdout
+
     assert drill_lab.run().returncode == 0  # the key forgotten: an unsigned drill after a signed one
     downgraded = subprocess.run([DRTESTS, "verify-evidence", "--all", "--report-dir", str(drill_lab.reports),
                                  "--public-key", str(keys.public)], capture_output=True, text=True)  # fmt: skip
     assert downgraded.returncode == 1
-    assert "ledger.jsonl line 3 (drill " in downgraded.stdout and "UNSIGNED after the signed line 2: a downgrade" in (
+    assert "ledger.jsonl line 5 (drill " in downgraded.stdout and "UNSIGNED after the signed line 2: a downgrade" in (
         downgraded.stdout
     )
+
+
+def keyid_of(public: Path) -> str:
+    return keyid(load_public(public))
 
 
 def ledger_identity(root: Path) -> str:
