@@ -139,3 +139,36 @@ def test_export_of_signed_drills_needs_the_ledgers_current_key(tmp_path: Path) -
     retired = run(*base, "--key", str(old / keys.PRIVATE_NAME))
     assert retired.returncode == 1 and "but the ledger's current key is" in retired.stderr
     assert "Traceback" not in without.stderr + retired.stderr and not out.exists()
+
+
+def test_export_verifies_sign_offs_as_verify_all_does_and_packs_only_what_verified(tmp_path: Path) -> None:
+    """A sign-off whose signature is garbage stops the export (it used to be packed, and shown in the
+    summary as a sign-off); a good one is packed, with the sign-off page rebuilt from it."""
+    from tests.e2e import signing
+
+    reports, _, new = two_years(tmp_path)
+    ann = signing.ssh_identity(tmp_path, "ann@example.com")
+    allowed = signing.allowed_signers(tmp_path / "allowed_signers", ann)
+    assert signing.sign_off(reports / "d3-prod", ann, "reviewer").returncode == 0
+    (reports / "d3-prod" / "signoffs" / "index.html").write_text("<p>approved by the CISO</p>")  # a forged page
+    out = tmp_path / "pack.zip"
+    base = ["export", "--since", "2020-01-01", "--out", str(out), "--report-dir", str(reports), "--key",
+            str(new / keys.PRIVATE_NAME)]  # fmt: skip
+    good = run(*base, "--allowed-signers", str(allowed))
+    assert good.returncode == 0, good.stderr
+    with zipfile.ZipFile(out) as pack:
+        page = pack.read("drills/d3-prod/signoffs/index.html").decode()
+        (row,) = [r for t in json.loads(pack.read("summary.json"))["targets"] for r in t["rows"] if r["signoffs"]]
+    assert "ann@example.com" in page and "CISO" not in page
+    assert [s["by"] for s in row["signoffs"]] == ["ann@example.com"]
+    out.unlink()
+    unchecked = run(*base)
+    assert (
+        unchecked.returncode == 1
+        and "sign-off 001.json by ann@example.com: not checked: give --allowed-signers" in (unchecked.stderr)
+    )
+    sig = reports / "d3-prod" / "signoffs" / "001.json.sig"
+    sig.write_text(sig.read_text().replace("A", "B", 3))
+    garbage = run(*base, "--allowed-signers", str(allowed))
+    assert garbage.returncode == 1 and "sign-off 001.json by ann@example.com: not a good signature" in garbage.stderr
+    assert not out.exists()
