@@ -184,6 +184,8 @@ def add_report_commands(sub) -> None:
                       "public half is packed as keys/drtests.pub")  # fmt: skip
     pack.add_argument("--tsa-ca", type=Path, metavar="PEM", help="the time-stamping authority's CA certificate: "
                       "each drill's RFC 3161 timestamp is checked with it, and it is packed for VERIFY.md")  # fmt: skip
+    pack.add_argument("--tsa-url", metavar="URL", help="an RFC 3161 time-stamping authority: the pack's signed "
+                      "statement is timestamped (pack.intoto.tsr), so the pack provably existed then")  # fmt: skip
     controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
                               description="Per control named in the drills' [evidence] controls, every drill of the "
                               "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
@@ -260,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         return verify_command(args)
     if args.command == "export":
         return export_pack(Path(args.report_dir), args.since, args.until, args.out, args.public_key,
-                           args.allowed_signers, args.key, args.tsa_ca)  # fmt: skip
+                           args.allowed_signers, args.key, args.tsa_ca, args.tsa_url)  # fmt: skip
     if args.command == "sign-off":
         return sign_off(args.folder, args.by, args.role, args.key, args.note)
     try:

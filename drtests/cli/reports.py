@@ -99,7 +99,8 @@ def rebuild_history(root: Path) -> int:
 
 
 def export_pack(root: Path, since: str, until: str | None, out: Path, public_keys: list[Path],
-                allowed_signers: Path | None, key: Path | None = None, tsa_ca: Path | None = None) -> int:  # fmt: skip
+                allowed_signers: Path | None, key: Path | None = None, tsa_ca: Path | None = None,
+                tsa_url: str | None = None) -> int:  # fmt: skip
     import os
 
     from drtests.errors import DrillError
@@ -117,7 +118,7 @@ def export_pack(root: Path, since: str, until: str | None, out: Path, public_key
         print(f"drtests: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
     targets = refused_in_one_line(lambda: pack.export(root, start, end, out, public_keys, allowed_signers, key,
-                                                      tsa_ca))  # fmt: skip
+                                                      tsa_ca, tsa_url))  # fmt: skip
     if targets is None:
         return 1
     drills = sum(t["drills"] for t in targets)

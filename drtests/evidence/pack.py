@@ -23,10 +23,11 @@ from drtests.evidence import attest, findings, ledger, rotate, signoff, verify
 from drtests.evidence.proven import proven
 from drtests.record import store
 from drtests.record.clock import utc_now
-from drtests.sign import dsse, keys
+from drtests.sign import dsse, keys, tsa
 from drtests.words import Verdict
 
 PACK_ENVELOPE = "pack.intoto.jsonl"
+PACK_TIMESTAMP = "pack.intoto.tsr"  # an RFC 3161 timestamp over the pack's statement (export --tsa-url)
 PACK_PREDICATE_TYPE = "https://drtests.dev/attestation/evidence-pack/v1"
 TSA_CA = "keys/tsa-ca.pem"
 
@@ -136,9 +137,12 @@ def pack_statement(files: dict[str, bytes], root: Path, period: dict, drills: li
 
 
 def export(root: Path, since: datetime, until: datetime | None, out: Path, public_keys: list[Path],
-           allowed_signers: Path | None, key_path: Path | None = None,
-           tsa_ca: Path | None = None) -> list[dict]:  # fmt: skip
-    """Write the pack; DrillError (nothing written) when a folder of the period does not verify."""
+           allowed_signers: Path | None, key_path: Path | None = None, tsa_ca: Path | None = None,
+           tsa_url: str | None = None) -> list[dict]:  # fmt: skip
+    """Write the pack; DrillError (nothing written) when a folder of the period does not verify,
+    or the time-stamping authority asked for does not grant a timestamp."""
+    if tsa_url and key_path is None:
+        raise DrillError("--tsa-url timestamps the pack's signed statement: give --key too")
     loaded = [keys.load_public(p) for p in public_keys]
     key = signing_key(root, key_path, loaded)
     if key is not None and not loaded:  # the auditor's key: the one that signs the pack
@@ -188,6 +192,8 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
         if key is not None:
             statement = pack_statement(files, root, period, checked, keys.keyid(key.public_key()))
             pack.writestr(PACK_ENVELOPE, json.dumps(dsse.envelope(statement, key), separators=(",", ":")) + "\n")
+            if tsa_url:
+                pack.writestr(PACK_TIMESTAMP, tsa.timestamp(statement, tsa_url, 30))
         for v in checked:
             folder = v.drill.folder
             for file in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):

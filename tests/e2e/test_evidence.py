@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -570,7 +571,7 @@ def test_a_trusted_timestamp_over_the_statement_verifies_with_the_tsas_ca(drill_
             (None, "its RFC 3161 timestamp not checked (no keys/tsa-ca.pem)"),
         ):
             out, unpacked = tmp_path / f"pack-{bool(ca)}.zip", tmp_path / f"pack-{bool(ca)}"
-            given_ca = ["--tsa-ca", str(ca)] if ca else []
+            given_ca = ["--tsa-ca", str(ca), "--tsa-url", authority.url] if ca else []
             exported = subprocess.run([DRTESTS, "export", "--since", "2026-01-01", "--out", str(out), "--report-dir",
                                        str(drill_lab.reports), "--key", str(keys.private), *given_ca],
                                       capture_output=True, text=True)  # fmt: skip
@@ -579,6 +580,9 @@ def test_a_trusted_timestamp_over_the_statement_verifies_with_the_tsas_ca(drill_
                 pack.extractall(unpacked)
             audited = run_recipe(recipe_of((unpacked / "VERIFY.md").read_text()), unpacked)
             assert audited.returncode == 0 and says in audited.stdout, audited.stdout + audited.stderr
+        assert "1/4 the pack: VERIFIED: signed by " in audited.stdout and " GMT; " not in audited.stdout  # no stamp
+        stamped = run_recipe(recipe_of((tmp_path / "pack-True" / "VERIFY.md").read_text()), tmp_path / "pack-True")
+        assert re.search(r"1/4 the pack: VERIFIED: signed by \S+ at \S+; timestamped .+ GMT;", stamped.stdout)
         tampered = unpacked.with_name("pack-other-ca")
         shutil.copytree(tmp_path / "pack-True", tampered)
         shutil.copy(other_ca, tampered / "keys" / "tsa-ca.pem")  # the pack's own CA swapped: block 1 refuses it
