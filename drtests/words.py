@@ -53,3 +53,14 @@ class Mode(StrEnum):
     IN_PLACE = "in-place"
     ISOLATED = "isolated"
     EXISTING = "existing"
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """ "35d", "12h", "90m", "2w" or seconds; ValueError with the accepted forms otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if not match or float(match[1]) <= 0:
+        raise ValueError(f"{text!r} is not an age: write a positive number with s, m, h, d or w (e.g. 35d)")
+    return float(match[1]) * UNITS[match[2] or "s"]

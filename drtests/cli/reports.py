@@ -14,7 +14,8 @@ from drtests.report import history
 def drill_status(root: Path, max_age: str, public_keys: list[Path]) -> int:
     """When recovery was last proven per target, from the drills the ledger holds (never from
     history.jsonl, which anyone can append to)."""
-    from drtests.report.freshness import freshness, parse_age
+    from drtests.report.freshness import freshness
+    from drtests.words import parse_age
 
     try:
         max_age_s = parse_age(max_age)

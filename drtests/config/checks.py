@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 from drtests.config.sections import TEMPLATE_KEYS, DrillConfig
 from drtests.errors import ConfigError, DrillError
-from drtests.words import Mode
+from drtests.words import Mode, parse_age
 
 
 def _check_value(source: str, key: str, value: object, hint: object) -> object:
@@ -262,3 +262,12 @@ def _controls(cfg: DrillConfig, src: str) -> None:
     for control in cfg.evidence.controls:
         if not re.fullmatch(r"[A-Za-z0-9][\w.-]*:\S+", control):
             raise ConfigError(src, "evidence.controls", f"{control!r}: write FRAMEWORK:CONTROL, e.g. SOC2:A1.3")
+    for entry in cfg.evidence.every:
+        control, equals, age = entry.partition("=")
+        if not equals or control.strip() not in cfg.evidence.controls:
+            raise ConfigError(src, "evidence.every", f"{entry!r}: write CONTROL=AGE (e.g. \"DORA:Art.12=7d\") for a "
+                              "control named in evidence.controls")  # fmt: skip
+        try:
+            parse_age(age)
+        except ValueError as exc:
+            raise ConfigError(src, "evidence.every", f"{entry!r}: {exc}") from None

@@ -225,6 +225,13 @@ class EvidenceSection:
     signing_key_note: str = setting("")
     # the compliance controls this drill is evidence for, e.g. "ISO27001-2022:A.8.13", "SOC2:A1.3"
     controls: list[str] = setting(None, factory=list)
+    # how often a control must be proven on this target, "CONTROL=AGE" (e.g. "DORA:Art.12=7d"):
+    # each longer gap without a validly signed passing drill is a finding in `drtests controls`
+    every: list[str] = setting(None, factory=list)
+    # who fixes what a drill of this target finds (a name or address), shown in `drtests deficiencies`
+    owner: str = setting("")
+    # a failed or unproven check is a deficiency due this many days after the drill that found it
+    fix_within_days: int = setting(30, ge=1, unit="days")
     # an RFC 3161 time-stamping authority: each drill's statement gets a timestamp from it
     # (evidence.intoto.tsr beside it); empty: none
     tsa_url: str = setting("")

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import jsonschema
 
+from drtests.config.sections import EvidenceSection
 from drtests.record.clock import utc_now
 from drtests.record.drill import Drill, facts_of
 from drtests.sign import keys
+from drtests.words import parse_age
 
 EVIDENCE = "evidence.json"
 SCHEMA = json.loads(files("drtests.record").joinpath("evidence.schema.json").read_text())
@@ -60,7 +62,16 @@ def evidence_of(drill: Drill) -> dict:
         "versions": versions(drill),
         "signing": signing_of(drill),
         "controls": list(drill.config.evidence.controls),
+        "follow_up": follow_up_of(drill.config.evidence),
     }
+
+
+def follow_up_of(section: EvidenceSection) -> dict:
+    """Who fixes what this drill finds, by when, and how often each control must be proven: signed
+    with the drill, so the deficiency register and the cadence findings read it from the ledger's
+    drills (the newest signed drill of a target says what holds for it now)."""
+    every = {c.strip(): parse_age(age) for c, _, age in (e.partition("=") for e in section.every)}
+    return {"owner": section.owner, "fix_within_days": section.fix_within_days, "every_s": every}
 
 
 def signing_of(drill: Drill) -> dict:

@@ -3,7 +3,6 @@ age column of index.html. Read from the history (history.jsonl), newest drill pe
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,15 +10,6 @@ from drtests.record.store import DrillSummary, by_target
 from drtests.words import Verdict
 
 DEFAULT_MAX_AGE_S = 35 * 86400  # a monthly drill, with a few days' slack
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_age(text: str) -> float:
-    """ "35d", "12h", "90m", "2w" or seconds; ValueError with the accepted forms otherwise."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
-    if not match or float(match[1]) <= 0:
-        raise ValueError(f"{text!r} is not an age: write a positive number with s, m, h, d or w (e.g. 35d)")
-    return float(match[1]) * UNITS[match[2] or "s"]
 
 
 def age_in_words(seconds: float) -> str:

@@ -232,3 +232,18 @@ def test_the_ssh_copy_command_ends_options_before_the_host() -> None:
     argv = TargetHost("ssh://sts@db-1:2222").ssh_cat_argv("/opt/backups/a b.graph")
     assert argv[-3:] == ["--", "sts@db-1", "cat -- '/opt/backups/a b.graph'"]
     assert argv[:5] == ["ssh", "-o", "BatchMode=yes", "-p", "2222"]
+
+
+@pytest.mark.parametrize(
+    ("every", "problem"),
+    [
+        ('["SOC2:A1.3=7d"]', "'SOC2:A1.3=7d': write CONTROL=AGE"),  # a control the drill is not evidence for
+        ('["DORA:Art.12"]', "'DORA:Art.12': write CONTROL=AGE"),
+        ('["DORA:Art.12=weekly"]', "'DORA:Art.12=weekly': 'weekly' is not an age"),
+    ],
+)  # fmt: skip
+def test_a_bad_cadence_is_refused_by_name(tmp_path: Path, every: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, f'[evidence]\ncontrols = ["DORA:Art.12"]\nevery = {every}\n'))
+    assert caught.value.key == "evidence.every" and caught.value.problem.startswith(problem), str(caught.value)
+    assert load(write(tmp_path, '[evidence]\ncontrols = ["DORA:Art.12"]\nevery = ["DORA:Art.12 = 7d"]\n'))

@@ -1,0 +1,207 @@
+"""The deficiency register: every failed or unproven check of a drill, followed until a later drill
+proves it fixed. Derived from the ledger's validly signed drills alone, with no state of its own,
+so it is exactly as trustworthy as the ledger: a drill whose statement does not verify opens and
+closes nothing (it is named as not counted).
+
+A deficiency's key is (target, phase, check); checks made once per index or per type are one
+check ("docs {index}"), and their indices or types are its items. It closes when a later signed
+drill of the target has passed every item that failed (each item may be passed by a different
+drill: full verification rotates through the indices), and reopens when the check fails again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from drtests.evidence import attest, ledger
+from drtests.evidence.proven import proven
+from drtests.words import Phase, Verdict
+
+# checks made once per index or per type, by the prefix of their name (steps.FULL, modes.base,
+# topology.checks); the most specific first. tests/unit/test_deficiencies.py holds every
+# declared check with {index} or {type} to this list.
+PER_ITEM = ("topology ids ", "topology content ", "topology ", "docs ", "fingerprint ", "full ")
+WHOLE = frozenset({"topology relations whole", "topology nodes found"})  # one check, though "topology ..."
+OBJECTIVES = frozenset({"RTO (s)", "RPO (s)", "RTO forecast of a full restore (s)",
+                        "newest backup within the RPO objective", "backups within the RPO objective",
+                        "newest good snapshot within the RPO objective"})  # fmt: skip
+SAFETY = "safety"  # the phase of the safety steps' checks (drtests.safety)
+# worst first: data not restored or not equal, an objective missed, a safety step failed, unproven
+SEVERITIES = ("data", "objective", "safety", "unproven")
+FIX_WITHIN_DAYS = 30
+
+
+def check_of(name: str) -> tuple[str, str]:
+    """(the check, the item): "docs sts-2026.01.01" -> ("docs {index}", "sts-2026.01.01")."""
+    if name not in WHOLE:
+        for prefix in PER_ITEM:
+            if name.startswith(prefix) and len(name) > len(prefix):
+                placeholder = "{type}" if prefix.startswith("topology") else "{index}"
+                return prefix + placeholder, name[len(prefix) :]
+    return name, ""
+
+
+def severity_of(phase: str, name: str, verdict: str) -> str:
+    if verdict == Verdict.UNPROVEN or phase == Phase.PREFLIGHT and name not in OBJECTIVES:
+        return "unproven"  # a preflight refusal: the drill proved nothing, nothing was found broken
+    if name in OBJECTIVES:
+        return "objective"
+    if phase == SAFETY or name == "node active again":
+        return "safety"
+    return "data"
+
+
+@dataclass(frozen=True)
+class SignedDrill:
+    """What the register reads of one drill whose signed statement verified."""
+
+    drill_id: str
+    target: str
+    started: str
+    controls: tuple[str, ...]
+    checks: tuple[dict, ...]  # as the evidence holds them: phase, name, verdict, message
+    owner: str = ""
+    fix_within_days: int = FIX_WITHIN_DAYS
+
+    @classmethod
+    def of_evidence(cls, evidence: dict) -> SignedDrill:
+        follow = evidence.get("follow_up") or {}
+        return cls(evidence["drill_id"], evidence.get("target_name") or evidence["target"], evidence["started"],
+                   tuple(evidence.get("controls") or ()), tuple(evidence.get("checks") or ()),
+                   str(follow.get("owner") or ""), int(follow.get("fix_within_days") or FIX_WITHIN_DAYS))  # fmt: skip
+
+
+@dataclass
+class Occurrence:
+    """From the drill that found the deficiency to the drill that proved it fixed (None: open)."""
+
+    opened_by: str
+    opened_at: str
+    due: str  # the day it must be fixed by (opened + fix_within_days of the drill that found it)
+    failed_in: list[str] = field(default_factory=list)  # every drill that failed it meanwhile
+    items: list[str] = field(default_factory=list)  # the indices or types not yet passed again
+    severity: str = "unproven"
+    message: str = ""  # the newest failure's, in the drill's words
+    closed_by: str | None = None
+    closed_at: str | None = None
+
+
+@dataclass
+class Deficiency:
+    target: str
+    phase: str
+    check: str
+    owner: str
+    controls: list[str]
+    occurrences: list[Occurrence]
+
+    @property
+    def key(self) -> str:
+        return f"{self.target}/{self.phase}/{self.check}"
+
+    @property
+    def now(self) -> Occurrence:
+        return self.occurrences[-1]
+
+    @property
+    def open(self) -> bool:
+        return self.now.closed_by is None
+
+    @property
+    def recurring(self) -> bool:
+        return len(self.occurrences) > 1
+
+    def overdue(self, at: datetime) -> bool:
+        return self.open and at.date().isoformat() > self.now.due
+
+    def as_dict(self, at: datetime) -> dict:
+        return {"key": self.key, "status": "open" if self.open else "closed", "severity": self.now.severity,
+                "overdue": self.overdue(at), "age_days": round((at - when(self.now.opened_at)).total_seconds()
+                                                               / 86400, 1),
+                **{k: v for k, v in asdict(self).items()}}  # fmt: skip
+
+
+def when(started: str) -> datetime:
+    return datetime.fromisoformat(started.replace("Z", "+00:00"))
+
+
+def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
+    """Every deficiency the drills found, in the order the drills ran (oldest first)."""
+    found: dict[tuple[str, str, str], Deficiency] = {}
+    owners: dict[str, str] = {}  # the newest drill of a target names its owner
+    for drill in sorted(drills, key=lambda d: when(d.started)):
+        owners[drill.target] = drill.owner
+        by_check: dict[tuple[str, str], list[tuple[str, dict]]] = {}
+        for c in drill.checks:
+            check, item = check_of(str(c.get("name")))
+            by_check.setdefault((str(c.get("phase")), check), []).append((item, c))
+        for (phase, check), results in by_check.items():
+            key = (drill.target, phase, check)
+            bad = [(item, c) for item, c in results if c.get("verdict") in (Verdict.FAIL, Verdict.UNPROVEN)]
+            passed = {item for item, c in results if c.get("verdict") == Verdict.PASS}
+            if bad:
+                _failed(found, key, drill, bad)
+            if key in found and found[key].open:
+                _passed(found[key], drill, passed - {item for item, _ in bad})
+    for deficiency in found.values():
+        deficiency.owner = owners[deficiency.target]
+    return list(found.values())
+
+
+def _failed(found: dict, key: tuple[str, str, str], drill: SignedDrill, bad: list[tuple[str, dict]]) -> None:
+    target, phase, check = key
+    worst = min((severity_of(phase, str(c.get("name")), str(c.get("verdict"))) for _, c in bad), key=SEVERITIES.index)
+    deficiency = found.get(key)
+    if deficiency is None or not deficiency.open:
+        due = (when(drill.started) + timedelta(days=drill.fix_within_days)).date().isoformat()
+        occurrence = Occurrence(drill.drill_id, drill.started, due, severity=worst)
+        if deficiency is None:
+            found[key] = deficiency = Deficiency(target, phase, check, "", [], [])
+        deficiency.occurrences.append(occurrence)
+    now = deficiency.now
+    now.failed_in.append(drill.drill_id)
+    now.items = sorted(set(now.items) | {item for item, _ in bad})
+    now.severity = min(now.severity, worst, key=SEVERITIES.index)
+    now.message = str(bad[0][1].get("message") or "")
+    deficiency.controls = sorted(set(deficiency.controls) | set(drill.controls))
+
+
+def _passed(deficiency: Deficiency, drill: SignedDrill, passed: set[str]) -> None:
+    now = deficiency.now
+    now.items = [item for item in now.items if item not in passed]
+    if not now.items:
+        now.closed_by, now.closed_at = drill.drill_id, drill.started
+
+
+@dataclass
+class Register:
+    """The register of a report folder, and the drills of its ledger it did not count (why)."""
+
+    deficiencies: list[Deficiency]
+    not_counted: list[str]  # "drill X: its statement does not verify: ..."
+    drills: int  # the signed drills it was derived from
+
+    def open(self) -> list[Deficiency]:
+        return [d for d in self.deficiencies if d.open]
+
+
+def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
+    """The register of the drills the ledger holds, each counted only when its statement verifies
+    with one of the keys (or a key of their chain); unsigned history from before signing began is
+    named, never counted. DrillError when the ledger is broken (a forged drill breaks it)."""
+    keys = ledger.trusted_keys(root, public_keys)
+    drills, found = proven(root, keys)
+    not_counted = [f"drill {i}: unsigned, from before signing began" for i in found.unsigned_history]
+    counted = []
+    for drill in drills:
+        check = attest.verify_folder(drill.folder, keys)
+        if check.problems or check.unsigned or check.legacy:
+            why = check.problems[0] if check.problems else "its statement is not signed"
+            not_counted.append(f"drill {drill.summary.drill_id}: {why}")
+        else:
+            counted.append(SignedDrill.of_evidence(drill.evidence))
+    return Register(register(counted), not_counted, len(counted))

@@ -1,0 +1,208 @@
+"""The deficiency register (drtests.evidence.deficiencies): what opens a deficiency, what closes it
+and what reopens it, on the register's pure logic and on report folders written as drills write
+them (a forged or unsigned drill opens and closes nothing)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from drtests.errors import DrillError
+from drtests.evidence import deficiencies
+from drtests.evidence.deficiencies import SignedDrill, check_of, register, severity_of
+from drtests.sign import keys
+from tests.unit import drills_on_disk
+from tests.unit.test_declarations import declarations
+
+T0 = "2026-03-02T10:00:00Z"
+
+
+def signed(drill_id: str, started: str, *checks: tuple[str, str, str], target: str = "prod",
+           owner: str = "sre@example.com", days: int = 30) -> SignedDrill:  # fmt: skip
+    """A drill as the register reads it: (phase, check name, verdict) per check."""
+    rows = tuple({"phase": p, "name": n, "verdict": v, "message": f"{n}: {v}"} for p, n, v in checks)
+    return SignedDrill(drill_id, target, started, ("DORA:Art.12",), rows, owner, days)
+
+
+def one(found: list[deficiencies.Deficiency]) -> deficiencies.Deficiency:
+    assert len(found) == 1, [d.key for d in found]
+    return found[0]
+
+
+def test_a_failed_check_opens_a_deficiency_that_a_later_pass_closes() -> None:
+    found = register([
+        signed("d1", T0, ("verify", "docs sts-a", "fail"), ("verify", "docs sts-b", "pass")),
+        signed("d2", "2026-03-09T10:00:00Z", ("verify", "docs sts-a", "pass"), ("verify", "docs sts-b", "pass")),
+    ])  # fmt: skip
+    deficiency = one(found)
+    assert (deficiency.key, deficiency.now.severity) == ("prod/verify/docs {index}", "data")
+    assert (deficiency.now.opened_by, deficiency.now.due, deficiency.now.failed_in) == ("d1", "2026-04-01", ["d1"])
+    assert (deficiency.now.closed_by, deficiency.open, deficiency.recurring) == ("d2", False, False)
+    assert deficiency.owner == "sre@example.com" and deficiency.controls == ["DORA:Art.12"]
+
+
+def test_it_stays_open_until_every_failed_item_has_passed_again() -> None:
+    """Full verification rotates through the indices: each failed index must be passed by a later
+    drill, whichever drill that is; a pass of another index closes nothing."""
+    drills = [
+        signed("d1", T0, ("verify", "full sts-a", "fail"), ("verify", "full sts-b", "fail")),
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "full sts-a", "pass"), ("verify", "full sts-c", "pass")),
+    ]
+    deficiency = one(register(drills))
+    assert deficiency.open and deficiency.now.items == ["sts-b"]
+    drills.append(signed("d3", "2026-03-04T10:00:00Z", ("verify", "full sts-b", "pass")))
+    assert one(register(drills)).now.closed_by == "d3"
+
+
+def test_the_same_check_failing_again_reopens_it_as_recurring() -> None:
+    found = register([
+        signed("d1", T0, ("verify", "topology ids component", "fail")),
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "topology ids component", "pass")),
+        signed("d3", "2026-03-04T10:00:00Z", ("verify", "topology ids component", "fail")),
+        signed("d4", "2026-03-05T10:00:00Z", ("verify", "topology ids component", "fail")),
+    ])  # fmt: skip
+    deficiency = one(found)
+    assert deficiency.recurring and deficiency.open
+    assert [(o.opened_by, o.closed_by, o.failed_in) for o in deficiency.occurrences] == [
+        ("d1", "d2", ["d1"]), ("d3", None, ["d3", "d4"])]  # fmt: skip
+    assert deficiency.now.due == "2026-04-03"  # from the drill that reopened it, not the first
+
+
+def test_the_order_is_the_drills_start_not_the_order_they_are_read_in() -> None:
+    found = register([
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "RTO (s)", "pass")),
+        signed("d1", T0, ("verify", "RTO (s)", "fail")),
+    ])  # fmt: skip
+    assert one(found).now.closed_by == "d2"
+
+
+def test_targets_phases_and_checks_are_separate_deficiencies() -> None:
+    found = register([
+        signed("d1", T0, ("verify", "docs sts-a", "fail"), ("baseline", "docs sts-a", "fail")),
+        signed("e1", T0, ("verify", "docs sts-a", "fail"), target="staging"),
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "docs sts-a", "pass")),
+    ])  # fmt: skip
+    assert {d.key: d.open for d in found} == {
+        "prod/verify/docs {index}": False,
+        "prod/baseline/docs {index}": True,
+        "staging/verify/docs {index}": True,
+    }
+
+
+def test_an_unproven_check_is_a_deficiency_until_it_is_proven() -> None:
+    found = register([
+        signed("d1", T0, ("verify", "topology relations whole", "unproven")),
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "topology relations whole", "unproven")),
+    ])  # fmt: skip
+    assert (one(found).now.severity, one(found).open, one(found).now.failed_in) == ("unproven", True, ["d1", "d2"])
+
+
+def test_the_owner_is_the_newest_drills_and_overdue_counts_from_the_due_day() -> None:
+    found = register([
+        signed("d1", T0, ("restore", "snapshot state", "fail"), days=7, owner="old team"),
+        signed("d2", "2026-03-05T10:00:00Z", ("verify", "RTO (s)", "pass"), owner="new team"),
+    ])  # fmt: skip
+    deficiency = one(found)
+    assert (deficiency.owner, deficiency.now.due) == ("new team", "2026-03-09")
+    assert not deficiency.overdue(datetime(2026, 3, 9, 23, tzinfo=UTC))
+    assert deficiency.overdue(datetime(2026, 3, 10, 0, 1, tzinfo=UTC))
+    row = deficiency.as_dict(datetime(2026, 3, 12, 10, tzinfo=UTC))
+    assert (row["status"], row["overdue"], row["age_days"], row["severity"]) == ("open", True, 10.0, "data")
+
+
+@pytest.mark.parametrize(("phase", "name", "verdict", "severity"), [
+    ("verify", "docs sts-a", "fail", "data"),
+    ("verify", "topology content component", "fail", "data"),
+    ("verify", "RTO (s)", "fail", "objective"),
+    ("preflight", "newest backup within the RPO objective", "fail", "objective"),
+    ("preflight", "free space (MB)", "fail", "unproven"),  # refused before it started: nothing found broken
+    ("safety", "every command left running is proven ours", "fail", "safety"),
+    ("restore", "node active again", "fail", "safety"),
+    ("verify", "full sts-a", "unproven", "unproven"),
+])  # fmt: skip
+def test_severity(phase: str, name: str, verdict: str, severity: str) -> None:
+    assert severity_of(phase, name, verdict) == severity
+
+
+def test_a_deficiency_takes_the_worst_severity_its_failures_had() -> None:
+    found = register([
+        signed("d1", T0, ("verify", "full sts-a", "unproven")),
+        signed("d2", "2026-03-03T10:00:00Z", ("verify", "full sts-a", "fail")),
+    ])  # fmt: skip
+    assert one(found).now.severity == "data"
+
+
+def test_every_declared_check_maps_to_one_deficiency_per_check() -> None:
+    """A check made once per index or type is one deficiency (its items the indices or types); a
+    check with any other placeholder, or none, is its own. A new per-item check that check_of does
+    not know would open one deficiency per index: this test fails first."""
+    checks = [d.template for d in declarations().values() if d.kind == "check"]
+    assert len(checks) > 40
+    for template in checks:
+        if "{index}" in template or "{type}" in template:
+            item = "sts_metrics-2026.01.01" if "{index}" in template else "component"
+            name = template.format(index=item, type=item)
+            assert check_of(name) == (template, item), template
+        elif "{" not in template:
+            assert check_of(template) == (template, ""), template
+
+
+# on disk: report folders and ledger lines written as drills write them
+
+
+def signing(tmp_path: Path) -> tuple[str, Ed25519PublicKey]:
+    """The [evidence] lines that sign with a new key, and its public key."""
+    private, public = keys.generate(tmp_path / "keys")
+    return f'[evidence]\nsigning_key_file = "{private}"\n', keys.load_public(public)
+
+
+def test_on_disk_a_forged_pass_is_refused_in_one_line_and_closes_nothing(tmp_path: Path) -> None:
+    evidence_section, public = signing(tmp_path)
+    extra = evidence_section + 'owner = "sre@example.com"\ncontrols = ["DORA:Art.12"]\n'
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=extra)
+    reports = tmp_path / "reports"
+    drills_on_disk.write(reports, drills_on_disk.drill(cfg, "d1", T0, verdict="fail"))
+    forged = drills_on_disk.write(reports, drills_on_disk.drill(cfg, "d2", "2026-03-03T10:00:00Z", verdict="fail"))
+    evidence = json.loads((forged / "evidence.json").read_text())
+    for check in evidence["checks"]:
+        if check["verdict"] == "fail":
+            check.update(verdict="pass", message="")
+    (forged / "evidence.json").write_text(json.dumps(evidence))
+    with pytest.raises(DrillError, match=r"is broken, .*drill d2 .*evidence.json: altered"):
+        deficiencies.of_folder(reports, [public])
+
+    (forged / "evidence.json").unlink()  # removing the forged drill does not help either
+    with pytest.raises(DrillError, match=r"is broken, .*drill d2"):
+        deficiencies.of_folder(reports, [public])
+
+
+def test_on_disk_unsigned_history_opens_nothing_and_is_named(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    (tmp_path / "unsigned").mkdir()
+    unsigned = drills_on_disk.config(tmp_path / "unsigned", "prod")
+    drills_on_disk.write(reports, drills_on_disk.drill(unsigned, "d0", T0, verdict="fail"))
+    evidence_section, public = signing(tmp_path)
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=evidence_section)
+    drills_on_disk.write(reports, drills_on_disk.drill(cfg, "d1", "2026-03-03T10:00:00Z", verdict="fail"))
+    found = deficiencies.of_folder(reports, [public])
+    assert (found.drills, found.not_counted) == (1, ["drill d0: unsigned, from before signing began"])
+    assert [(d.now.opened_by, d.now.failed_in) for d in found.deficiencies] == [("d1", ["d1"])]
+
+
+def test_on_disk_a_signed_clean_drill_closes_what_a_signed_failed_one_opened(tmp_path: Path) -> None:
+    evidence_section, public = signing(tmp_path)
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=evidence_section)
+    reports = tmp_path / "reports"
+    failed = drills_on_disk.drill(cfg, "d1", T0, verdict="fail")
+    drills_on_disk.write(reports, failed)
+    clean = drills_on_disk.drill(cfg, "d2", "2026-03-03T10:00:00Z")
+    clean.check("verify", "docs sts_metrics-2026.01.01", 10, 10)
+    drills_on_disk.write(reports, clean)
+    found = deficiencies.of_folder(reports, [public])
+    assert (found.drills, found.not_counted) == (2, [])
+    assert [(d.key, d.now.opened_by, d.now.closed_by) for d in found.deficiencies] == [
+        ("prod/verify/docs {index}", "d1", "d2")]  # fmt: skip
