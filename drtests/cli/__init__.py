@@ -18,6 +18,7 @@
     drtests verify-evidence reports/<drill-id> --public-key drtests.pub [--allowed-signers F]
     drtests verify-evidence --all --report-dir reports --public-key drtests.pub   the whole ledger
     drtests controls --since 2026-01-01 [--format markdown|json|oscal] --public-key drtests.pub
+    drtests deficiencies [--open] [--format markdown|json|oscal] --public-key drtests.pub   what is still broken
 
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
 problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
@@ -38,6 +39,7 @@ from drtests import config as drill_config
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
 from drtests.cli.reports import (
     controls_matrix,
+    deficiency_register,
     drill_status,
     export_pack,
     keygen,
@@ -94,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("pytest_args", nargs="*", help="extra pytest arguments, after --")
     add_target_commands(sub, config_help)
     add_report_commands(sub)
+    add_compliance_commands(sub)
     add_key_commands(sub)
     return main
 
@@ -186,17 +189,6 @@ def add_report_commands(sub) -> None:
                       "each drill's RFC 3161 timestamp is checked with it, and it is packed for VERIFY.md")  # fmt: skip
     pack.add_argument("--tsa-url", metavar="URL", help="an RFC 3161 time-stamping authority: the pack's signed "
                       "statement is timestamped (pack.intoto.tsr), so the pack provably existed then")  # fmt: skip
-    controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
-                              description="Per control named in the drills' [evidence] controls, every drill of the "
-                              "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
-                              "legacy HMAC folders never count as signed), sign-offs valid (by --allowed-signers). "
-                              "oscal: NIST OSCAL assessment-results JSON.")  # fmt: skip
-    controls.add_argument("--report-dir", default="reports", metavar="DIR")
-    controls.add_argument("--since", required=True, metavar="YYYY-MM-DD")
-    controls.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
-    controls.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
-    controls.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
-    controls.add_argument("--allowed-signers", type=Path, metavar="FILE")
     check = sub.add_parser("verify-evidence", help="verify a drill folder (or --all: the ledger) with a public key",
                            description="Exit 0 only when the statement is signed by a --public-key, every file "
                            "matches it, each sign-off is a good signature by an --allowed-signers principal over it, "
@@ -213,6 +205,32 @@ def add_report_commands(sub) -> None:
     check.add_argument("--without-ledger", action="store_true", help="check the folder alone (no ledger beside it)")
     check.add_argument("--tsa-ca", type=Path, metavar="PEM", help="the time-stamping authority's CA: check the "
                        "statement's RFC 3161 timestamp (evidence.intoto.tsr) against it")  # fmt: skip
+
+
+def add_compliance_commands(sub) -> None:
+    """The commands an auditor and a service owner read: the controls matrix, the deficiency register."""
+    controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
+                              description="Per control named in the drills' [evidence] controls, every drill of the "
+                              "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
+                              "legacy HMAC folders never count as signed), sign-offs valid (by --allowed-signers). "
+                              "oscal: NIST OSCAL assessment-results JSON.")  # fmt: skip
+    controls.add_argument("--report-dir", default="reports", metavar="DIR")
+    controls.add_argument("--since", required=True, metavar="YYYY-MM-DD")
+    controls.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
+    controls.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
+    controls.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
+    controls.add_argument("--allowed-signers", type=Path, metavar="FILE")
+    register = sub.add_parser("deficiencies", help="the deficiency register: each failed check, open until fixed",
+                              description="Every failed or unproven check of the ledger's drills, as a deficiency "
+                              "of its target: severity, owner, due day ([evidence] owner, fix_within_days), the "
+                              "drills that failed it, and the drill that closed it (a later drill of the target "
+                              "that passed every index or type that failed). Counts only drills whose signed "
+                              "statement verifies with --public-key (without one: every drill, marked UNVERIFIED). "
+                              "oscal: an OSCAL plan-of-action-and-milestones (POA&M).")  # fmt: skip
+    register.add_argument("--report-dir", default="reports", metavar="DIR")
+    register.add_argument("--open", action="store_true", help="only the deficiencies still open")
+    register.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
+    register.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
 
 
 def add_key_commands(sub) -> None:
@@ -252,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "controls":
         return controls_matrix(Path(args.report_dir), args.since, args.until, args.format, args.public_key,
                                args.allowed_signers)  # fmt: skip
+    if args.command == "deficiencies":
+        return deficiency_register(Path(args.report_dir), args.open, args.format, args.public_key)
     if args.command == "keygen":
         return keygen(args.out)
     if args.command == "rotate-key":

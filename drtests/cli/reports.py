@@ -225,3 +225,31 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     else:
         print(json.dumps(controls.as_oscal(rows, period, metadata.version("drtests"), gaps), indent=2))
     return 0
+
+
+def deficiency_register(root: Path, only_open: bool, form: str, public_keys: list[Path]) -> int:
+    """Every deficiency the ledger's drills found, open first; 0 however many are open (the metric
+    drtests_deficiencies_open and its alert are what page)."""
+    import json
+    from importlib import metadata
+
+    from drtests.evidence import deficiencies, deficiency_report
+    from drtests.record.clock import utc_now
+
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return USAGE_ERROR
+    keys_given = loaded_keys(public_keys)
+    if keys_given is False:
+        return USAGE_ERROR
+    found = refused_in_one_line(lambda: deficiencies.of_folder(root, keys_given))
+    if found is None:
+        return 1
+    at = deficiencies.when(utc_now())
+    if form == "markdown":
+        print(deficiency_report.as_markdown(found, at, only_open), end="")
+    elif form == "json":
+        print(json.dumps(deficiency_report.as_json(found, at, only_open), indent=2))
+    else:
+        print(json.dumps(deficiency_report.as_oscal(found, at, metadata.version("drtests"), only_open), indent=2))
+    return 0

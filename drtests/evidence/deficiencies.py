@@ -120,13 +120,16 @@ class Deficiency:
 
     def as_dict(self, at: datetime) -> dict:
         return {"key": self.key, "status": "open" if self.open else "closed", "severity": self.now.severity,
-                "overdue": self.overdue(at), "age_days": round((at - when(self.now.opened_at)).total_seconds()
-                                                               / 86400, 1),
-                **{k: v for k, v in asdict(self).items()}}  # fmt: skip
+                "overdue": self.overdue(at), "age_days": age_days(self.now.opened_at, at),
+                **asdict(self)}  # fmt: skip
 
 
 def when(started: str) -> datetime:
     return datetime.fromisoformat(started.replace("Z", "+00:00"))
+
+
+def age_days(started: str, at: datetime) -> float:
+    return round((at - when(started)).total_seconds() / 86400, 1)
 
 
 def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
@@ -183,7 +186,8 @@ class Register:
 
     deficiencies: list[Deficiency]
     not_counted: list[str]  # "drill X: its statement does not verify: ..."
-    drills: int  # the signed drills it was derived from
+    drills: int  # the drills it was derived from
+    verified: bool = True  # False: no public key given, so no drill's signature was checked
 
     def open(self) -> list[Deficiency]:
         return [d for d in self.deficiencies if d.open]
@@ -192,7 +196,11 @@ class Register:
 def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
     """The register of the drills the ledger holds, each counted only when its statement verifies
     with one of the keys (or a key of their chain); unsigned history from before signing began is
-    named, never counted. DrillError when the ledger is broken (a forged drill breaks it)."""
+    named, never counted. With no key, every drill of the ledger counts and the register says it
+    is unverified. DrillError when the ledger is broken (a forged drill breaks it)."""
+    if not public_keys:
+        drills, _ = proven(root, None)
+        return Register(register(SignedDrill.of_evidence(d.evidence) for d in drills), [], len(drills), False)
     keys = ledger.trusted_keys(root, public_keys)
     drills, found = proven(root, keys)
     not_counted = [f"drill {i}: unsigned, from before signing began" for i in found.unsigned_history]

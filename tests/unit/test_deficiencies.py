@@ -5,6 +5,8 @@ them (a forged or unsigned drill opens and closes nothing)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -206,3 +208,76 @@ def test_on_disk_a_signed_clean_drill_closes_what_a_signed_failed_one_opened(tmp
     assert (found.drills, found.not_counted) == (2, [])
     assert [(d.key, d.now.opened_by, d.now.closed_by) for d in found.deficiencies] == [
         ("prod/verify/docs {index}", "d1", "d2")]  # fmt: skip
+
+
+# the command: drtests deficiencies
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "drtests"), "deficiencies", *args], capture_output=True,
+                          text=True)  # fmt: skip
+
+
+def two_targets(tmp_path: Path) -> tuple[Path, Path]:
+    """prod: d1 fails an index, d2 passes it (closed); staging: e1 fails it (open, overdue by now)."""
+    evidence_section, _ = signing(tmp_path)
+    extra = evidence_section + 'owner = "sre@example.com"\ncontrols = ["DORA:Art.12"]\nfix_within_days = 7\n'
+    reports = tmp_path / "reports"
+    prod, staging = (drills_on_disk.config(tmp_path, t, extra=extra) for t in ("prod", "staging"))
+    drills_on_disk.write(reports, drills_on_disk.drill(prod, "d1", T0, verdict="fail"))
+    clean = drills_on_disk.drill(prod, "d2", "2026-03-03T10:00:00Z")
+    clean.check("verify", "docs sts_metrics-2026.01.01", 10, 10)
+    drills_on_disk.write(reports, clean)
+    drills_on_disk.write(reports, drills_on_disk.drill(staging, "e1", "2026-03-04T10:00:00Z", verdict="fail"))
+    return reports, tmp_path / "keys" / keys.PUBLIC_NAME
+
+
+def test_the_command_shows_open_first_and_closed_after_in_words(tmp_path: Path) -> None:
+    reports, public = two_targets(tmp_path)
+    done = run("--report-dir", str(reports), "--public-key", str(public))
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "From 3 drill(s) of the ledger" in text and ": 1 open, 1 closed." in text and "UNVERIFIED" not in text
+    opened, closed = text.split("## Open")[1].split("## Closed")
+    assert "### staging: docs {index} (verify)" in opened and "prod" not in opened
+    assert "- due 2026-03-11 **OVERDUE**; owner: sre@example.com" in opened
+    assert "- not yet passed again: sts_metrics-2026.01.01" in opened
+    assert (
+        "| prod | docs {index} | verify | data | d1 (2026-03-02T10:00:00Z) | d2 (2026-03-03T10:00:00Z) | 1 |" in closed
+    )
+    only_open = run("--report-dir", str(reports), "--public-key", str(public), "--open")
+    assert "## Closed" not in only_open.stdout and "### staging" in only_open.stdout
+
+
+def test_the_command_as_json_and_as_an_oscal_poam_nist_s_models_accept(tmp_path: Path) -> None:
+    from trestle.oscal.poam import Model
+
+    reports, public = two_targets(tmp_path)
+    found = json.loads(run("--report-dir", str(reports), "--public-key", str(public), "--format", "json").stdout)
+    assert (found["verified"], found["drills"], found["open"]) == (True, 3, 1)
+    assert [(d["key"], d["status"], d["overdue"]) for d in found["deficiencies"]] == [
+        ("staging/verify/docs {index}", "open", True), ("prod/verify/docs {index}", "closed", False)]  # fmt: skip
+    poam = json.loads(run("--report-dir", str(reports), "--public-key", str(public), "--format", "oscal").stdout)
+    Model(**poam)
+    document = poam["plan-of-action-and-milestones"]
+    risks = {r["title"]: r for r in document["risks"]}
+    assert {t: r["status"] for t, r in risks.items()} == {"docs {index} on staging": "open",
+                                                          "docs {index} on prod": "closed"}  # fmt: skip
+    assert [e["status-change"] for e in risks["docs {index} on prod"]["risk-log"]["entries"]] == ["open", "closed"]
+    assert risks["docs {index} on staging"]["deadline"] == "2026-03-11T23:59:59Z"
+    assert len(document["poam-items"]) == 2 and len(document["observations"]) == 2  # d1 and e1 found them
+    again = json.loads(run("--report-dir", str(reports), "--public-key", str(public), "--format", "oscal").stdout)
+    assert [i["uuid"] for i in again["plan-of-action-and-milestones"]["poam-items"]] == [
+        i["uuid"] for i in document["poam-items"]
+    ]  # stable across runs: an item is followed, not re-filed
+
+
+def test_the_command_without_a_key_says_unverified_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    reports, _ = two_targets(tmp_path)
+    unverified = run("--report-dir", str(reports))
+    assert unverified.returncode == 0 and "**UNVERIFIED**: no --public-key was given" in unverified.stdout
+    missing = run("--report-dir", str(tmp_path / "nowhere"))
+    assert (missing.returncode, missing.stderr.strip()) == (2, f"drtests: error: {tmp_path / 'nowhere'}: no such "
+                                                               "report folder")  # fmt: skip
+    bad_key = run("--report-dir", str(reports), "--public-key", str(tmp_path / "no.pub"))
+    assert bad_key.returncode == 2 and len(bad_key.stderr.splitlines()) == 1 and "Traceback" not in bad_key.stderr
