@@ -228,8 +228,8 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
 
 
 def deficiency_register(root: Path, only_open: bool, form: str, public_keys: list[Path]) -> int:
-    """Every deficiency the ledger's drills found, open first; 0 however many are open (the metric
-    drtests_deficiencies_open and its alert are what page)."""
+    """Every deficiency the ledger's drills found, open first; exit 0 however many are open: it
+    reports, a drill's own verdict is what fails a pipeline."""
     import json
     from importlib import metadata
 
