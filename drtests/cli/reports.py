@@ -52,6 +52,16 @@ def loaded_keys(paths: list[Path]):
         return False
 
 
+def folder_keys(root: Path, public_keys: list[Path]):
+    """The public keys named (a list), or None after printing why the report folder or a key
+    cannot be read: the first thing each command that reads a report folder with keys does."""
+    if not root.is_dir():
+        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
+        return None
+    keys_given = loaded_keys(public_keys)
+    return None if keys_given is False else keys_given
+
+
 def keygen(out: Path) -> int:
     from drtests.sign import keys
 
@@ -175,11 +185,8 @@ def verify_all(root: Path, public_keys: list[Path], allowed_signers: Path | None
     """The ledger of a report folder and every drill folder and sign-off it holds."""
     from drtests.evidence import verify
 
-    if not root.is_dir():
-        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
-        return USAGE_ERROR
-    keys_given = loaded_keys(public_keys)
-    if keys_given is False:
+    keys_given = folder_keys(root, public_keys)
+    if keys_given is None:
         return USAGE_ERROR
     return printed(root, *verify.report_folder(root, keys_given, allowed_signers, allow_unsigned))
 
@@ -236,11 +243,8 @@ def deficiency_register(root: Path, only_open: bool, form: str, public_keys: lis
     from drtests.evidence import deficiencies, deficiency_report
     from drtests.record.clock import utc_now
 
-    if not root.is_dir():
-        print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
-        return USAGE_ERROR
-    keys_given = loaded_keys(public_keys)
-    if keys_given is False:
+    keys_given = folder_keys(root, public_keys)
+    if keys_given is None:
         return USAGE_ERROR
     found = refused_in_one_line(lambda: deficiencies.of_folder(root, keys_given))
     if found is None:
