@@ -207,7 +207,8 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     from importlib import metadata
 
     from drtests.errors import DrillError
-    from drtests.evidence import controls, findings, ledger, pack
+    from drtests.evidence import cadence, controls, findings, ledger, pack
+    from drtests.record.clock import parse_utc, utc_now
 
     if not root.is_dir():
         print(f"drtests: error: {root}: no such report folder", file=sys.stderr)
@@ -225,6 +226,7 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
         return 1
     period = {"since": start.date().isoformat(), "until": end.date().isoformat() if end else None}
     gaps = findings.lost_heads(root, start, end, ledger.trusted_keys(root, keys_given or []) or None)
+    gaps += cadence.of_folder(root, start, end, parse_utc(utc_now()), keys_given or [])
     if form == "markdown":
         print(controls.as_markdown(rows, period, gaps), end="")
     elif form == "json":

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.evidence import attest, ledger, signoff
+from drtests.evidence.cadence import holds, met
 from drtests.evidence.findings import Finding
 from drtests.evidence.pack import drills_between
 from drtests.record import store
@@ -40,13 +41,7 @@ class Row:
     @property
     def satisfied(self) -> bool:
         """Evidence that holds: a passing drill within its objectives, validly signed."""
-        return (
-            self.verdict == "pass" and self.signature_valid and self.rto_met is not False and self.rpo_met is not False
-        )
-
-
-def met(measured: float | None, objective: float | None) -> bool | None:
-    return None if measured is None or objective is None else measured <= objective
+        return holds(self.verdict, self.signature_valid, self.rto_met, self.rpo_met)
 
 
 def row_of(drill: store.StoredDrill, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None) -> Row:
@@ -103,7 +98,7 @@ def as_markdown(rows: dict[str, list[Row]], period: dict, findings: list[Finding
                          f"{yes[r.rpo_met]} | {r.signature} | {signoffs} |")  # fmt: skip
         lines.append("")
     if findings:
-        lines += ["## Findings", ""] + [f"- **ledger line {f.line}** ({f.at}): {f.text}" for f in findings] + [""]
+        lines += ["## Findings", ""] + [f"- **{f.where}** ({f.at}): {f.text}" for f in findings] + [""]
     return "\n".join(lines) + "\n"
 
 
@@ -113,14 +108,25 @@ def token(control: str) -> str:
     return cleaned if cleaned[:1].isalpha() else f"c_{cleaned}"
 
 
+def serves(finding: Finding, control: str, found: list[Row]) -> bool:
+    """The finding is about this control: its own, or (no control named) one its target's drills serve."""
+    return finding.control == control or not finding.control and finding.target in {r.target for r in found}
+
+
+def held(control: str, found: list[Row], findings: list[Finding]) -> bool:
+    """Satisfied: drills of the period, each evidence that holds, and no cadence gap of the control."""
+    return bool(found) and all(r.satisfied for r in found) and not any(f.control == control for f in findings)
+
+
 def as_oscal(rows: dict[str, list[Row]], period: dict, version: str, findings: list[Finding] = ()) -> dict:
     """NIST OSCAL assessment-results (1.1): one result for the period, an observation per drill,
     a finding per control (satisfied when every drill of it was, and there was one); each ledger
     finding an observation of type "finding", related to the controls its target's drills serve."""
     drills = {r.drill_id: r for found in rows.values() for r in found}
     gaps = [{
-        "uuid": str(uuid.uuid5(NAMESPACE, f"ledger-finding/{f.line}/{f.drill_id}")),
-        "title": f"Evidence lost from the ledger of {f.target}", "description": f.text,
+        "uuid": str(uuid.uuid5(NAMESPACE, f.key)),
+        "title": f"Evidence lost from the ledger of {f.target}" if f.kind == "lost head"
+                 else f"{f.control} not proven on {f.target} as often as declared", "description": f.text,
         "methods": ["EXAMINE"], "types": ["finding"], "collected": f.at,
         "relevant-evidence": [{"href": "drills/ledger.jsonl", "description": f"ledger line {f.line}"}],
     } for f in findings]  # fmt: skip
@@ -139,11 +145,11 @@ def as_oscal(rows: dict[str, list[Row]], period: dict, version: str, findings: l
         "title": control, "description": f"{len(found)} drill(s) of the period are evidence for {control}.",
         "props": [{"name": "control", "ns": "https://drtests.dev/ns/oscal", "value": control}],
         "target": {"type": "objective-id", "target-id": token(control),
-                   "status": {"state": "satisfied" if found and all(r.satisfied for r in found) else "not-satisfied"}},
+                   "status": {"state": "satisfied" if held(control, found, findings) else "not-satisfied"}},
         "related-observations": [{"observation-uuid": str(uuid.uuid5(NAMESPACE, f"observation/{r.drill_id}"))}
                                  for r in found] + [{"observation-uuid": g["uuid"]} for g, f
                                                     in zip(gaps, findings, strict=True)
-                                                    if f.target in {r.target for r in found}],
+                                                    if serves(f, control, found)],
     } for control, found in rows.items()]  # fmt: skip
     start = f"{period['since']}T00:00:00Z"
     result = {

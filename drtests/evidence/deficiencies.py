@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.evidence import attest, ledger
 from drtests.evidence.proven import proven
+from drtests.record.clock import parse_utc
 from drtests.words import Phase, Verdict
 
 # checks made once per index or per type, by the prefix of their name (steps.FULL, modes.base,
@@ -124,8 +125,7 @@ class Deficiency:
                 **asdict(self)}  # fmt: skip
 
 
-def when(started: str) -> datetime:
-    return datetime.fromisoformat(started.replace("Z", "+00:00"))
+when = parse_utc
 
 
 def age_days(started: str, at: datetime) -> float:

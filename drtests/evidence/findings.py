@@ -21,6 +21,20 @@ class Finding:
     target: str
     drill_id: str  # the drill whose line records it
     text: str
+    kind: str = "lost head"  # or "cadence" (drtests.evidence.cadence)
+    control: str = ""  # the control it is about; "": every control the target's drills serve
+
+    @property
+    def key(self) -> str:
+        """Stable for the same finding: its OSCAL uuid is made from it."""
+        if self.kind == "lost head":
+            return f"ledger-finding/{self.line}/{self.drill_id}"
+        return f"{self.kind}/{self.target}/{self.control}/{self.at}"
+
+    @property
+    def where(self) -> str:
+        """What the finding is read from, for a reader: the ledger line, or the cadence."""
+        return f"ledger line {self.line}" if self.kind == "lost head" else self.kind
 
     def as_dict(self) -> dict:
         return asdict(self)

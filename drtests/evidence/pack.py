@@ -19,10 +19,10 @@ from pathlib import Path
 
 from drtests import pages
 from drtests.errors import DrillError
-from drtests.evidence import attest, findings, ledger, rotate, signoff, verify
+from drtests.evidence import attest, cadence, findings, ledger, rotate, signoff, verify
 from drtests.evidence.proven import proven
 from drtests.record import store
-from drtests.record.clock import utc_now
+from drtests.record.clock import parse_utc, utc_now
 from drtests.sign import dsse, keys, tsa
 from drtests.words import Verdict
 
@@ -160,7 +160,10 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
         raise DrillError(f"does not verify, so not packed: {'; '.join(refused)}")
     targets = period_summary(checked)
     period = {"since": since.date().isoformat(), "until": until.date().isoformat() if until else None}
-    gaps = [f.as_dict() for f in findings.lost_heads(root, since, until, loaded or None)]
+    gaps = findings.lost_heads(root, since, until, loaded or None) + cadence.of_folder(
+        root, since, until, parse_utc(utc_now()), loaded
+    )
+    gaps = [f.as_dict() | {"where": f.where} for f in gaps]
     key_files = public_keys or []
     if len({p.name for p in key_files}) != len(key_files):
         raise DrillError("two --public-key files have the same name: give each its own (e.g. drtests-2026.pub)")

@@ -19,3 +19,8 @@ def utc_ms(epoch_s: float | None = None) -> str:
 def utc_at(epoch_s: float) -> str:
     """`epoch_s`, to the second (a file's mtime, a recording's time)."""
     return datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_utc(stamp: str) -> datetime:
+    """A time as the evidence writes it ("2026-03-01T00:00:00Z"), back to an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
