@@ -16,8 +16,9 @@ from drtests.record.drill import Drill
 from drtests.waiting import call_within
 
 
-def message(drill: Drill, report: str) -> tuple[str, str]:
-    """(title, body) in words a person reads in a chat."""
+def message(drill: Drill, report: str, change: dict | None = None) -> tuple[str, str]:
+    """(title, body) in words a person reads in a chat; `change`: what the drill did to the
+    deficiency register (evidence "deficiencies"), so a reader knows whether a failure is new."""
     cfg, verdict = drill.config, drill.verdict.upper()
     lines = [f"Disaster-recovery drill of {cfg.target_name}: {verdict}"]
     for label, measured, objective in (("RTO", drill.rto_seconds, cfg.objectives.rto_seconds),
@@ -32,8 +33,25 @@ def message(drill: Drill, report: str) -> tuple[str, str]:
         lines.append(f"failed: {check.phase}/{check.name}: {check.message}")
     if len(failed) > 3:
         lines.append(f"... and {len(failed) - 3} more failed check(s)")
+    lines += register_lines(change)
     lines.append(f"report: {report}")
     return f"DR drill {verdict}: {cfg.target_name}", "\n".join(lines)
+
+
+def register_lines(change: dict | None) -> list[str]:
+    """New, recurring, closed and still-open deficiencies, a line each kind (keys named, at most 3)."""
+    if not change or "unavailable" in change:
+        return []
+    lines = []
+    for kind, said in (("opened", "NEW deficiency"), ("recurring", "RECURRING deficiency (fixed once, failing again)"),
+                       ("closed", "closed deficiency"), ("still_open", "still open")):  # fmt: skip
+        found = change.get(kind) or []
+        if found:
+            names = ", ".join(d["key"] for d in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+            lines.append(f"{said}: {names}")
+    if lines and not change.get("verified"):
+        lines.append("(deficiencies counted from unsigned drills: unverified)")
+    return lines
 
 
 def notify(urls: str, title: str, body: str, failed: bool, deadline: float) -> str | None:

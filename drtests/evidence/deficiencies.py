@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from drtests.errors import DrillError
 from drtests.evidence import attest, ledger
 from drtests.evidence.proven import proven
 from drtests.record.clock import parse_utc
@@ -198,9 +199,14 @@ def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
     with one of the keys (or a key of their chain); unsigned history from before signing began is
     named, never counted. With no key, every drill of the ledger counts and the register says it
     is unverified. DrillError when the ledger is broken (a forged drill breaks it)."""
+    counted, not_counted = counted_drills(root, public_keys)
+    return Register(register(counted), not_counted, len(counted), bool(public_keys))
+
+
+def counted_drills(root: Path, public_keys: list[Ed25519PublicKey]) -> tuple[list[SignedDrill], list[str]]:
+    """(the drills the register counts, why each other drill is not counted): see of_folder."""
     if not public_keys:
-        drills, _ = proven(root, None)
-        return Register(register(SignedDrill.of_evidence(d.evidence) for d in drills), [], len(drills), False)
+        return [SignedDrill.of_evidence(d.evidence) for d in proven(root, None)[0]], []
     keys = ledger.trusted_keys(root, public_keys)
     drills, found = proven(root, keys)
     not_counted = [f"drill {i}: unsigned, from before signing began" for i in found.unsigned_history]
@@ -212,4 +218,32 @@ def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
             not_counted.append(f"drill {drill.summary.drill_id}: {why}")
         else:
             counted.append(SignedDrill.of_evidence(drill.evidence))
-    return Register(register(counted), not_counted, len(counted))
+    return counted, not_counted
+
+
+def change_by(root: Path, public_keys: list[Ed25519PublicKey], evidence: dict) -> dict:
+    """What this drill (its evidence, about to be signed) does to its target's register: the
+    deficiencies it opens (new, or recurring: closed before, failing again), those it closes, and
+    those still open that it did not close. Read from the ledger as `drtests deficiencies` reads
+    it, with the drill's own public key; a broken ledger is said, never raised: the drill's
+    evidence is written either way."""
+    drill = SignedDrill.of_evidence(evidence)
+    try:
+        counted, _ = counted_drills(root, public_keys)
+    except DrillError as exc:
+        return {"verified": False, "unavailable": str(exc)}
+    after = register([d for d in counted if d.target == drill.target] + [drill])
+    mine = drill.drill_id
+
+    def brief(d: Deficiency) -> dict:
+        return {"key": d.key, "severity": d.now.severity, "due": d.now.due, "items": d.now.items[:10],
+                "message": d.now.message, "opened_by": d.now.opened_by,
+                "failed_again": mine in d.now.failed_in and d.now.opened_by != mine}  # fmt: skip
+
+    return {
+        "verified": bool(public_keys),
+        "opened": [brief(d) for d in after if d.open and d.now.opened_by == mine and not d.recurring],
+        "recurring": [brief(d) for d in after if d.open and d.now.opened_by == mine and d.recurring],
+        "closed": [brief(d) for d in after if d.now.closed_by == mine],
+        "still_open": [brief(d) for d in after if d.open and d.now.opened_by != mine],
+    }

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from drtests import notify, pages
 from drtests.errors import DrillError
-from drtests.evidence import attest, ledger
+from drtests.evidence import attest, deficiencies, ledger
 from drtests.options import DrillOptions
 from drtests.record import store
 from drtests.record.drill import Drill
@@ -49,10 +49,13 @@ def write_folder(drill: Drill, report_root: Path, final: bool = False) -> Writte
     index.html."""
     folder = report_root / drill.id
     folder.mkdir(parents=True, exist_ok=True)
-    evidence = write_json(folder, evidence_of(drill))
-    (folder / "report.html").write_text(pages.drill_page(evidence))
     path = drill.config.signing_key_path
     key = keys.load_private(path) if path else None
+    record = evidence_of(drill)
+    if final:  # what it opened and closed, by the ledger as it stands before this drill's line
+        record["deficiencies"] = deficiencies.change_by(report_root, [key.public_key()] if key else [], record)
+    evidence = write_json(folder, record)
+    (folder / "report.html").write_text(pages.drill_page(evidence))
     if not final:
         statement = attest.write(folder, evidence, key)
     latest = report_root / "latest"
@@ -95,7 +98,7 @@ def finish_drill(drill: Drill, options: DrillOptions) -> DrillOutcome:
         if problem := notify.send_webhook(url, body, alerts_cfg.webhook_timeout):
             problems.append(problem)
     if alerts_cfg.notify_env and (alerts_cfg.notify_on == "always" or drill.verdict != Verdict.PASS):
-        title, body = notify.message(drill, report)
+        title, body = notify.message(drill, report, evidence.get("deficiencies") or {})
         urls = os.environ.get(alerts_cfg.notify_env, "")
         if said := notify.notify(urls, title, body, drill.verdict != Verdict.PASS, alerts_cfg.notify_timeout):
             problems.append(said)
