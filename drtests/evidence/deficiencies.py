@@ -203,15 +203,20 @@ def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
     return Register(register(counted), not_counted, len(counted), bool(public_keys))
 
 
-def counted_drills(root: Path, public_keys: list[Ed25519PublicKey]) -> tuple[list[SignedDrill], list[str]]:
-    """(the drills the register counts, why each other drill is not counted): see of_folder."""
+def counted_drills(root: Path, public_keys: list[Ed25519PublicKey],
+                   target: str | None = None) -> tuple[list[SignedDrill], list[str]]:  # fmt: skip
+    """(the drills the register counts, why each other drill is not counted): see of_folder. With
+    `target`, only that target's drills are read (their statements verified): a drill's own change."""
     if not public_keys:
-        return [SignedDrill.of_evidence(d.evidence) for d in proven(root, None)[0]], []
+        drills = [SignedDrill.of_evidence(d.evidence) for d in proven(root, None)[0]]
+        return [d for d in drills if target is None or d.target == target], []
     keys = ledger.trusted_keys(root, public_keys)
     drills, found = proven(root, keys)
     not_counted = [f"drill {i}: unsigned, from before signing began" for i in found.unsigned_history]
     counted = []
     for drill in drills:
+        if target is not None and SignedDrill.of_evidence(drill.evidence).target != target:
+            continue
         check = attest.verify_folder(drill.folder, keys)
         if check.problems or check.unsigned or check.legacy:
             why = check.problems[0] if check.problems else "its statement is not signed"
@@ -229,10 +234,10 @@ def change_by(root: Path, public_keys: list[Ed25519PublicKey], evidence: dict) -
     evidence is written either way."""
     drill = SignedDrill.of_evidence(evidence)
     try:
-        counted, _ = counted_drills(root, public_keys)
+        counted, _ = counted_drills(root, public_keys, drill.target)
     except DrillError as exc:
         return {"verified": False, "unavailable": str(exc)}
-    after = register([d for d in counted if d.target == drill.target] + [drill])
+    after = register([*counted, drill])
     mine = drill.drill_id
 
     def brief(d: Deficiency) -> dict:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_t
 
 from drtests.config import DrillConfig
 from drtests.evidence import ledger
+from drtests.evidence.deficiencies import SEVERITIES
 from drtests.record import store
 from drtests.sign import keys
 
@@ -20,8 +21,8 @@ from drtests.sign import keys
 NAMES = ("drtests_drill_verified", "drtests_last_drill_timestamp_seconds", "drtests_last_success_timestamp_seconds",
          "drtests_rto_seconds", "drtests_rto_objective_seconds", "drtests_rto_met", "drtests_rpo_seconds",
          "drtests_rpo_objective_seconds", "drtests_rpo_met", "drtests_backup_age_seconds", "drtests_checks",
-         "drtests_full_verify_coverage_ratio", "drtests_drill_duration_seconds",
-         "drtests_safety_steps_failed")  # fmt: skip
+         "drtests_full_verify_coverage_ratio", "drtests_drill_duration_seconds", "drtests_safety_steps_failed",
+         "drtests_deficiencies_open", "drtests_deficiency_due_timestamp_seconds")  # fmt: skip
 
 
 def epoch(stamp: str) -> float:
@@ -65,7 +66,25 @@ def registry_of(evidence: dict, history: list[store.DrillSummary], passes: list[
     failed_safety = sum(c["phase"] == "safety" and c["verdict"] == "fail" for c in evidence["checks"])
     gauge("drtests_safety_steps_failed", "safety steps of the last drill that failed (what was left is in its "
           "report)", float(failed_safety))  # fmt: skip
+    deficiency_series(registry, target, evidence.get("deficiencies") or {})
     return registry
+
+
+def deficiency_series(registry: CollectorRegistry, target: str, change: dict) -> None:
+    """The target's open deficiencies by severity (0 too, so an alert resolves) and the earliest
+    due day among them: `time() > drtests_deficiency_due_timestamp_seconds` fires when one is
+    overdue, whenever that day comes, drill or no drill. Nothing when the register was unreadable."""
+    if "opened" not in change:
+        return
+    still = [d for kind in ("opened", "recurring", "still_open") for d in change.get(kind) or []]
+    found = Gauge("drtests_deficiencies_open", "deficiencies of the target not yet proven fixed, by severity "
+                  "(drtests deficiencies lists them)", ["target", "severity"], registry=registry)  # fmt: skip
+    for severity in SEVERITIES:
+        found.labels(target=target, severity=severity).set(sum(d["severity"] == severity for d in still))
+    if still:
+        due = Gauge("drtests_deficiency_due_timestamp_seconds", "the end of the earliest due day of the target's "
+                    "open deficiencies", ["target"], registry=registry)  # fmt: skip
+        due.labels(target=target).set(min(epoch(f"{d['due']}T00:00:00Z") for d in still) + 86400)
 
 
 def proven_passes(cfg: DrillConfig, root: Path) -> list[str]:

@@ -37,3 +37,25 @@ def test_last_success_is_the_ledgers_and_a_forged_history_line_changes_nothing(t
     assert found["drtests_drill_verified"] == 0
     assert found["drtests_last_success_timestamp_seconds"] == metrics.epoch("2026-11-01T00:00:00Z")
     assert found['drtests_checks{result="failed",target="prod"}'] == 1
+
+
+def test_open_deficiencies_by_severity_and_their_due_day_follow_the_register(tmp_path: Path) -> None:
+    """d1 fails an index (one data deficiency open, due 30 days on); d2 passes it (none open, no due series)."""
+    textfiles = tmp_path / "textfiles"
+    textfiles.mkdir()
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=f'[metrics]\ntextfile_dir = "{textfiles}"\n')
+    reports = tmp_path / "reports"
+    drills_on_disk.write(reports, drills_on_disk.drill(cfg, "d1", "2026-11-01T10:00:00Z", "fail"))
+    metrics.publish(cfg, json.loads((reports / "d1" / "evidence.json").read_text()), reports)
+    text = next(textfiles.glob("*.prom")).read_text()
+    assert 'drtests_deficiencies_open{severity="data",target="prod"} 1.0' in text
+    assert 'drtests_deficiencies_open{severity="objective",target="prod"} 0.0' in text
+    (due,) = [line for line in text.splitlines() if line.startswith("drtests_deficiency_due_timestamp_seconds{")]
+    assert float(due.rsplit(" ", 1)[1]) == metrics.epoch("2026-12-02T00:00:00Z")  # due 2026-12-01, through its end
+    clean = drills_on_disk.drill(cfg, "d2", "2026-11-02T10:00:00Z")
+    clean.check("verify", "docs sts_metrics-2026.01.01", 10, 10)
+    drills_on_disk.write(reports, clean)
+    metrics.publish(cfg, json.loads((reports / "d2" / "evidence.json").read_text()), reports)
+    text = next(textfiles.glob("*.prom")).read_text()
+    assert 'drtests_deficiencies_open{severity="data",target="prod"} 0.0' in text
+    assert "drtests_deficiency_due_timestamp_seconds" not in text
