@@ -252,3 +252,17 @@ def change_by(root: Path, public_keys: list[Ed25519PublicKey], evidence: dict) -
         "closed": [brief(d) for d in after if d.now.closed_by == mine],
         "still_open": [brief(d) for d in after if d.open and d.now.opened_by != mine],
     }
+
+
+def of_period(found: Register, since: datetime, until: datetime | None, at: datetime) -> dict:
+    """The register as a period's evidence pack holds it: each deficiency open at some time in
+    [since, until) (opened before its end, not closed before its start), as of `at`."""
+    end = until or at
+
+    def touches(o: Occurrence) -> bool:
+        return when(o.opened_at) < end and (o.closed_at is None or when(o.closed_at) >= since)
+
+    kept = [d for d in found.deficiencies if any(touches(o) for o in d.occurrences)]
+    kept.sort(key=lambda d: (not d.open, SEVERITIES.index(d.now.severity), d.key))
+    return {"verified": found.verified, "not_counted": found.not_counted,
+            "deficiencies": [d.as_dict(at) for d in kept]}  # fmt: skip

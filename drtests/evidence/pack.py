@@ -19,7 +19,7 @@ from pathlib import Path
 
 from drtests import pages
 from drtests.errors import DrillError
-from drtests.evidence import attest, cadence, findings, ledger, rotate, signoff, verify
+from drtests.evidence import attest, cadence, deficiencies, findings, ledger, rotate, signoff, verify
 from drtests.evidence.proven import proven
 from drtests.record import store
 from drtests.record.clock import parse_utc, utc_now
@@ -164,13 +164,14 @@ def export(root: Path, since: datetime, until: datetime | None, out: Path, publi
         root, since, until, parse_utc(utc_now()), loaded
     )
     gaps = [f.as_dict() | {"where": f.where} for f in gaps]
+    register = deficiencies.of_period(deficiencies.of_folder(root, loaded), since, until, parse_utc(utc_now()))
     key_files = public_keys or []
     if len({p.name for p in key_files}) != len(key_files):
         raise DrillError("two --public-key files have the same name: give each its own (e.g. drtests-2026.pub)")
     files = {
-        "summary.html": pages.pack_page(targets, period, len(drills), gaps).encode(),
-        "summary.json": json.dumps({"period": period, "targets": targets, "findings": gaps}, indent=2,
-                                   default=str).encode(),
+        "summary.html": pages.pack_page(targets, period, len(drills), gaps, register).encode(),
+        "summary.json": json.dumps({"period": period, "targets": targets, "findings": gaps,
+                                    "deficiencies": register}, indent=2, default=str).encode(),
         "VERIFY.md": pages.render("VERIFY.md.j2", predicate_type=attest.PREDICATE_TYPE, period=period,
                                   pack_predicate_type=PACK_PREDICATE_TYPE, signers=allowed_signers is not None,
                                   keys=[p.name for p in key_files] or (["drtests.pub"] if key else []),

@@ -56,6 +56,8 @@ def index_page(entries: list, groups: list, ages: dict, present: set[str], max_a
                   max_age_s=max_age_s, present=present)  # fmt: skip
 
 
-def pack_page(targets: list[dict], period: dict, count: int, findings: list[dict] = ()) -> str:
+def pack_page(targets: list[dict], period: dict, count: int, findings: list[dict] = (),
+              register: dict | None = None) -> str:  # fmt: skip
     """summary.html of an evidence pack: what an auditor reads first."""
-    return render("pack.html.j2", targets=targets, period=period, count=count, findings=findings)
+    return render("pack.html.j2", targets=targets, period=period, count=count, findings=findings,
+                  register=register or {"deficiencies": []})  # fmt: skip

@@ -31,6 +31,13 @@ class Artifact:
         return f"{self.kind} {self.name} (drill {self.drill_id})"
 
 
+def open_after(change: dict | None) -> int | None:
+    """How many deficiencies of the target a drill left open (its evidence "deficiencies")."""
+    if not change or "opened" not in change:
+        return None
+    return sum(len(change.get(kind) or []) for kind in ("opened", "recurring", "still_open"))
+
+
 @dataclass(frozen=True)
 class DrillSummary:
     """One drill in a line: what history.jsonl, the index, status, retention and packs need."""
@@ -57,6 +64,7 @@ class DrillSummary:
     graph_slots: tuple[int, ...] = ()  # the rotation's slots it compared node by node
     graph_slot_count: int | None = None  # t
     gate: bool = False
+    open_deficiencies: int | None = None  # the target's, after this drill (None: it did not say)
     artifacts: tuple[Artifact, ...] = field(default=(), compare=False)  # what the drill made
     references: tuple[str, ...] = field(default=(), compare=False)  # every backup file and snapshot it used
 
@@ -81,6 +89,7 @@ class DrillSummary:
             snapshot_indices=len(share["restored"]) + len(share["not_restored"]) if share else None,
             gate=bool(evidence.get("gate")), artifacts=artifacts_of(evidence), references=references_of(evidence),
             graph_share=graph[0], graph_slots=graph[1], graph_slot_count=graph[2],
+            open_deficiencies=open_after(evidence.get("deficiencies")),
         )  # fmt: skip
 
     @classmethod
@@ -95,7 +104,7 @@ class DrillSummary:
             indices=line.get("indices"), restore_share=line.get("restore_share"),
             restored=tuple(line.get("restored", ())), snapshot_indices=line.get("snapshot_indices"),
             graph_share=line.get("graph_share"), graph_slots=tuple(line.get("graph_slots", ())),
-            graph_slot_count=line.get("graph_slot_count"),
+            graph_slot_count=line.get("graph_slot_count"), open_deficiencies=line.get("open_deficiencies"),
         )  # fmt: skip
 
     def as_line(self) -> dict:
@@ -115,6 +124,8 @@ class DrillSummary:
         if self.graph_share is not None:
             line |= {"graph_share": self.graph_share, "graph_slots": list(self.graph_slots),
                      "graph_slot_count": self.graph_slot_count}  # fmt: skip
+        if self.open_deficiencies is not None:
+            line["open_deficiencies"] = self.open_deficiencies
         return line
 
 

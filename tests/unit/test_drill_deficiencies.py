@@ -4,6 +4,9 @@ register: opened (new), reopened (recurring), closed, still open; written as dri
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 from drtests import notify
@@ -69,3 +72,48 @@ def test_a_broken_ledger_is_said_in_the_report_and_the_drill_is_still_written(tm
     change = written(reports, cfg, "d2", "2026-03-02T10:00:00Z", fail=True)["deficiencies"]
     assert change["verified"] is False and f"{ledger.LEDGER} is broken" in change["unavailable"]
     assert "The deficiency register could not be read" in (reports / "d2" / "report.html").read_text()
+
+
+def test_the_index_shows_each_targets_open_deficiencies_after_its_last_drill(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    prod, edge = (drills_on_disk.config(tmp_path, t) for t in ("prod", "edge"))
+    written(reports, prod, "d1", "2026-03-01T10:00:00Z", fail=True)
+    written(reports, edge, "e1", "2026-03-01T11:00:00Z", fail=False)
+    page = (reports / "index.html").read_text()
+    rows = page.split("</table>")[0].split("<tr")
+    assert next(r for r in rows if ">prod</a>" in r).rstrip().endswith('<span class="tag fail">1</span></td></tr>')
+    assert next(r for r in rows if ">edge</a>" in r).rstrip().endswith('<td class="num">0</td></tr>')
+    assert "Deficiencies open after the last drill: none." in page
+    line = json.loads((reports / "history.jsonl").read_text().splitlines()[0])
+    assert line["open_deficiencies"] == 1  # in history.jsonl, and so in the webhook's body
+
+
+def test_the_pack_summary_holds_the_register_of_its_period(tmp_path: Path) -> None:
+    """d1 opens a deficiency, d2 closes it, d3 opens another kind: a pack of d2's day holds the
+    first (closed in it); a pack of the days after d2 holds only the second."""
+    private, _ = keys.generate(tmp_path / "keys")
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=f'[evidence]\nsigning_key_file = "{private}"\n')
+    reports = tmp_path / "reports"
+    written(reports, cfg, "d1", "2026-03-01T10:00:00Z", fail=True)
+    written(reports, cfg, "d2", "2026-03-02T10:00:00Z", fail=False)
+    unproven = drills_on_disk.drill(cfg, "d3", "2026-03-04T10:00:00Z")
+    unproven.check("verify", INDEX, 10, 10)
+    unproven.check("verify", "RTO (s)", 60, 99)
+    drills_on_disk.write(reports, unproven)
+
+    def pack(since: str, until: str) -> dict:
+        out = tmp_path / f"pack-{since}.zip"
+        result = subprocess.run([str(Path(sys.executable).parent / "drtests"), "export", "--report-dir", str(reports),
+                                 "--since", since, "--until", until, "--out", str(out), "--key", str(private)],
+                                capture_output=True, text=True)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        with zipfile.ZipFile(out) as z:
+            assert "Deficiencies of the period" in z.read("summary.html").decode()
+            return json.loads(z.read("summary.json"))["deficiencies"]
+
+    first = pack("2026-03-02", "2026-03-03")
+    assert first["verified"] and [(d["key"], d["status"]) for d in first["deficiencies"]] == [
+        ("prod/verify/docs {index}", "closed")]  # fmt: skip
+    later = pack("2026-03-03", "2026-03-05")
+    assert [(d["key"], d["status"], d["severity"]) for d in later["deficiencies"]] == [
+        ("prod/verify/RTO (s)", "open", "objective")]  # fmt: skip
