@@ -19,6 +19,8 @@
     drtests verify-evidence --all --report-dir reports --public-key drtests.pub   the whole ledger
     drtests controls --since 2026-01-01 [--format markdown|json|oscal] --public-key drtests.pub
     drtests deficiencies [--open] [--format markdown|json|oscal] --public-key drtests.pub   what is still broken
+    drtests accept-risk KEY --until 2027-01-31 --reason "..." --by ann@example.com --key ~/.ssh/id_ed25519
+    drtests assign KEY --owner team@example.com --by ann@example.com --key ~/.ssh/id_ed25519
 
 Exit codes: 0 the drill passed / the evidence is intact; 1 the drill failed (a check caught a
 problem) / the evidence was altered; 2 a usage or config error (nothing was touched); 3 an
@@ -37,6 +39,7 @@ import pytest
 
 from drtests import config as drill_config
 from drtests.cli.codes import INFRASTRUCTURE_ERROR, USAGE_ERROR
+from drtests.cli.compliance import add_compliance_commands
 from drtests.cli.reports import (
     controls_matrix,
     deficiency_register,
@@ -45,6 +48,7 @@ from drtests.cli.reports import (
     keygen,
     rebuild_history,
     revoke_key,
+    risk_decision,
     rotate_key,
     sign_off,
     verify_all,
@@ -207,32 +211,6 @@ def add_report_commands(sub) -> None:
                        "statement's RFC 3161 timestamp (evidence.intoto.tsr) against it")  # fmt: skip
 
 
-def add_compliance_commands(sub) -> None:
-    """The commands an auditor and a service owner read: the controls matrix, the deficiency register."""
-    controls = sub.add_parser("controls", help="the compliance matrix of a period: each control, its drills",
-                              description="Per control named in the drills' [evidence] controls, every drill of the "
-                              "period the ledger holds: verdict, RTO and RPO met, signature valid (by --public-key; "
-                              "legacy HMAC folders never count as signed), sign-offs valid (by --allowed-signers). "
-                              "oscal: NIST OSCAL assessment-results JSON.")  # fmt: skip
-    controls.add_argument("--report-dir", default="reports", metavar="DIR")
-    controls.add_argument("--since", required=True, metavar="YYYY-MM-DD")
-    controls.add_argument("--until", metavar="YYYY-MM-DD", help="the first day not included (default: now)")
-    controls.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
-    controls.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
-    controls.add_argument("--allowed-signers", type=Path, metavar="FILE")
-    register = sub.add_parser("deficiencies", help="the deficiency register: each failed check, open until fixed",
-                              description="Every failed or unproven check of the ledger's drills, as a deficiency "
-                              "of its target: severity, owner, due day ([evidence] owner, fix_within_days), the "
-                              "drills that failed it, and the drill that closed it (a later drill of the target "
-                              "that passed every index or type that failed). Counts only drills whose signed "
-                              "statement verifies with --public-key (without one: every drill, marked UNVERIFIED). "
-                              "oscal: an OSCAL plan-of-action-and-milestones (POA&M).")  # fmt: skip
-    register.add_argument("--report-dir", default="reports", metavar="DIR")
-    register.add_argument("--open", action="store_true", help="only the deficiencies still open")
-    register.add_argument("--format", default="markdown", choices=("markdown", "json", "oscal"))
-    register.add_argument("--public-key", action="append", default=[], type=Path, metavar="PEM")
-
-
 def add_key_commands(sub) -> None:
     """rotate-key and revoke-key: the ledger lines that change which key signs it."""
     rotate_cmd = sub.add_parser("rotate-key", help="move a report folder's ledger to a new signing key",
@@ -271,7 +249,19 @@ def main(argv: list[str] | None = None) -> int:
         return controls_matrix(Path(args.report_dir), args.since, args.until, args.format, args.public_key,
                                args.allowed_signers)  # fmt: skip
     if args.command == "deficiencies":
-        return deficiency_register(Path(args.report_dir), args.open, args.format, args.public_key)
+        return deficiency_register(Path(args.report_dir), args.open, args.format, args.public_key,
+                                   args.allowed_signers)  # fmt: skip
+    if args.command in ("accept-risk", "assign"):
+        return risk_decision(
+            Path(args.report_dir),
+            args.deficiency,
+            args.command,
+            args.by,
+            args.key,
+            reason=args.reason,
+            until=getattr(args, "until", ""),
+            owner=getattr(args, "owner", ""),
+        )
     if args.command == "keygen":
         return keygen(args.out)
     if args.command == "rotate-key":

@@ -236,7 +236,8 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     return 0
 
 
-def deficiency_register(root: Path, only_open: bool, form: str, public_keys: list[Path]) -> int:
+def deficiency_register(root: Path, only_open: bool, form: str, public_keys: list[Path],
+                        allowed_signers: Path | None = None) -> int:  # fmt: skip
     """Every deficiency the ledger's drills found, open first; exit 0 however many are open: it
     reports, a drill's own verdict is what fails a pipeline."""
     import json
@@ -248,7 +249,10 @@ def deficiency_register(root: Path, only_open: bool, form: str, public_keys: lis
     keys_given = folder_keys(root, public_keys)
     if keys_given is None:
         return USAGE_ERROR
-    found = refused_in_one_line(lambda: deficiencies.of_folder(root, keys_given))
+    if allowed_signers is not None and not allowed_signers.is_file():
+        print(f"drtests: error: --allowed-signers {allowed_signers}: no such file", file=sys.stderr)
+        return USAGE_ERROR
+    found = refused_in_one_line(lambda: deficiencies.of_folder(root, keys_given, allowed_signers))
     if found is None:
         return 1
     at = deficiencies.when(utc_now())
@@ -258,4 +262,31 @@ def deficiency_register(root: Path, only_open: bool, form: str, public_keys: lis
         print(json.dumps(deficiency_report.as_json(found, at, only_open), indent=2))
     else:
         print(json.dumps(deficiency_report.as_oscal(found, at, metadata.version("drtests"), only_open), indent=2))
+    return 0
+
+
+def risk_decision(root: Path, deficiency: str, command: str, by: str, key: Path, **fields: str) -> int:
+    """accept-risk / assign: the decision's signed ledger line, for a deficiency the register holds."""
+    from drtests.errors import DrillError
+    from drtests.evidence import deficiencies, risk
+
+    if not (root / "ledger.jsonl").is_file():
+        print(f"drtests: error: {root}: no ledger.jsonl: not a report folder drills wrote", file=sys.stderr)
+        return USAGE_ERROR
+    found = refused_in_one_line(lambda: deficiencies.of_folder(root, []))
+    if found is None:
+        return 1
+    if deficiency not in {d.key for d in found.deficiencies}:
+        print(f"drtests: error: {deficiency!r}: no such deficiency in {root} (drtests deficiencies names each as "
+              "target/phase/check)", file=sys.stderr)  # fmt: skip
+        return USAGE_ERROR
+    action = risk.ACCEPT if command == "accept-risk" else risk.ASSIGN
+    try:
+        entry = risk.decide(root, deficiency, action, by, key.expanduser(), **fields)
+    except DrillError as exc:
+        print(f"drtests: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    said = f"accepted until {entry['until']}" if action == risk.ACCEPT else f"assigned to {entry['owner']}"
+    print(f"{deficiency}: {said} by {entry['by']} at {entry['at']} (ledger line {entry['seq'] + 1}, signed with "
+          f"your SSH key); drtests deficiencies --allowed-signers F applies it")  # fmt: skip
     return 0

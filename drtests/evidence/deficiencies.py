@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from drtests.errors import DrillError
-from drtests.evidence import attest, ledger
+from drtests.evidence import attest, ledger, risk
 from drtests.evidence.proven import proven
 from drtests.record.clock import parse_utc
 from drtests.words import Phase, Verdict
@@ -90,6 +90,7 @@ class Occurrence:
     message: str = ""  # the newest failure's, in the drill's words
     closed_by: str | None = None
     closed_at: str | None = None
+    accepted: dict | None = None  # a signed risk acceptance of this occurrence: by, at, until, reason
 
 
 @dataclass
@@ -100,6 +101,7 @@ class Deficiency:
     owner: str
     controls: list[str]
     occurrences: list[Occurrence]
+    assigned: dict | None = None  # the newest signed assignment: owner, by, at, reason (its owner wins)
 
     @property
     def key(self) -> str:
@@ -117,11 +119,19 @@ class Deficiency:
     def recurring(self) -> bool:
         return len(self.occurrences) > 1
 
+    def accepted(self, at: datetime) -> bool:
+        """Open, and its risk accepted (signed) until a day not yet past."""
+        taken = self.now.accepted
+        return self.open and taken is not None and at.date().isoformat() <= str(taken.get("until"))
+
     def overdue(self, at: datetime) -> bool:
-        return self.open and at.date().isoformat() > self.now.due
+        return self.open and not self.accepted(at) and at.date().isoformat() > self.now.due
+
+    def status(self, at: datetime) -> str:
+        return "closed" if not self.open else "accepted" if self.accepted(at) else "open"
 
     def as_dict(self, at: datetime) -> dict:
-        return {"key": self.key, "status": "open" if self.open else "closed", "severity": self.now.severity,
+        return {"key": self.key, "status": self.status(at), "severity": self.now.severity,
                 "overdue": self.overdue(at), "age_days": age_days(self.now.opened_at, at),
                 **asdict(self)}  # fmt: skip
 
@@ -152,7 +162,7 @@ def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
             if key in found and found[key].open:
                 _passed(found[key], drill, passed - {item for item, _ in bad})
     for deficiency in found.values():
-        deficiency.owner = owners[deficiency.target]
+        deficiency.owner = owners[deficiency.target]  # a signed assignment (apply) overrides it
     return list(found.values())
 
 
@@ -189,18 +199,42 @@ class Register:
     not_counted: list[str]  # "drill X: its statement does not verify: ..."
     drills: int  # the drills it was derived from
     verified: bool = True  # False: no public key given, so no drill's signature was checked
+    not_applied: list[str] = field(default_factory=list)  # risk decisions not applied, and why
 
     def open(self) -> list[Deficiency]:
         return [d for d in self.deficiencies if d.open]
 
 
-def of_folder(root: Path, public_keys: list[Ed25519PublicKey]) -> Register:
+def of_folder(root: Path, public_keys: list[Ed25519PublicKey], allowed_signers: Path | None = None) -> Register:
     """The register of the drills the ledger holds, each counted only when its statement verifies
     with one of the keys (or a key of their chain); unsigned history from before signing began is
     named, never counted. With no key, every drill of the ledger counts and the register says it
-    is unverified. DrillError when the ledger is broken (a forged drill breaks it)."""
+    is unverified. Risk decisions apply when their SSH signature verifies with `allowed_signers`.
+    DrillError when the ledger is broken (a forged drill breaks it)."""
     counted, not_counted = counted_drills(root, public_keys)
-    return Register(register(counted), not_counted, len(counted), bool(public_keys))
+    found = register(counted)
+    decided, not_applied = risk.decisions(root, allowed_signers)
+    not_applied += apply(found, decided)
+    return Register(found, not_counted, len(counted), bool(public_keys), not_applied)
+
+
+def apply(found: list[Deficiency], decided: list[dict]) -> list[str]:
+    """Each verified decision, in ledger order: an acceptance holds for the occurrence open when it
+    was made (a reopening needs its own), an assignment names the owner from then on. What could
+    not be applied, a line each."""
+    by_key, said = {d.key: d for d in found}, []
+    for entry in decided:
+        d, what = by_key.get(str(entry.get("deficiency"))), f"{entry.get('action')} of {entry.get('deficiency')}"
+        record = {k: entry.get(k) for k in ("by", "at", "until", "owner", "reason") if entry.get(k) is not None}
+        if d is None:
+            said.append(f"{what} by {entry.get('by')}: no such deficiency among the counted drills")
+        elif entry.get("action") == risk.ASSIGN:
+            d.assigned, d.owner = record, str(entry.get("owner"))
+        elif d.open and when(d.now.opened_at) <= when(str(entry.get("at"))):
+            d.now.accepted = record
+        else:
+            said.append(f"{what} by {entry.get('by')} at {entry.get('at')}: it was not open then")
+    return said
 
 
 def counted_drills(root: Path, public_keys: list[Ed25519PublicKey],

@@ -44,10 +44,20 @@ def as_markdown(found: Register, at: datetime, only_open: bool = False) -> str:
         now = d.now
         late = " **OVERDUE**" if d.overdue(at) else ""
         again = f", recurring (occurrence {len(d.occurrences)})" if d.recurring else ""
+        taken = now.accepted or {}
+        accepted = (
+            [
+                f"- risk **ACCEPTED** until {taken.get('until')} by {taken.get('by')} ({taken.get('at')}): "
+                f"{taken.get('reason')}" + ("" if d.accepted(at) else " (**expired**)")
+            ]
+            if taken
+            else []
+        )
+        assigned = [f"- assigned by {d.assigned.get('by')} ({d.assigned.get('at')})"] if d.assigned else []
         lines += [f"### {d.target}: {d.check} ({d.phase})", "",
-                  f"- severity: **{now.severity}**{again}",
+                  f"- severity: **{now.severity}**{again}", *accepted,
                   f"- opened by drill {now.opened_by} at {now.opened_at}, {age_days(now.opened_at, at)} day(s) ago",
-                  f"- due {now.due}{late}; owner: {d.owner or 'nobody named ([evidence] owner)'}",
+                  f"- due {now.due}{late}; owner: {d.owner or 'nobody named ([evidence] owner)'}", *assigned,
                   f"- failed in: {', '.join(now.failed_in)}",
                   *([f"- not yet passed again: {', '.join(now.items)}"] if now.items else []),
                   f"- last failure: {now.message or '(no message)'}",
@@ -66,6 +76,8 @@ def as_markdown(found: Register, at: datetime, only_open: bool = False) -> str:
             lines.append("")
     if found.not_counted:
         lines += ["## Drills not counted", ""] + [f"- {why}" for why in found.not_counted] + [""]
+    if found.not_applied:
+        lines += ["## Risk decisions not applied", ""] + [f"- {why}" for why in found.not_applied] + [""]
     return "\n".join(lines)
 
 
@@ -81,7 +93,7 @@ def as_oscal(found: Register, at: datetime, version: str, only_open: bool = Fals
         "relevant-evidence": [{"href": f"{drill_id}/evidence.intoto.jsonl",
                                "description": "the drill's signed statement (DSSE, in-toto Statement v1)"}],
     } for started, drill_id in dict.fromkeys(drills)]  # fmt: skip
-    risks = [risk_of(d) for d in shown]
+    risks = [risk_of(d, at) for d in shown]
     items = [{
         "uuid": str(uuid.uuid5(NAMESPACE, f"poam-item/{d.key}")), "title": f"{d.target}: {d.check} ({d.phase})",
         "description": d.now.message or f"{d.check} failed on {d.target}",
@@ -110,12 +122,19 @@ def observation_uuid(drill_id: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"observation/{drill_id}"))
 
 
-def risk_of(d: Deficiency) -> dict:
+def risk_of(d: Deficiency, at: datetime) -> dict:
     entries = []
     for n, o in enumerate(d.occurrences):
         entries.append({"uuid": str(uuid.uuid5(NAMESPACE, f"risk-log/{d.key}/{n}/open")), "title": "opened",
                         "description": f"drill {o.opened_by} failed it", "start": o.opened_at,
                         "status-change": "open"})  # fmt: skip
+        if o.accepted:
+            entries.append({"uuid": str(uuid.uuid5(NAMESPACE, f"risk-log/{d.key}/{n}/accepted")),
+                            "title": "risk accepted", "start": str(o.accepted.get("at")),
+                            "end": f"{o.accepted.get('until')}T23:59:59Z",
+                            "description": f"accepted by {o.accepted.get('by')} until {o.accepted.get('until')}: "
+                                           f"{o.accepted.get('reason')} (signed with their SSH key)",
+                            "status-change": "deviation-approved"})  # fmt: skip
         if o.closed_by:
             entries.append({"uuid": str(uuid.uuid5(NAMESPACE, f"risk-log/{d.key}/{n}/closed")), "title": "closed",
                             "description": f"drill {o.closed_by} passed every item that failed",
@@ -125,7 +144,8 @@ def risk_of(d: Deficiency) -> dict:
         "description": d.now.message or f"{d.check} failed on {d.target}",
         "statement": f"Until a drill passes it again, recovery of {d.target} is not proven for {d.check} "
                      f"({d.now.severity}).",
-        "status": "open" if d.open else "closed", "risk-log": {"entries": entries},
+        "status": {"open": "open", "accepted": "deviation-approved", "closed": "closed"}[d.status(at)],
+        "risk-log": {"entries": entries},
         "related-observations": [{"observation-uuid": observation_uuid(i)} for i in d.now.failed_in],
     }  # fmt: skip
     if d.open:

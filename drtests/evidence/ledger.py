@@ -26,7 +26,7 @@ from drtests.sign import keys, sshsig
 LEDGER = "ledger.jsonl"
 GENESIS = "0" * 64
 LINE_KINDS = {"drill": "drill", "signoff": "sign-off of drill", keychain.ROTATE: "key rotation",
-              keychain.REVOKE: "key revocation"}  # fmt: skip
+              keychain.REVOKE: "key revocation", "risk": "risk decision"}  # fmt: skip
 
 
 @contextmanager
@@ -263,7 +263,7 @@ def signature_problem(entry: dict, allowed: tuple[list[Ed25519PublicKey], str] |
         if signer is None:
             return f"{refusal} (it names {signature.get('keyid')})"
         return chain.revoked(entry, keys.keyid(signer)) if chain else ""
-    if signature.get("kind") == "sshsig" and entry.get("kind") == "signoff":
+    if signature.get("kind") == "sshsig" and entry.get("kind") in ("signoff", "risk"):
         if allowed_signers is None:
             return ""
         ok, said = sshsig.verify(canonical(entry), str(signature.get("sig")), allowed_signers, str(entry.get("by")),
