@@ -47,6 +47,11 @@ def test_a_fault_opens_a_clean_drill_closes_and_the_fault_again_reopens_and_a_fo
         first = drill(drill_lab, env, fault=True)
         key = f"{first['target_name']}/{CHECK}"
         assert keys_of(first, "opened") == [key] and first["deficiencies"]["verified"]
+        ann = signing.ssh_identity(tmp_path, "ann@example.com")
+        accepted = subprocess.run([DRTESTS, "accept-risk", key, "--report-dir", str(drill_lab.reports), "--until",
+                                   "2099-12-31", "--reason", "fixed in the next release", "--by", ann.principal,
+                                   "--key", str(ann.key)], capture_output=True, text=True)  # fmt: skip
+        assert accepted.returncode == 0, accepted.stderr  # a signed risk line: the next drills go on past it
         clean = drill(drill_lab, env, fault=False)
         assert keys_of(clean, "closed") == [key] and not keys_of(clean, "still_open")
         again = drill(drill_lab, env, fault=True)
