@@ -207,7 +207,7 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     from importlib import metadata
 
     from drtests.errors import DrillError
-    from drtests.evidence import cadence, controls, findings, ledger, pack
+    from drtests.evidence import cadence, controls, deficiencies, deficiency_report, findings, ledger, pack
     from drtests.record.clock import parse_utc, utc_now
 
     if not root.is_dir():
@@ -232,7 +232,13 @@ def controls_matrix(root: Path, since: str, until: str | None, form: str, public
     elif form == "json":
         print(json.dumps(controls.as_json(rows, period, gaps), indent=2))
     else:
-        print(json.dumps(controls.as_oscal(rows, period, metadata.version("drtests"), gaps), indent=2))
+        document = controls.as_oscal(rows, period, metadata.version("drtests"), gaps)
+        try:  # the register is stricter than the matrix (an unsigned drill after signed ones breaks it)
+            found = deficiencies.of_folder(root, keys_given or [], allowed_signers)
+            document = deficiency_report.with_risks(document, found, start, end, parse_utc(utc_now()))
+        except DrillError as exc:
+            print(f"drtests: warning: no deficiency risks in the output: {exc}", file=sys.stderr)
+        print(json.dumps(document, indent=2))
     return 0
 
 

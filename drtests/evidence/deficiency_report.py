@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from drtests.evidence.controls import NAMESPACE, token
-from drtests.evidence.deficiencies import Deficiency, Register, age_days
+from drtests.evidence.deficiencies import Deficiency, Register, age_days, of_period
 from drtests.record.clock import utc_now
 
 NS = "https://drtests.dev/ns/oscal"
@@ -151,3 +151,30 @@ def risk_of(d: Deficiency, at: datetime) -> dict:
     if d.open:
         risk["deadline"] = f"{d.now.due}T23:59:59Z"
     return risk
+
+
+def with_risks(document: dict, found: Register, since: datetime, until: datetime | None, at: datetime) -> dict:
+    """`drtests controls --format oscal` with the register beside it: each deficiency open at some
+    time in the period, as a risk of the result (as in the POA&M), and each control's finding
+    related to the risks of the deficiencies its drills found."""
+    (result,) = document["assessment-results"]["results"]
+    kept = {d["key"] for d in of_period(found, since, until, at)["deficiencies"]}
+    shown = [d for d in found.deficiencies if d.key in kept]
+    if not shown:
+        return document
+    present = {o["uuid"] for o in result.get("observations", [])}
+    risks = []
+    for d in shown:
+        risk = risk_of(d, at)
+        risk["related-observations"] = [r for r in risk["related-observations"] if r["observation-uuid"] in present]
+        if not risk["related-observations"]:
+            del risk["related-observations"]
+        risks.append(risk)
+    result["risks"] = risks
+    for finding in result.get("findings", []):
+        related = [
+            {"risk-uuid": r["uuid"]} for d, r in zip(shown, risks, strict=True) if finding["title"] in d.controls
+        ]
+        if related:
+            finding["related-risks"] = related
+    return document

@@ -101,6 +101,9 @@ def test_controls_names_the_gap_in_markdown_json_and_oscal(reports: Path) -> Non
     (control,) = outcome["findings"]
     assert control["target"]["status"]["state"] == "not-satisfied"  # d2 failed, and the gap
     assert {"observation-uuid": gap["uuid"]} in control["related-observations"]
+    (risk,) = outcome["risks"]  # the deficiency d2 opened (d3 did not pass its index again), as in the POA&M
+    assert (risk["title"], risk["status"]) == ("docs {index} on prod", "open")
+    assert control["related-risks"] == [{"risk-uuid": risk["uuid"]}]
     later = json.loads(run(*common[:4], "2026-03-15", "--until", "2026-03-20", *common[7:], "--format", "json").stdout)
     assert later["findings"] == [] and later["controls"]["DORA:Art.12"][0]["satisfied"]
 
