@@ -351,7 +351,7 @@ def plain_read(es: Elasticsearch, name: str) -> int:
     count = 0
     try:
         while (
-            page := es.search(body=body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
+            page := es.search(**body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
             .get("hits", {})
             .get("hits", [])
         ):
