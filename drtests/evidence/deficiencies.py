@@ -230,11 +230,17 @@ def apply(found: list[Deficiency], decided: list[dict]) -> list[str]:
             said.append(f"{what} by {entry.get('by')}: no such deficiency among the counted drills")
         elif entry.get("action") == risk.ASSIGN:
             d.assigned, d.owner = record, str(entry.get("owner"))
-        elif d.open and when(d.now.opened_at) <= when(str(entry.get("at"))):
-            d.now.accepted = record
+        elif taken := open_at(d, when(str(entry.get("at")))):
+            taken.accepted = record
         else:
             said.append(f"{what} by {entry.get('by')} at {entry.get('at')}: it was not open then")
     return said
+
+
+def open_at(d: Deficiency, moment: datetime) -> Occurrence | None:
+    """The occurrence of the deficiency open at that moment (an acceptance is for it alone)."""
+    return next((o for o in d.occurrences if when(o.opened_at) <= moment
+                 and (o.closed_at is None or when(o.closed_at) > moment)), None)  # fmt: skip
 
 
 def counted_drills(root: Path, public_keys: list[Ed25519PublicKey],

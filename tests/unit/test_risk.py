@@ -104,6 +104,7 @@ def test_an_acceptance_holds_for_the_occurrence_it_was_made_for_and_an_assignmen
     drills_on_disk.write(folder["reports"], drills_on_disk.drill(folder["cfg"], "d3", later[1], "fail"))
     (d,) = register(folder, "--allowed-signers", str(folder["allowed"]))["deficiencies"]
     assert d["status"] == "open" and len(d["occurrences"]) == 2 and d["occurrences"][1]["accepted"] is None
+    assert d["occurrences"][0]["accepted"]["by"] == "ann@example.com"  # it stays with the occurrence it was for
     assert (d["owner"], d["assigned"]["by"]) == ("team-storage@example.com", "ann@example.com")
 
 
