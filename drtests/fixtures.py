@@ -16,6 +16,7 @@ from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import Service, node_service, stackgraph_service
 from drtests.options import DrillOptions
 from drtests.progress import Progress
+from drtests.proof_beside import ProofBeside
 from drtests.record.drill import Drill
 from drtests.safety import Safety
 from drtests.session import DrillSession
@@ -126,3 +127,12 @@ def dr_safety(dr_drill: Drill, dr_say: Progress, request: pytest.FixtureRequest)
     if signal_name := safety.run_all():
         dr_drill.warnings.append(f"{signal_name} came during the safety steps; they finished, the run stops")
         request.session.shouldstop = f"{signal_name} during the safety steps"
+
+
+@pytest.fixture(scope="session")
+def dr_proof_beside(dr_safety: Safety) -> Iterator[ProofBeside]:
+    """The checks the restore phase starts beside its work, whose results the verify phase takes;
+    stopped at the drill's end (before the safety steps remove what they read)."""
+    beside = ProofBeside()
+    yield beside
+    beside.stop()

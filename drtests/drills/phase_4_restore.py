@@ -1,6 +1,8 @@
 """Restore: stop the node, import the backup while following the log, start the node; restore the
 ES snapshot (renamed by default). The phase's wall time is the drill's RTO."""
 
+import time
+
 import pytest
 
 from drtests import modes, recovery
@@ -13,6 +15,7 @@ from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, Cancelled, OtherPathFailed, graph_path, watch
+from drtests.proof_beside import ProofBeside
 from drtests.record.results import RestoredTelemetry, RestoreLog
 from drtests.steps import (
     COPY_BACKUP,
@@ -84,7 +87,16 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
             planned.append(WRITE_LEDGER.planned(PHASE, f"{ledger} (only those are ever deleted)"))
     planned += [
-        START_NODE.planned(PHASE, unit=unit, detail=f"`{start}`, once the import and the snapshot restore ended"),
+        START_NODE.planned(
+            PHASE,
+            unit=unit,
+            detail=f"`{start}`, "
+            + (
+                "once the import ended (the snapshot restore goes on beside: the node never reads its copies)"
+                if es.enabled and starts_early(cfg)
+                else "once the import and the snapshot restore ended"
+            ),
+        ),
         NODE_ACTIVE_AGAIN.planned(PHASE),
         NODE_ANSWERS.planned(
             PHASE,
@@ -101,7 +113,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     return [p for p in planned if p]
 
 
-def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, request):
+def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, dr_proof_beside, request):
     drill = dr_drill
     require(drill, "backup")
     site = request.getfixturevalue("dr_restore_site")
@@ -112,7 +124,9 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
     telemetry_path = None
     if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
-        telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request)
+        telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request,
+                                        dr_proof_beside)  # fmt: skip
+    node_up, t0 = False, time.monotonic()
     try:
         with graph_path(telemetry_path):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
@@ -122,19 +136,25 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
                 drill.step(PHASE, IMPORT(), outcome="failed")
                 raise stopped.cause from None
             drill.step(PHASE, IMPORT(), imported, "done" if imported.rc == 0 else "failed")
+            graph_s = imported.duration_s
             if telemetry_path is not None:
                 if imported.rc != 0:  # the restore failed already: the snapshot restore goes no further
                     telemetry_path.cancel()
+                elif starts_early(cfg):  # the node serves again while the snapshot restore goes on
+                    node_up = True
+                    serve_again(drill, site, imported, window, dr_say, dr_proof_beside)
+                    graph_s = time.monotonic() - t0
                 telemetry_path.join_into(drill.steps, every=lambda: dr_say("waiting for the snapshot restore"))
     finally:
-        restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
+        if not node_up:
+            restart_node(PHASE, drill, service, cfg, dr_say, site.node_was_active)
     if telemetry_path is not None:
-        drill.restore.paths_s = {"graph": round(imported.duration_s, 3), "telemetry": telemetry_path.duration_s}
+        drill.restore.paths_s = {"graph": round(graph_s, 3), "telemetry": telemetry_path.duration_s}
     drill.restore.log = RestoreLog(window.path, window.offset, window.excerpt())
-
-    check_import(drill, host, st, imported, window)
-    if site.node_was_active and not drill.failed_checks(PHASE):  # a failed import: no node to wait for
-        check_node_answers(drill, site, dr_say)
+    if not node_up:
+        check_import(drill, host, st, imported, window)
+        if site.node_was_active and not drill.failed_checks(PHASE):  # a failed import: no node to wait for
+            check_node_answers(drill, site, dr_say)
     if telemetry_path is not None:
         try:
             restored = telemetry_path.result()  # its failure (a name taken, failed shards) fails here
@@ -143,6 +163,26 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         if restored is not None:
             check_restored(drill, restored)
     assert_checks(drill, PHASE)
+
+
+def starts_early(cfg: DrillConfig) -> bool:
+    """The node may start once the import ended, before the snapshot restore did, when the restore
+    writes copies the node never reads (renamed, or into a restore cluster); a replace-mode restore
+    rewrites the node's own indices, so the node waits for it."""
+    return cfg.drill.parallel_paths and (cfg.elasticsearch.restore == "rename" or bool(cfg.restore_cluster.url))
+
+
+def serve_again(drill, site, imported, window, say, proof: ProofBeside) -> None:
+    """Right after a good import: start the node, check the import, wait until the node answers,
+    then read the restored graph beside the snapshot restore (the verify phase compares it)."""
+    cfg = site.config
+    restart_node(PHASE, drill, site.service, cfg, say, site.node_was_active)
+    check_import(drill, site.host, cfg.stackstate, imported, window)
+    if site.node_was_active and not drill.failed_checks(PHASE):
+        check_node_answers(drill, site, say)
+        if not drill.failed_checks(PHASE):
+            say("reading the restored graph beside the snapshot restore")
+            proof.start_graph(drill, site)
 
 
 def check_node_answers(drill, site, say) -> None:
@@ -157,7 +197,7 @@ def check_node_answers(drill, site, say) -> None:
     drill.check(PHASE, NODE_ANSWERS(), f"within {timeout:g}s", f"after {took:g}s", took <= timeout)
 
 
-def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request) -> Beside:
+def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request, proof) -> Beside:
     """The snapshot restore as the telemetry path beside the import; its restore ledger written on
     the target before the restore request, the removal of what it restores registered as a safety step."""
     es, snapshot = request.getfixturevalue("dr_restore_es"), drill.backup.snapshot
@@ -199,12 +239,15 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
 
         request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
         share = drill.restore.share
+        originals = share.restored if share is not None else snapshot.indices
+        reads = proof.start_telemetry(cfg, drill, es, snapshots.restored_names(cfg, originals, elsewhere))
         if share is not None:
             request_line += f" ({len(share.restored)} of {len(snapshot.indices)} indices: restore share {share.share})"
         with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line):
             restored = snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
                                                   elsewhere=elsewhere, refused=not_created,
-                                                  indices=share.restored if share else None)  # fmt: skip
+                                                  indices=share.restored if share else None,
+                                                  ready=reads.submit)  # fmt: skip
         if share is not None:  # what a full restore would read, for the RTO forecast
             sizes = snapshots.index_sizes(es, snapshot.repository, snapshot.snapshot)
             share.bytes_restored, share.bytes_total = sum(sizes.get(i, 0) for i in share.restored), sum(sizes.values())

@@ -7,16 +7,14 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.modes.base import FULL_LIVE
 from drtests.options import DrillOptions
+from drtests.proof_beside import COUNT_RESTORED, COUNT_TOPOLOGY_AFTER, FULL_RESTORED
 from drtests.record.drill import Drill
-from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require, step
+from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("verify")
 PHASE = "verify"
-COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
-COUNT_RESTORED = step("count and fingerprint restored docs")
-FULL_RESTORED = step("full digest of the restored copies")
 RTO = check("RTO (s)")
 RPO = check("RPO (s)")
 RTO_FORECAST = check("RTO forecast of a full restore (s)")
@@ -58,12 +56,17 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     return planned
 
 
-def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
+def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, request):
     cfg, drill = dr_config, dr_drill
     require(drill, "restore")
     site, mode = request.getfixturevalue("dr_restore_site"), modes.of(cfg)
-    with drill.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
-        after, listings = read_graph(make_probe(site.config, site.host), graph_checks.kept_by(drill.baseline.listings))
+    read_beside = dr_proof_beside.graph_read(drill.steps)  # read beside the snapshot restore
+    if read_beside is not None:
+        after, listings = read_beside
+    else:
+        with drill.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
+            keep = graph_checks.kept_by(drill.baseline.listings)
+            after, listings = read_graph(make_probe(site.config, site.host), keep)
     drill.verify.topology = after
     mode.compare_topology(drill, after)
     drill.verify.graph = graph_checks.prove_graph(
@@ -73,14 +76,19 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, request):
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
-        with drill.timed_step(PHASE, COUNT_RESTORED()):
-            restored_counts = client.doc_counts(es, list(mapping.values()))
-            restored_prints = digests.fingerprints(es, sorted(mapping.values()), cfg.elasticsearch.fingerprint_sample)
+        reads = dr_proof_beside.restored_reads(drill.steps)  # each index read as it became usable
+        if reads is not None:
+            restored_counts, restored_prints = reads.counts, reads.prints
+        else:
+            with drill.timed_step(PHASE, COUNT_RESTORED()):
+                restored_counts = client.doc_counts(es, list(mapping.values()))
+                sample = cfg.elasticsearch.fingerprint_sample
+                restored_prints = digests.fingerprints(es, sorted(mapping.values()), sample)
         drill.verify.docs = {orig: restored_counts.get(new, 0) for orig, new in mapping.items()}
         drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         mode.compare_telemetry(drill, restored_counts, restored_prints)
         mode.compare_still_written(drill, request.getfixturevalue("dr_es"), es)
-        verify_in_full(cfg, drill, es, mapping, dr_options, request)
+        verify_in_full(cfg, drill, es, mapping, reads.full if reads is not None else {}, dr_options, request)
 
     rto, objectives = drill.rto_seconds, cfg.objectives
     if (share := drill.restore.share) is not None:
@@ -129,17 +137,21 @@ def forecast_full_rto(drill: Drill, share, objective: float) -> None:
                 f"{share.bytes_total} bytes, in {telemetry}s), objective {objective:g}s")  # fmt: skip
 
 
-def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], options, request) -> None:
+def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], read: dict[str, dict], options,
+                   request) -> None:  # fmt: skip
     """elasticsearch.full_verify: every document of this drill's share of the indices, restored
-    against the source (at snapshot time; existing drills: the live past-day indices)."""
+    against the source (at snapshot time; existing drills: the live past-day indices); `read`: the
+    restored copies' digests already read beside the restore."""
     slices, rule = cfg.elasticsearch.full_verify_slices, "at snapshot time"
     if modes.of(cfg).full_verify_live(cfg):
         rule = modes.of(cfg).hash_live_source(cfg, drill, options, request.getfixturevalue("dr_es"))
     full = drill.backup.full_verify
     if full is None or full.source is None:
         return
-    with drill.timed_step(PHASE, FULL_RESTORED(), f"every document of {len(full.indices)} "
-                          "indices"):  # fmt: skip
-        restored = digests.full_digests(es, [mapping[orig] for orig in full.indices if orig in mapping], slices)
+    names = [mapping[orig] for orig in full.indices if orig in mapping]
+    restored = {name: read[name] for name in names if name in read}
+    if missing := [name for name in names if name not in restored]:
+        with drill.timed_step(PHASE, FULL_RESTORED(), f"every document of {len(missing)} indices"):
+            restored |= digests.full_digests(es, missing, slices)
     full.restored = {orig: restored[mapping[orig]] for orig in full.indices if mapping.get(orig) in restored}
     compare_full(drill, PHASE, mapping, rule)

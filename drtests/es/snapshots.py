@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from elasticsearch import Elasticsearch
 from elasticsearch import exceptions as es_errors
@@ -13,6 +14,7 @@ from elasticsearch import exceptions as es_errors
 from drtests.config import DrillConfig
 from drtests.errors import DrillError, WaitTimeout
 from drtests.es.client import existing_indices, expressions
+from drtests.es.recovered import RecoveryWatch
 from drtests.es_errors import reason
 from drtests.record.results import RestoredTelemetry, Snapshot
 from drtests.waiting import wait_until
@@ -169,6 +171,14 @@ def renamed(cfg: DrillConfig, names: list[str]) -> dict[str, str]:
     return {name: pattern.sub(replacement, name) for name in names}
 
 
+def restored_names(cfg: DrillConfig, originals: list[str], elsewhere: bool) -> dict[str, str]:
+    """original -> the name its restored copy gets: renamed, or (replace mode, a restore cluster)
+    the original name."""
+    if elsewhere or cfg.elasticsearch.restore != "rename":
+        return {name: name for name in originals}
+    return renamed(cfg, originals)
+
+
 INERT_SETTINGS = ["index.lifecycle.name", "index.lifecycle.rollover_alias"]
 
 
@@ -181,6 +191,7 @@ def restore_snapshot(
     elsewhere: bool = False,
     refused: Callable[[list[str]], None] = lambda names: None,
     indices: list[str] | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> RestoredTelemetry:
     """Restore every index of the snapshot (or `indices` of it), renamed (default) or over deleted originals
     (replace), or (`elsewhere`: `es` is the restore cluster) under the original names, which no
@@ -188,7 +199,9 @@ def restore_snapshot(
     `before_restore` gets the names the restore will create, once it is sure none exists yet
     (the caller registers their removal there: never of an index the drill did not create);
     `refused` gets them when Elasticsearch refuses the restore request (then it created none of
-    them: a name another writer took meanwhile is theirs)."""
+    them: a name another writer took meanwhile is theirs). `ready` gets each restored index's
+    name as soon as its primaries started, while the restore goes on (the checks on it start then),
+    and the rest once the restore ended well."""
     es_cfg = cfg.elasticsearch
     originals = snapshot.indices if indices is None else indices  # indices: this drill's restore share
     body: dict = {
@@ -198,7 +211,7 @@ def restore_snapshot(
         "index_settings": {"index.number_of_replicas": 0},
     }
     if es_cfg.restore == "rename" or elsewhere:
-        mapping = {name: name for name in originals} if elsewhere else renamed(cfg, originals)
+        mapping = restored_names(cfg, originals, elsewhere)
         if not elsewhere:
             body |= {"rename_pattern": es_cfg.rename_pattern, "rename_replacement": es_cfg.rename_replacement}
         # Invisible to production: the copies join none of the live indices' aliases (a read
@@ -215,7 +228,7 @@ def restore_snapshot(
             )
         before_restore(sorted(mapping.values()))
     else:
-        mapping = {name: name for name in originals}
+        mapping = restored_names(cfg, originals, elsewhere)
         for name in originals:
             say(f"replace mode: deleting index {name}")
             es.indices.delete(index=name, ignore_unavailable=True)
@@ -226,8 +239,25 @@ def restore_snapshot(
             interval=0.2,
         )
     repo, snap = snapshot.repository, snapshot.snapshot
+    targets = list(mapping.values())
+    watch = RecoveryWatch(es, targets, ready) if ready is not None else None
+    with watch or nullcontext():
+        result = _restore(es, es_cfg, repo, snap, body, mapping, refused)
+        if result["shards"]["failed"]:
+            raise DrillError(f"restore of snapshot {repo}/{snap}: {result['shards']['failed']} of "
+                             f"{result['shards']['total']} shards failed: {failed_shards(es, targets)}")  # fmt: skip
+        statuses = [_yellow(es, es_cfg, part, repo, snap, targets) for part in expressions(targets)]
+        if watch is not None:
+            watch.finish()
+    health = "yellow" if "yellow" in statuses else "green"
+    return RestoredTelemetry("restore cluster" if elsewhere else es_cfg.restore, mapping, result["shards"], health)
+
+
+def _restore(es: Elasticsearch, es_cfg, repo: str, snap: str, body: dict, mapping: dict[str, str],
+             refused: Callable[[list[str]], None]) -> dict:  # fmt: skip
+    """The restore request, waiting for its completion: its "snapshot" part (shards total, failed)."""
     try:
-        result = es.snapshot.restore(
+        return es.snapshot.restore(
             repository=repo, snapshot=snap, body=body, wait_for_completion=True, request_timeout=es_cfg.timeout
         )["snapshot"]
     except es_errors.ConnectionTimeout:
@@ -235,22 +265,18 @@ def restore_snapshot(
     except es_errors.TransportError as exc:
         refused(sorted(mapping.values()))
         raise DrillError(f"restore of snapshot {repo}/{snap} failed: {reason(exc)}") from None
-    targets = list(mapping.values())
-    if result["shards"]["failed"]:
-        raise DrillError(f"restore of snapshot {repo}/{snap}: {result['shards']['failed']} of "
-                         f"{result['shards']['total']} shards failed: {failed_shards(es, targets)}")  # fmt: skip
-    statuses = []
-    for part in expressions(targets):
-        try:
-            statuses.append(es.cluster.health(index=part, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
-                                              request_timeout=es_cfg.timeout + 10)["status"])  # fmt: skip
-        except es_errors.TransportError as exc:
-            if exc.status_code != 408:  # 408: the wait for yellow timed out
-                raise
-            raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
-                              f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
-    health = "yellow" if "yellow" in statuses else "green"
-    return RestoredTelemetry("restore cluster" if elsewhere else es_cfg.restore, mapping, result["shards"], health)
+
+
+def _yellow(es: Elasticsearch, es_cfg, part: str, repo: str, snap: str, targets: list[str]) -> str:
+    """The restored indices of `part` at yellow at least (their status), else WaitTimeout."""
+    try:
+        return es.cluster.health(index=part, wait_for_status="yellow", timeout=f"{int(es_cfg.timeout)}s",
+                                 request_timeout=es_cfg.timeout + 10)["status"]  # fmt: skip
+    except es_errors.TransportError as exc:
+        if exc.status_code != 408:  # 408: the wait for yellow timed out
+            raise
+        raise WaitTimeout(f"indices restored from {repo}/{snap} did not reach yellow within "
+                          f"{es_cfg.timeout:g}s: {failed_shards(es, targets)}") from None  # fmt: skip
 
 
 def index_sizes(es: Elasticsearch, repository: str, snapshot: str) -> dict[str, int]:

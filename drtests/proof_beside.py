@@ -1,0 +1,76 @@
+"""The checks that start before the verify phase, when their inputs exist: the graph read once
+the node answers after the import (beside the snapshot restore), the restored copies read as each
+index became usable. The restore phase starts them; the verify phase takes their results and
+compares, as if it had read them itself; the drill's end stops whatever still runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drtests.config import DrillConfig
+from drtests.declared import step
+from drtests.es.as_restored import IndexChecks, RestoredReads
+from drtests.parallel import Beside
+from drtests.record.drill import Drill, Step
+from drtests.topology import checks as graph_checks
+from drtests.topology.probes import make_probe, read_graph
+
+PHASE = "verify"  # what they read is verified there; their steps say when they ran
+COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
+COUNT_RESTORED = step("count and fingerprint restored docs")
+FULL_RESTORED = step("full digest of the restored copies")
+READ_WORKERS = 2  # restored indices read at once: the cluster and a 2-core runner stay responsive
+
+
+@dataclass
+class ProofBeside:
+    graph: Beside | None = None  # the topology read after the restore: (counts, listings)
+    telemetry: IndexChecks | None = None  # the restored copies' counts, fingerprints, digests
+
+    def start_graph(self, drill: Drill, site) -> None:
+        """Read the restored graph now, beside what still runs (the node answers again)."""
+        keep = graph_checks.kept_by(drill.baseline.listings)
+
+        def read(path: Beside):
+            with path.timed_step(PHASE, COUNT_TOPOLOGY_AFTER()):
+                return read_graph(make_probe(site.config, site.host), keep)
+
+        self.graph = Beside("graph-proof", read)
+
+    def start_telemetry(self, cfg: DrillConfig, drill: Drill, es, restored: dict[str, str]) -> IndexChecks:
+        """The reads of the restored copies (`restored`: original -> restored name), to be handed
+        each index as it becomes usable; the full digest for this drill's full-verification share."""
+        full = drill.backup.full_verify
+        chosen = full.indices if full is not None else []
+        wanted = {restored[name] for name in chosen if name in restored}
+        es_cfg = cfg.elasticsearch
+        self.telemetry = IndexChecks(es, es_cfg.fingerprint_sample, wanted, es_cfg.full_verify_slices, READ_WORKERS)
+        return self.telemetry
+
+    def graph_read(self, steps: list[Step]):
+        """(counts, listings) of the restored graph, its step added to `steps`; None when not started."""
+        if self.graph is None:
+            return None
+        self.graph.join_into(steps, every=lambda: None)
+        return self.graph.result()
+
+    def restored_reads(self, steps: list[Step]) -> RestoredReads | None:
+        """The restored copies' reads, their steps added to `steps`; None when not started."""
+        if self.telemetry is None:
+            return None
+        reads = self.telemetry.result()
+        for declared, span, detail in (
+            (COUNT_RESTORED, reads.counted, "each batch of indices as it became usable"),
+            (FULL_RESTORED, reads.digested, f"every document of {len(reads.full)} indices, each as it became usable"),
+        ):
+            if span.started:
+                steps.append(Step(PHASE, declared(), detail, duration_s=span.duration_s, started=span.started))
+        return reads
+
+    def stop(self) -> None:
+        """The drill ends (or failed before verify): nothing more is read; the reads in flight end."""
+        if self.graph is not None:
+            self.graph.cancel()
+            self.graph.wait()
+        if self.telemetry is not None:
+            self.telemetry.cancel()
