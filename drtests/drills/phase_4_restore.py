@@ -9,14 +9,14 @@ from drtests import modes, recovery
 from drtests.config import DrillConfig
 from drtests.drill_state import backup_file
 from drtests.errors import DrillError
-from drtests.es import client, snapshots
+from drtests.es import client, forecast, recovered, snapshots
 from drtests.hosts.logtail import LogWindow
 from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, Cancelled, OtherPathFailed, graph_path, watch
 from drtests.proof_beside import ProofBeside
-from drtests.record.results import RestoredTelemetry, RestoreLog
+from drtests.record.results import RestoredTelemetry, RestoreLog, RestoreShare
 from drtests.steps import (
     COPY_BACKUP,
     COPY_INTACT,
@@ -61,10 +61,15 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     cfg = mode.site_config(cfg)
     st, unit = cfg.stackstate, cfg.service.unit
     stop, start = node_commands(cfg)
+    early = es.enabled and starts_early(cfg)
+    when_node = ("once the import ended (the snapshot restore goes on beside: the node never reads its copies)"
+                 if early else "once the import and the snapshot restore ended")  # fmt: skip
+    start_node = START_NODE.planned(PHASE, unit=unit, detail=f"`{start}`, {when_node}")
     planned += [
         STOP_NODE.planned(PHASE, f"`{stop}`", unit=unit),
         IMPORT.planned(PHASE, f"`{cfg.command(st.import_command, file=file)}` (timeout {st.import_timeout:g}s), "
              f"following {cfg.path(st.log_file)}"),
+        *([start_node] if early else []),
     ]  # fmt: skip
     if es.enabled:
         when = "beside the import" if cfg.drill.parallel_paths else "after the import"
@@ -87,16 +92,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             ledger = f"before the restore request: the names it creates, in {lock}.restored on the target"
             planned.append(WRITE_LEDGER.planned(PHASE, f"{ledger} (only those are ever deleted)"))
     planned += [
-        START_NODE.planned(
-            PHASE,
-            unit=unit,
-            detail=f"`{start}`, "
-            + (
-                "once the import ended (the snapshot restore goes on beside: the node never reads its copies)"
-                if es.enabled and starts_early(cfg)
-                else "once the import and the snapshot restore ended"
-            ),
-        ),
+        *([] if early else [start_node]),
         NODE_ACTIVE_AGAIN.planned(PHASE),
         NODE_ANSWERS.planned(
             PHASE,
@@ -240,23 +236,49 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         request_line = f"POST _snapshot/{snapshot.repository}/{snapshot.snapshot}/_restore"
         share = drill.restore.share
         originals = share.restored if share is not None else snapshot.indices
-        reads = proof.start_telemetry(cfg, drill, es, snapshots.restored_names(cfg, originals, elsewhere))
+        reads = None  # drill.parallel_paths = false: the copies are read after the restore, in verify
+        if cfg.drill.parallel_paths:
+            reads = proof.start_telemetry(cfg, drill, es, snapshots.restored_names(cfg, originals, elsewhere))
         if share is not None:
             request_line += f" ({len(share.restored)} of {len(snapshot.indices)} indices: restore share {share.share})"
-        with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line):
+        with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line) as restoring:
             restored = snapshots.restore_snapshot(es, cfg, snapshot, lambda _: None, before_restore=remove_later,
                                                   elsewhere=elsewhere, refused=not_created,
                                                   indices=share.restored if share else None,
-                                                  ready=reads.submit)  # fmt: skip
-        if share is not None:  # what a full restore would read, for the RTO forecast
-            sizes = snapshots.index_sizes(es, snapshot.repository, snapshot.snapshot)
-            share.bytes_restored, share.bytes_total = sum(sizes.get(i, 0) for i in share.restored), sum(sizes.values())
+                                                  ready=reads.submit if reads is not None else None)  # fmt: skip
+            if share is not None:  # what a full restore would read, for the RTO forecast
+                sizes = snapshots.index_sizes(es, snapshot.repository, snapshot.snapshot)
+                share.bytes_restored = sum(sizes.get(i, 0) for i in share.restored)
+                share.bytes_total = sum(sizes.values())
+        if share is not None:
+            forecast_telemetry(es, share, restored, sizes, restoring.duration_s)
         return restored
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
     into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
     dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
     return Beside("restore", restore_path, cfg.drill.parallel_paths)
+
+
+def forecast_telemetry(es, share: RestoreShare, restored: RestoredTelemetry, sizes: dict[str, int],
+                       step_s: float) -> None:  # fmt: skip
+    """The snapshot restore of every index, forecast from this one's recovery spans (its fixed part,
+    per index, per byte, the recoveries' overlap) and never below what the cluster's recovery
+    throttle allows for the snapshot's bytes."""
+    spans = recovered.recovery_spans(es, list(restored.indices.values()))
+    original = {new: orig for orig, new in restored.indices.items()}
+    model = forecast.fit(list(spans.values()), step_s)
+    setting, data_nodes = recovered.recovery_throttle(es)
+    floor = forecast.throttle_floor_s(share.bytes_total or 0, forecast.byte_rate(setting), data_nodes)
+    share.throttle = {"max_bytes_per_sec": setting, "data_nodes": data_nodes,
+                      "floor_s": round(floor, 3) if floor is not None else None}  # fmt: skip
+    if model is None:
+        return
+    read = {original.get(name, name): span.bytes for name, span in spans.items()}
+    full = model.seconds([read.get(name, size) for name, size in sizes.items()])
+    share.telemetry_full_s = round(max(full, floor or 0.0), 3)
+    share.model = {"fixed_s": model.fixed_s, "per_index_s": round(model.per_index_s, 4),
+                   "per_byte_s": model.per_byte_s, "overlap": round(model.overlap, 3)}  # fmt: skip
 
 
 def check_import(drill, host, st, imported, window: LogWindow) -> None:

@@ -44,8 +44,10 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             [
                 RTO_FORECAST.planned(
                     PHASE,
-                    f"this restore's telemetry path scaled to every index's bytes "
-                    f"<= {objectives.rto_seconds:g}s (restore_share {cfg.elasticsearch.restore_share})",
+                    "the snapshot restore of every index, forecast from this restore's recovery spans (a fixed "
+                    "part, a part per index and per byte, the recoveries' overlap; never below the cluster's "
+                    f"recovery throttle) <= {objectives.rto_seconds:g}s "
+                    f"(restore_share {cfg.elasticsearch.restore_share})",
                 )
             ]
             if cfg.elasticsearch.enabled and cfg.elasticsearch.restore_share != "1/1"
@@ -125,7 +127,8 @@ def forecast_full_rto(drill: Drill, share, objective: float) -> None:
         drill.check(PHASE, RTO_FORECAST(), f"<= {objective:g}", None, ok=False,
                     message="no forecast of a full restore's RTO: the restore's bytes or time are unknown")  # fmt: skip
         return
-    full = telemetry * share.bytes_total / share.bytes_restored
+    # from the restore's own recovery spans; without them (no recovery listed), scaled by the bytes
+    full = share.telemetry_full_s or telemetry * share.bytes_total / share.bytes_restored
     if drill.config.drill.parallel_paths:
         forecast = rto - max(graph, telemetry) + max(graph, full)
     else:
@@ -134,7 +137,18 @@ def forecast_full_rto(drill: Drill, share, objective: float) -> None:
     drill.check(PHASE, RTO_FORECAST(), f"<= {objective:g}", forecast, ok=forecast <= objective,
                 message=f"forecast RTO of a full restore {forecast}s (this drill restored {len(share.restored)} of "
                 f"{len(share.restored) + len(share.not_restored)} indices, {share.bytes_restored} of "
-                f"{share.bytes_total} bytes, in {telemetry}s), objective {objective:g}s")  # fmt: skip
+                f"{share.bytes_total} bytes, in {telemetry}s; a full snapshot restore {round(full, 3)}s"
+                f"{throttled(share)}), objective {objective:g}s")  # fmt: skip
+
+
+def throttled(share) -> str:
+    """The cluster's recovery throttle, in words for the forecast's message."""
+    throttle = share.throttle or {}
+    if not throttle.get("max_bytes_per_sec"):
+        return ""
+    floor = f", at least {throttle['floor_s']:g}s for the snapshot's bytes" if throttle.get("floor_s") else ""
+    return (f", recovery throttle indices.recovery.max_bytes_per_sec {throttle['max_bytes_per_sec']} on "
+            f"{throttle['data_nodes']} data node(s){floor}")  # fmt: skip
 
 
 def verify_in_full(cfg: DrillConfig, drill: Drill, es, mapping: dict[str, str], read: dict[str, dict], options,

@@ -112,3 +112,13 @@ def recovery_spans(es: Elasticsearch, names: list[str]) -> dict[str, Span]:
                 sum(int(s["index"]["size"]["total_in_bytes"]) for s in shards),
             )
     return spans
+
+
+def recovery_throttle(es: Elasticsearch) -> tuple[str, int]:
+    """The cluster's indices.recovery.max_bytes_per_sec as set (transient over persistent over the
+    node's default) and its number of data nodes: the throttle applies to each data node, to
+    snapshot restores as to peer recoveries."""
+    settings = es.cluster.get_settings(include_defaults=True, flat_settings=True)
+    key = "indices.recovery.max_bytes_per_sec"
+    value = next((settings[s][key] for s in ("transient", "persistent", "defaults") if key in settings.get(s, {})), "")
+    return str(value), int(es.cluster.health()["number_of_data_nodes"])

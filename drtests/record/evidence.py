@@ -16,6 +16,7 @@ import jsonschema
 from drtests.config.sections import EvidenceSection
 from drtests.record.clock import utc_now
 from drtests.record.drill import Drill, facts_of
+from drtests.record.timeline import timeline
 from drtests.sign import keys
 from drtests.words import parse_age
 
@@ -51,6 +52,7 @@ def evidence_of(drill: Drill) -> dict:
         "phases": [{k: v for k, v in asdict(p).items() if not k.startswith("_")} for p in drill.phases.values()],
         "checks": [asdict(c) for c in drill.checks],
         "steps": [asdict(s) for s in drill.steps],
+        "timeline": timeline([asdict(s) for s in drill.steps]),
         "warnings": list(drill.warnings),
         "rto": {
             "measured_s": drill.rto_seconds,

@@ -137,7 +137,12 @@ class RestoreShare:
     not_restored: list[str]
     bytes_restored: int | None = None  # in the repository, of the restored indices
     bytes_total: int | None = None  # of every index of the snapshot: what a full restore reads
-    forecast_full_s: float | None = None  # the RTO of a full restore, from this restore's throughput
+    forecast_full_s: float | None = None  # the RTO of a full restore, from this restore's recovery spans
+    # the snapshot restore of every index, forecast from this restore's recovery spans: its fixed
+    # part, per index and per byte, the overlap of the recoveries (drtests.es.forecast)
+    telemetry_full_s: float | None = None
+    model: dict | None = None  # fixed_s, per_index_s, per_byte_s, overlap
+    throttle: dict | None = None  # indices.recovery.max_bytes_per_sec, data nodes, the least time it allows
 
 
 @dataclass

@@ -55,7 +55,11 @@ def assert_rewrite_fails_verify(drill_lab: DrillLab, *mode_args: str) -> None:
     counts pass, the target is healthy; elsewhere than in place, production's graph untouched."""
     counts, graph_before = drill_lab.doc_counts(), drill_lab.lab.graph_types()
     checks = drill_lab.add_checks(REWRITE)
-    result = drill_lab.run(*mode_args, "--set", "probe.content_share=1/1", "--", checks)
+    # the fault lands between the restore and the verify phase: with the paths one after the other the
+    # checks read after the restore (side by side they read each copy as it becomes usable, before this check)
+    result = drill_lab.run(
+        *mode_args, "--set", "probe.content_share=1/1", "--set", "drill.parallel_paths=false", "--", checks
+    )
     assert result.returncode == 1, result.stdout[-3000:]
     evidence = drill_lab.evidence()
     verdicts = {c["name"]: c["verdict"] for c in evidence["checks"]}

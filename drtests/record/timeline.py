@@ -1,0 +1,49 @@
+"""When each step of the backup, the restore and the verification ran, against the two paths:
+the graph path (the node stopped, the export or import, the node started), the telemetry path
+(snapshot, snapshot restore) and the checks beside or after them. Read from the steps' own start
+times and durations, so it shows what happened, not what was planned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+GRAPH, TELEMETRY, CHECKS = "graph path", "telemetry path", "checks"
+LANES = (GRAPH, TELEMETRY, CHECKS)
+PHASES = ("backup", "restore", "verify")
+GRAPH_STEPS = ("stop ", "start ", "export graph", "import graph", "copy the backup")
+TELEMETRY_STEPS = ("snapshot", "restore snapshot", "write the restore ledger")
+
+
+def lane_of(phase: str, name: str) -> str:
+    if phase != "verify" and name.startswith(GRAPH_STEPS):
+        return GRAPH
+    if phase != "verify" and name.startswith(TELEMETRY_STEPS):
+        return TELEMETRY
+    return CHECKS
+
+
+def _moment(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(steps: list[dict]) -> dict:
+    """{"span_s": the whole, "bars": [{lane, phase, name, start_s, duration_s}]}, start_s counted
+    from the first step of the backup; steps without a start time (recorded before they were
+    timed) are left out."""
+    timed = [s for s in steps if s.get("phase") in PHASES and s.get("started")]
+    if not timed:
+        return {"span_s": 0.0, "bars": []}
+    t0 = min(_moment(s["started"]) for s in timed)
+    bars = [
+        {
+            "lane": lane_of(s["phase"], s["name"]),
+            "phase": s["phase"],
+            "name": s["name"],
+            "start_s": round(_moment(s["started"]) - t0, 3),
+            "duration_s": s.get("duration_s") or 0.0,
+        }
+        for s in timed
+    ]
+    bars.sort(key=lambda b: (LANES.index(b["lane"]), b["start_s"]))
+    span = max(b["start_s"] + b["duration_s"] for b in bars)
+    return {"span_s": round(span, 3), "bars": bars}
