@@ -72,6 +72,7 @@ SCALES = {
 }
 FIXED_DOCS_PER_INDEX = 10  # the fixed-cost drills: many indices, little data (what grows is the count)
 CALLS = ("stop ", "start ", "export graph", "import graph", "snapshot", "restore snapshot")
+GRAPH_CALLS = ("stop ", "start ", "export graph", "import graph")
 
 
 def spread(values: list[float]) -> dict:
@@ -92,7 +93,7 @@ def drill_config(lab: Lab, es_url: str, root: Path) -> Path:
 
 
 def bench_drills(lab: Lab, config: Path, runs: int, reports: Path, profile: bool = True) -> dict:
-    overheads, walls, rss = [], [], []
+    overheads, critical, walls, rss = [], [], [], []
     for _ in range(runs):
         t0 = time.monotonic()
         result = subprocess.run([sys.executable, "-m", "drtests.cli", "run", "--config", str(config),
@@ -104,11 +105,25 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path, profile: bool
         inside = sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS))
         walls.append(wall)
         overheads.append(100 * (wall - inside) / wall)
+        critical.append(100 * (wall - longer_path_calls(evidence)) / wall)
         rss.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-    return {"wall_s": spread(walls), "overhead_pct": spread(overheads), "peak_rss_mb": round(max(rss), 1),
+    return {"wall_s": spread(walls), "overhead_pct": spread(overheads), "critical_path_pct": spread(critical),
+            "peak_rss_mb": round(max(rss), 1),
             "nodes": sum(evidence["topology"]["before"].values()), "indices": len(evidence["telemetry"]["before"]),
             "docs": sum(evidence["telemetry"]["before"].values()), "breakdown": breakdown(evidence, walls[-1]),
             "profile": profile_drill(config, reports) if profile else "not profiled at this scale"}  # fmt: skip
+
+
+def longer_path_calls(evidence: dict) -> float:
+    """The longer path's own calls, phase by phase: in the backup the node's stop, the export and
+    the start against the snapshot; in the restore the stop, the import and the start against the
+    snapshot restore. What no harness can shorten: the drill's critical path without its checks."""
+    total = 0.0
+    for phase, telemetry in (("backup", "snapshot"), ("restore", "restore snapshot")):
+        steps = [s for s in evidence["steps"] if s["phase"] == phase]
+        graph = sum(s["duration_s"] for s in steps if s["name"].startswith(GRAPH_CALLS))
+        total += max(graph, sum(s["duration_s"] for s in steps if s["name"] == telemetry))
+    return total
 
 
 def run_drill(config: Path, reports: Path, *sets: str) -> tuple[float, dict]:
@@ -121,9 +136,6 @@ def run_drill(config: Path, reports: Path, *sets: str) -> tuple[float, dict]:
     if result.returncode != 0:
         raise SystemExit(f"bench drill ({' '.join(sets) or 'default'}) failed:\n{result.stdout[-3000:]}")
     return wall, json.loads((reports / "latest" / "evidence.json").read_text())
-
-
-GRAPH_CALLS = ("stop ", "start ", "export graph", "import graph")
 
 
 def path_times(evidence: dict) -> dict:
@@ -209,7 +221,8 @@ def share_figures(evidence: dict) -> dict:
     return {"share": share.get("share", "1/1"), "indices": len(evidence["restore"]["indices"]),
             "bytes": share.get("bytes_restored"), "bytes_total": share.get("bytes_total"),
             "restore_s": (evidence["paths"]["restore_s"] or {}).get("telemetry"), "rto_s": rto["measured_s"],
-            "forecast_full_s": rto.get("forecast_full_s")}  # fmt: skip
+            "forecast_full_s": rto.get("forecast_full_s"), "model": share.get("model"),
+            "throttle": share.get("throttle")}  # fmt: skip
 
 
 def bench_shares(config: Path, reports: Path, image: str, es_url: str, existing: dict, shares: tuple[str, ...],
@@ -235,6 +248,7 @@ def bench_shares(config: Path, reports: Path, image: str, es_url: str, existing:
         measured = ("indices", "bytes", "restore_s", "rto_s", "forecast_full_s")
         row = {key: statistics.median(d[key] or 0 for d in done) for key in measured}
         rows.append(dict(row, share=spec, runs=len(done), bytes=row["bytes"] or total, bytes_total=total,
+                         model=done[-1].get("model"), throttle=done[-1].get("throttle"),
                          rto_range_s=[min(d["rto_s"] for d in done), max(d["rto_s"] for d in done)]))  # fmt: skip
     full = rows[0]["rto_s"]
     for row in rows[1:]:
@@ -275,7 +289,23 @@ def breakdown(evidence: dict, wall: float) -> dict:
     return {"wall_s": round(wall, 3), "phases_s": phases, "outside_phases_s": round(wall - sum(phases.values()), 3),
             "work_s": round(sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS)), 3),
             "longest_steps": [(s["phase"], s["name"], s["duration_s"]) for s in steps],
-            "overhead_steps": overhead_steps(evidence)}  # fmt: skip
+            "overhead_steps": overhead_steps(evidence), "timeline": evidence.get("timeline")}  # fmt: skip
+
+
+def timeline_lines(timeline: dict | None, width: int = 60) -> list[str]:
+    """One drill's timeline as text: a row per step, its bar placed where it ran."""
+    if not timeline or not timeline.get("bars"):
+        return []
+    span = timeline["span_s"] or 1.0
+    rows = []
+    for bar in timeline["bars"]:
+        left = round(width * bar["start_s"] / span)
+        length = max(1, round(width * bar["duration_s"] / span))
+        track = (" " * left + "#" * length).ljust(width)[:width]
+        rows.append(f"{bar['lane']:<15} {bar['phase'] + ' / ' + bar['name'][:46]:<57} {bar['start_s']:>7.2f} "
+                    f"{bar['duration_s']:>7.2f} |{track}|")  # fmt: skip
+    header = f"{'lane':<15} {'phase / step':<57} {'from s':>7} {'s':>7} |{'0':<{width - len(f'{span:g}')}}{span:g}|"
+    return ["```", header, *rows, "```", ""]
 
 
 def overhead_steps(evidence: dict) -> list[tuple[str, float]]:
@@ -578,8 +608,10 @@ def verdict(ok: bool) -> str:
 def write_results(path: Path, r: dict, command: str) -> None:
     d, t, f, lg = r["drill"], r["telemetry"], r["files"], r["log"]
     rows = [
-        ("harness overhead (% of drill wall time)", shown(d["overhead_pct"]), "<= 8 %",
-         d["overhead_pct"]["median"] <= 8),
+        ("critical-path overhead (% of drill wall: wall - the longer path's own calls)",
+         shown(d["critical_path_pct"]), "<= 10 %", d["critical_path_pct"]["median"] <= 10),
+        ("harness overhead, the sum of steps outside the calls (% of drill wall time)", shown(d["overhead_pct"]),
+         "<= 8 %", d["overhead_pct"]["median"] <= 8),
         ("peak RSS of the drill process (MB)", d["peak_rss_mb"], "< 300 MB", d["peak_rss_mb"] < 300),
         ("ES requests for counts + fingerprints", f"{t['drtests_requests']} vs naive {t['naive_requests']}",
          ">= 10x fewer", t["naive_requests"] >= 10 * t["drtests_requests"]),
@@ -646,15 +678,14 @@ def write_results(path: Path, r: dict, command: str) -> None:
             )
         )
     if sh := r.get("shares"):
-        quarter = next((row for row in sh["rows"] if row["share"] == "1/4"), None)
-        if quarter:
+        for part in (row for row in sh["rows"] if row["share"] != "1/1"):
             rows.append(
                 (
-                    "forecast of a full restore's RTO from a 1/4 share (s)",
-                    f"{quarter['forecast_full_s']:g} vs {sh['rows'][0]['rto_s']:g} measured restoring it all "
-                    f"({quarter['forecast_error_pct']:+g} %)",
-                    "within 25 %",
-                    abs(quarter["forecast_error_pct"]) <= 25,
+                    f"forecast of a full restore's RTO from a {part['share']} share (s)",
+                    f"{part['forecast_full_s']:g} vs {sh['rows'][0]['rto_s']:g} measured restoring it all "
+                    f"({part['forecast_error_pct']:+g} %)",
+                    "within 10 %",
+                    abs(part["forecast_error_pct"]) <= 10,
                 )
             )
     if "copy_drtests_s" in f:
@@ -692,6 +723,10 @@ def write_results(path: Path, r: dict, command: str) -> None:
         *[f"| {ph} / {name[:90]} | {sec} |" for ph, name, sec in d["breakdown"]["longest_steps"]], "",
         "| the overhead: steps outside the six calls (phase / step) | s |", "|---|---|",
         *[f"| {name} | {sec} |" for name, sec in d["breakdown"].get("overhead_steps", [])], "",
+        "## Timeline of that drill: the two paths and the checks beside them", "",
+        "From the backup's first step; each bar starts when its step started and lasts as long as it ran "
+        "(the evidence's `timeline`, also drawn in its report.html).", "",
+        *timeline_lines(d["breakdown"].get("timeline")),
         "## Profile of one drill (cProfile of the `drtests run` process)", "", "```", d["profile"], "```", "",
         "Raw figures:", "", "```json", json.dumps({**r, "drill": {k: v for k, v in d.items() if k != "profile"}},
                                                    indent=2), "```", "",
@@ -719,8 +754,18 @@ def share_table(shares: dict | None) -> list[str]:
     per_mb = [row["restore_s"] / (row["bytes"] / mb) for row in shares["rows"] if row["bytes"]]
     lines += ["", f"The snapshot restore grows with the bytes restored: {min(per_mb):.3f}-{max(per_mb):.3f} s per MB "
               f"across the shares (the whole snapshot: {full['restore_s']:g} s for "
-              f"{full['bytes'] / mb:.1f} MB); a forecast scales the share's own time by the snapshot's bytes "
-              "over its bytes.", ""]  # fmt: skip
+              f"{full['bytes'] / mb:.1f} MB). A forecast fits the share's own recovery spans: the restore step "
+              "outside the recoveries (fixed), a part per index and per byte, and the recoveries' overlap; it "
+              "sums that for every index of the snapshot, never below the recovery throttle allows.", ""]  # fmt: skip
+    for row in shares["rows"]:
+        model, throttle = row.get("model"), row.get("throttle") or {}
+        if model:
+            lines.append(f"- {row['share']}: fixed {model['fixed_s']:g} s, {1000 * model['per_index_s']:.1f} ms per "
+                         f"index, {model['per_byte_s'] * mb:.3f} s per MB, overlap {model['overlap']:g}; "
+                         f"indices.recovery.max_bytes_per_sec {throttle.get('max_bytes_per_sec') or '?'} on "
+                         f"{throttle.get('data_nodes', '?')} data node(s), at least {throttle.get('floor_s')} s "
+                         "for the snapshot's bytes")  # fmt: skip
+    lines.append("")
     return lines
 
 

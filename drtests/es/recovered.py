@@ -39,7 +39,7 @@ class RecoveryWatch:
     each, as soon as it has started; `finish()` (after the restore returned) hands on the rest.
     A failed poll is retried at the next; the restore's own result is what fails a drill."""
 
-    def __init__(self, es: Elasticsearch, names: list[str], ready: Callable[[str], None], interval: float = 0.25):
+    def __init__(self, es: Elasticsearch, names: list[str], ready: Callable[[str], None], interval: float = 0.2):
         self.es, self.names, self.ready, self.interval = es, list(names), ready, interval
         self.handed: set[str] = set()
         self._stop = threading.Event()
@@ -55,11 +55,13 @@ class RecoveryWatch:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
             try:
                 self.poll()
             except es_errors.TransportError:  # a busy cluster: the next poll asks again
-                continue
+                pass
+            if self._stop.wait(self.interval):
+                return
 
     def poll(self) -> None:
         waiting = [name for name in self.names if name not in self.handed]

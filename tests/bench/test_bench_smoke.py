@@ -34,4 +34,21 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
     assert re.search(r"\| 24 \| 2000 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table)  # the fixed cost's row
     assert "24 indices" in table and "Command: `python -m bench.run --scale smoke" in table
     assert "{" not in table.split("## Where")[0]  # numbers, not Python reprs
-    assert re.search(r"\| harness overhead \(% of drill wall time\) \| [\d.]+ \([\d.]+-[\d.]+\) \|", table)
+    assert re.search(
+        r"\| harness overhead, the sum of steps outside the calls \(% of drill wall time\) \| "
+        r"[\d.]+ \([\d.]+-[\d.]+\) \| <= 8 %",
+        table,
+    )
+    assert re.search(
+        r"\| critical-path overhead \(% of drill wall: wall - the longer path's own calls\) \| "
+        r"[-\d.]+ \([-\d.]+-?[-\d.]+\) \| <= 10 %",
+        table,
+    )
+    timeline = table.split("## Timeline of that drill")[1].split("## ")[0]
+    assert re.search(r"telemetry path +restore / restore snapshot +[\d.]+ +[\d.]+ \|[ #]+\|", timeline)
+    assert re.search(r"checks +verify / count and fingerprint restored docs +[\d.]+", timeline)
+    assert re.search(
+        r"- 1/4: fixed [\d.]+ s, [\d.]+ ms per index, [\d.]+ s per MB, overlap [\d.]+; "
+        r"indices.recovery.max_bytes_per_sec 40mb on 1 data node\(s\)",
+        table,
+    )

@@ -64,6 +64,18 @@ def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
     import_started = datetime.fromisoformat(steps["restore", "import graph"]["started"]).timestamp()
     restore_started = datetime.fromisoformat(steps["restore", "restore snapshot"]["started"]).timestamp()
     assert restore_started < import_started + steps["restore", "import graph"]["duration_s"]  # side by side
+    # the proof beside the work: the node served and its graph was read, and the first restored copies
+    # were read, while the snapshot restore still ran
+    restore_ended = restore_started + steps["restore", "restore snapshot"]["duration_s"]
+    for beside in ("count topology after the restore", "count and fingerprint restored docs"):
+        assert datetime.fromisoformat(steps["verify", beside]["started"]).timestamp() < restore_ended, beside
+    lanes = {(b["lane"], b["name"]) for b in evidence["timeline"]["bars"]}
+    assert {("graph path", "import graph"), ("telemetry path", "restore snapshot"),
+            ("checks", "count and fingerprint restored docs")} <= lanes  # fmt: skip
+    assert (
+        "Timeline: the two paths and the checks beside them"
+        in (drill_lab.reports / "latest" / "report.html").read_text()
+    )
     drill_lab.assert_drill_followed_its_plan(evidence)
     assert_target_healthy(drill_lab, counts)
 

@@ -109,8 +109,8 @@ import pytest
 
 @pytest.mark.dr_check("baseline")
 def test_turn_red(dr_es):
-    dr_es.indices.create(index="{name}", body={{"settings": {{"number_of_replicas": 0,
-        "index.routing.allocation.require._name": "no-such-node"}}}}, wait_for_active_shards=0)
+    dr_es.indices.create(index="{name}", settings={{"number_of_replicas": 0,
+        "index.routing.allocation.require._name": "no-such-node"}}, wait_for_active_shards=0)
 """
 
 

@@ -257,8 +257,8 @@ def test_nightly_snapshots_that_stopped_succeeding_fail_the_drill_on_the_telemet
     backup, good = make_nightly(drill_lab)
     red = f"{drill_lab.index_prefix}red-2026.01.01"
     es = drill_lab.es
-    es.indices.create(index=red, body={"settings": {"number_of_replicas": 0,
-                      "index.routing.allocation.require._name": "no-such-node"}}, wait_for_active_shards=0)  # fmt: skip
+    es.indices.create(index=red, settings={"number_of_replicas": 0,
+                      "index.routing.allocation.require._name": "no-such-node"}, wait_for_active_shards=0)  # fmt: skip
     try:
         wait_for(lambda: time.time() - es.snapshot.get(repository="e2e-repo", snapshot=good)["snapshots"][0]
                  ["end_time_in_millis"] / 1000 > 6, f"the snapshot {good} to be 6 s old", timeout=30)  # fmt: skip

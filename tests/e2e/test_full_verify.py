@@ -18,13 +18,13 @@ import pytest
 @pytest.mark.dr_check("restore")
 def test_change_one_document_in_the_middle(dr_drill, dr_restore_es):
     es, restored = dr_restore_es, dr_drill.restore.telemetry.indices[{index!r}]
-    docs = es.search(index=restored, body={{"size": 10000, "sort": [{{"_seq_no": "asc"}}]}})["hits"]["hits"]
+    docs = es.search(index=restored, size=10000, sort=[{{"_seq_no": "asc"}}])["hits"]["hits"]
     settings = {{"number_of_shards": 1, "number_of_replicas": 0}}
     es.indices.delete(index=restored)
-    es.indices.create(index=restored, body={{"settings": settings}})
+    es.indices.create(index=restored, settings=settings)
     for position, doc in enumerate(docs):
         source = dict(doc["_source"], value=-1.0) if position == len(docs) // 2 else doc["_source"]
-        es.index(index=restored, id=doc["_id"], body=source)
+        es.index(index=restored, id=doc["_id"], document=source)
     es.indices.refresh(index=restored)
 """
 
