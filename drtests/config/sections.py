@@ -98,6 +98,9 @@ class ProbeSection:
     cli_command: str = setting("{home}/bin/sts graph list --ids {type}")
     api_url: str = setting("http://127.0.0.1:7070")  # kind = "api": GET api_url + api_path, a JSON list per type
     api_path: str = setting("/api/node/{type}")
+    # kind = "api": a path answering every node of every type in one JSON list (each with its _type),
+    # asked once instead of once per type; "" (default: 4.6 documents none) asks api_path per type
+    api_all_path: str = setting("")
     command: str = setting("")  # kind = "command": prints {"Type": count} JSON
     concurrency: int = setting(4, ge=1, le=64)  # cli/api: how many types are counted at once (1: one after the other)
     api_from: str = setting("runner", choices=("runner", "host"))  # host: the GET runs on the target (api_get)

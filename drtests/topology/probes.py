@@ -76,13 +76,36 @@ class ApiProbe(Probe):
     kind = "api"
     reads = "ids and content"
 
+    def listings(self, keep: Keep = None) -> dict[str, Listing]:
+        """probe.api_all_path: every type from one answer, each node filed under its _type; else
+        one GET per type (Probe.listings)."""
+        probe = self.cfg.probe
+        if not probe.api_all_path:
+            return super().listings(keep)
+        nodes = self.fetch(probe.api_url.rstrip("/") + probe.api_all_path)
+        by_type: dict[str, list] = {node_type: [] for node_type in probe.types}
+        for node in nodes:
+            if isinstance(node, dict) and node.get("_type") in by_type:
+                by_type[node["_type"]].append(node)
+        return {node_type: listing_of(found, keep.get(node_type, set()) if isinstance(keep, dict) else keep)
+                for node_type, found in by_type.items()}  # fmt: skip
+
+    def look(self) -> None:
+        """One look: the first type's listing (a small answer), even where api_all_path lists all."""
+        self.listing(self.cfg.probe.types[0])
+
     def listing(self, node_type: str, keep: Choice | set[str] | None = None) -> Listing:
         probe = self.cfg.probe
-        url = probe.api_url.rstrip("/") + probe.api_path.format(type=url_quote(node_type))
-        nodes = self.get_on_host(url) if probe.api_from == "host" else self.get(url)
+        return listing_of(
+            self.fetch(probe.api_url.rstrip("/") + probe.api_path.format(type=url_quote(node_type))), keep
+        )
+
+    def fetch(self, url: str) -> list:
+        """GET `url` (on the host with probe.api_from = "host"): a JSON list of nodes."""
+        nodes = self.get_on_host(url) if self.cfg.probe.api_from == "host" else self.get(url)
         if not isinstance(nodes, list):
             raise DrillError(f"topology probe GET {url} did not return a JSON list")
-        return listing_of(nodes, keep)
+        return nodes
 
     def get(self, url: str):
         try:
@@ -144,6 +167,8 @@ def probe_description(cfg: DrillConfig) -> str:
         return f"`{cfg.command(probe.cli_command, type='<Type>')}` for {', '.join(probe.types)}"
     if probe.kind == "api":
         on_host = f" (on the host: `{probe.api_get}`)" if probe.api_from == "host" else ""
+        if probe.api_all_path:
+            return f"GET {probe.api_url}{probe.api_all_path}{on_host} once: {', '.join(probe.types)} by _type"
         return f"GET {probe.api_url}{probe.api_path}{on_host} for {', '.join(probe.types)}"
     return f"`{cfg.command(probe.command)}`"
 

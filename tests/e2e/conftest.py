@@ -155,6 +155,7 @@ def lab_config(lab: Lab, es_url: str, repo: Path, index_prefix: str, **extra: st
     values = {
         "import_timeout": "60", "export_timeout": "60", "service_timeout": "20", "stop_timeout": "10",
         "disposable": "true", "rename_replacement": '"drtests-restored-$1"', "probe_kind": '"api"',
+        "api_all_path": '"/api/nodes"',
         "unit": '"stackstate"', "repository": "e2e-repo", "repository_location": "default", "restore": '"rename"',
     } | extra  # fmt: skip
     location = (
@@ -188,6 +189,7 @@ timeout = {values["service_timeout"]}
 [probe]
 kind = {values["probe_kind"]}
 api_url = "http://127.0.0.1:{lab.settings()["api_port"]}"
+api_all_path = {values["api_all_path"]}
 
 [elasticsearch]
 url = "{es_url}"

@@ -11,6 +11,7 @@ import pytest
 from drtests.config import load, with_overrides
 from drtests.record.drill import Drill
 from drtests.topology import checks
+from drtests.topology.probes import ApiProbe
 from drtests.topology.proof import Choice, Listing, listing_of, prove_relations, prove_type, threshold_of
 
 MS = 1_000_000
@@ -158,3 +159,35 @@ def test_a_restore_that_stamps_most_nodes_anew_leaves_content_unproven_not_passe
     assert proof.same_ids and proof.compared_n == 0
     assert proof.content == ("not comparable: 15 of the 20 nodes both sides hold were written after the watermark "
                              "(the restore, or the node since, rewrote most of them)")  # fmt: skip
+
+
+class AnsweringProbe(ApiProbe):
+    """The api probe's reading of its answers, without a node: each URL it asks answers from `served`."""
+
+    def __init__(self, cfg, served: dict[str, list]) -> None:
+        super().__init__(cfg, host=None)
+        self.served, self.asked = served, []
+
+    def fetch(self, url: str) -> list:
+        self.asked.append(url)
+        return copy.deepcopy(self.served[url])
+
+
+def test_one_answer_for_every_type_lists_each_type_as_the_per_type_answers_do(drill: Drill) -> None:
+    types = {"probe": {"types": ["Component", "Relation", "Layer"], "api_url": "http://n"}}
+    per_type = with_overrides(drill.config, **types)
+    at_once = with_overrides(per_type, probe={**types["probe"], "api_all_path": "/api/nodes"})
+    graph = [*GRAPH, relation(50, 1, 2), {"id": 60, "_type": "Other", "name": "not asked for"}]
+    served = {
+        "http://n/api/nodes": graph,
+        **{f"http://n/api/node/{t}": [n for n in graph if n["_type"] == t] for t in types["probe"]["types"]},
+    }
+    one, each = AnsweringProbe(at_once, served), AnsweringProbe(per_type, served)
+    for keep in (None, {"Component": {"1", "2"}}, Choice(drill.id, 3, (1, 4), 0)):
+        assert one.listings(keep) == each.listings(keep)
+    assert set(one.asked) == {"http://n/api/nodes"} and len(one.asked) == 3 and len(each.asked) == 9  # per listing
+    assert {t: len(listing.ids) for t, listing in one.listings().items()} == {
+        "Component": 20,
+        "Relation": 1,
+        "Layer": 0,
+    }
