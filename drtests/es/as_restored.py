@@ -113,19 +113,20 @@ class IndexChecks:
             if full:
                 self.reads.digested.add(t1, t2)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         """No index follows: the workers end once they read what they were given."""
         if not self._closed:
             self._closed = True
             for _ in self._threads:
                 self._queue.put(DONE)
-        for thread in self._threads:
+        for thread in self._threads if wait else ():
             thread.join()
 
     def cancel(self) -> None:
-        """The drill stopped: nothing more is read (the read in flight ends by itself)."""
+        """The drill stopped: nothing more is read; the read in flight ends by itself, unwaited
+        (a full digest of a large index must not hold up the drill's safety steps)."""
         self.cancelled.set()
-        self.close()
+        self.close(wait=False)
 
     def result(self) -> RestoredReads:
         self.close()

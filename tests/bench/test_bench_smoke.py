@@ -44,7 +44,7 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
         r"[-\d.]+ \([-\d.]+-?[-\d.]+\) \| <= 10 %",
         table,
     )
-    timeline = table.split("## Timeline of that drill")[1].split("## ")[0]
+    timeline = table.split("## Timeline of that drill")[1].split("\n## ")[0]
     assert re.search(r"telemetry path +restore / restore snapshot +[\d.]+ +[\d.]+ \|[ #]+\|", timeline)
     assert re.search(r"checks +verify / count and fingerprint restored docs +[\d.]+", timeline)
     assert re.search(
