@@ -5,6 +5,7 @@ compares, as if it had read them itself; the drill's end stops whatever still ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from drtests.config import DrillConfig
@@ -47,17 +48,19 @@ class ProofBeside:
         self.telemetry = IndexChecks(es, es_cfg.fingerprint_sample, wanted, es_cfg.full_verify_slices, READ_WORKERS)
         return self.telemetry
 
-    def graph_read(self, steps: list[Step]):
+    def graph_read(self, steps: list[Step], say: Callable[[str], None]):
         """(counts, listings) of the restored graph, its step added to `steps`; None when not started."""
         if self.graph is None:
             return None
-        self.graph.join_into(steps, every=lambda: None)
+        self.graph.join_into(steps, every=lambda: say("waiting for the read of the restored graph"))
         return self.graph.result()
 
-    def restored_reads(self, steps: list[Step]) -> RestoredReads | None:
+    def restored_reads(self, steps: list[Step], say: Callable[[str], None]) -> RestoredReads | None:
         """The restored copies' reads, their steps added to `steps`; None when not started."""
         if self.telemetry is None:
             return None
+        if self.telemetry.running():
+            say("waiting for the reads of the restored copies (begun as each became usable)")
         reads = self.telemetry.result()
         for declared, span, detail in (
             (COUNT_RESTORED, reads.counted, "each batch of indices as it became usable"),

@@ -62,7 +62,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
     cfg, drill = dr_config, dr_drill
     require(drill, "restore")
     site, mode = request.getfixturevalue("dr_restore_site"), modes.of(cfg)
-    read_beside = dr_proof_beside.graph_read(drill.steps)  # read beside the snapshot restore
+    read_beside = dr_proof_beside.graph_read(drill.steps, dr_say)  # read beside the snapshot restore
     if read_beside is not None:
         after, listings = read_beside
     else:
@@ -78,7 +78,7 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
-        reads = dr_proof_beside.restored_reads(drill.steps)  # each index read as it became usable
+        reads = dr_proof_beside.restored_reads(drill.steps, dr_say)  # each index read as it became usable
         if reads is not None:
             restored_counts, restored_prints = reads.counts, reads.prints
         else:

@@ -63,6 +63,7 @@ class IndexChecks:
         self._lock = threading.Lock()
         self._error: BaseException | None = None
         self._closed = False
+        self._busy = 0  # batches being read now
         self._threads = [
             threading.Thread(target=self._work, name=f"drtests-restored-reads-{n}", daemon=True) for n in range(workers)
         ]
@@ -92,11 +93,16 @@ class IndexChecks:
         while (batch := self._batch()) is not None:
             if self.cancelled.is_set() or self._error is not None:
                 continue  # drain: the drill goes no further
+            with self._lock:
+                self._busy += 1
             try:
                 self._read(batch)
             except BaseException as exc:  # handed to the verify phase by result()
                 with self._lock:
                     self._error = self._error or exc
+            finally:
+                with self._lock:
+                    self._busy -= 1
 
     def _read(self, batch: list[str]) -> None:
         t0 = time.monotonic()
@@ -127,6 +133,10 @@ class IndexChecks:
         (a full digest of a large index must not hold up the drill's safety steps)."""
         self.cancelled.set()
         self.close(wait=False)
+
+    def running(self) -> bool:
+        """Whether a read is still going on (or waiting to)."""
+        return not self._queue.empty() or self._busy > 0
 
     def result(self) -> RestoredReads:
         self.close()
