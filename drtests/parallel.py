@@ -15,11 +15,9 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from drtests.errors import DrillError
-from drtests.record.clock import utc_ms
 from drtests.record.drill import Step, timed_step
 
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Cancelled(DrillError):
@@ -85,35 +83,6 @@ class Beside(Generic[T]):
         """A step of this path, in its own list; none starts once the path is cancelled."""
         self.check_cancelled()
         return timed_step(self.steps, phase, name, command)
-
-    def alongside(self, phase: str, name: str, command: str, work: Callable[[], R]) -> Callable[[], R]:
-        """`work` as a step of this path in a thread of its own, beside the path's next steps: the
-        step is listed now (in the plan's order) and timed as it runs. Returns what waits for its
-        value (or raises its error)."""
-        self.check_cancelled()
-        entry = Step(phase, name, command=command, outcome="failed", started=utc_ms())
-        self.steps.append(entry)
-        t0, box = time.monotonic(), {}
-
-        def run() -> None:
-            try:
-                box["value"] = work()
-                entry.outcome = "done"
-            except BaseException as exc:  # raised where the value is asked for
-                box["error"] = exc
-            finally:
-                entry.duration_s = round(time.monotonic() - t0, 3)
-
-        thread = threading.Thread(target=run, name=f"drtests-{self.name}-alongside", daemon=True)
-        thread.start()
-
-        def value() -> R:
-            thread.join()
-            if "error" in box:
-                raise box["error"]
-            return box["value"]
-
-        return value
 
     def wait(self, every: Callable[[], None] = lambda: None, interval: float = 1.0) -> None:
         """Join, calling `every` meanwhile (progress, sampling the node); Ctrl-C interrupts it."""

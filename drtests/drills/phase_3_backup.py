@@ -114,18 +114,14 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
     if (share := restore_share_choice(cfg, names, drill.preflight.sequence)) is not None:
         names = share.restored  # an index this drill does not restore is not read in full either
     full = drill.backup.full_verify = full_verify_choice(cfg, names, drill.preflight.sequence)
-    digested = None  # beside the snapshot: the node is stopped, nothing changes the indices meanwhile
     if full is not None:
-        read = partial(digests.full_digests, es, full.indices, cfg.elasticsearch.full_verify_slices)
-        digested = path.alongside(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} indices "
-                                  f"({full.share}, drill #{full.sequence} of the target), beside the snapshot",
-                                  read)  # fmt: skip
+        with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
+                             f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
+            full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
     name = snapshot_name(drill)
     drill_state.record(cfg, host, "snapshot", f"{cfg.elasticsearch.repository}/{name}", drill.id)
     with path.timed_step(PHASE, SNAPSHOT(), f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
         snap = drill.backup.snapshot = snapshots.create_snapshot(es, cfg, name, drill.id)
-    if digested is not None:
-        full.source = digested()
     return snap
 
 
