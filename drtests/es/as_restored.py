@@ -22,7 +22,7 @@ DONE = None  # put on the queue once per worker: no index follows
 
 
 @dataclass
-class Span:
+class ReadSpan:
     """When a kind of read ran: its first start (UTC ms, as steps record it), and how long from
     there to its last end."""
 
@@ -47,8 +47,8 @@ class RestoredReads:
     counts: dict[str, int] = field(default_factory=dict)
     prints: dict[str, str] = field(default_factory=dict)
     full: dict[str, dict] = field(default_factory=dict)
-    counted: Span = field(default_factory=Span)  # counts and fingerprints
-    digested: Span = field(default_factory=Span)  # full digests
+    counted: ReadSpan = field(default_factory=ReadSpan)  # counts and fingerprints
+    digested: ReadSpan = field(default_factory=ReadSpan)  # full digests
 
 
 class IndexChecks:

@@ -51,6 +51,9 @@ class RecoveryWatch:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -79,7 +82,7 @@ class RecoveryWatch:
 
     def finish(self) -> None:
         """The restore ended with every shard recovered: whatever was not handed on yet is now."""
-        self.__exit__()
+        self.stop()
         for name in self.names:
             self.hand_on(name)
 

@@ -5,7 +5,7 @@ times and durations, so it shows what happened, not what was planned."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from drtests.record.clock import parse_utc
 
 GRAPH, TELEMETRY, CHECKS = "graph path", "telemetry path", "checks"
 LANES = (GRAPH, TELEMETRY, CHECKS)
@@ -23,7 +23,7 @@ def lane_of(phase: str, name: str) -> str:
 
 
 def _moment(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    return parse_utc(stamp).timestamp()
 
 
 def timeline(steps: list[dict]) -> dict:

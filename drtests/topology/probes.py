@@ -36,7 +36,7 @@ class Probe:
         types = self.cfg.probe.types
 
         def one(node_type: str) -> Listing:
-            return self.listing(node_type, keep.get(node_type, set()) if isinstance(keep, dict) else keep)
+            return self.listing(node_type, kept_of(keep, node_type))
 
         with ThreadPoolExecutor(max_workers=max(1, min(self.cfg.probe.concurrency, len(types)))) as pool:
             return dict(zip(types, pool.map(one, types), strict=True))
@@ -50,6 +50,11 @@ class Probe:
     def look(self) -> None:
         """One look (the first type's listing): raises DrillError when the node does not answer."""
         self.listing(self.cfg.probe.types[0])
+
+
+def kept_of(keep: Keep, node_type: str) -> Choice | set[str] | None:
+    """Which of one type's nodes a listing keeps whole: the Choice, the before side's ids, or all."""
+    return keep.get(node_type, set()) if isinstance(keep, dict) else keep
 
 
 def counts_of(listings: dict[str, Listing]) -> dict[str, int]:
@@ -87,12 +92,7 @@ class ApiProbe(Probe):
         for node in nodes:
             if isinstance(node, dict) and node.get("_type") in by_type:
                 by_type[node["_type"]].append(node)
-        return {node_type: listing_of(found, keep.get(node_type, set()) if isinstance(keep, dict) else keep)
-                for node_type, found in by_type.items()}  # fmt: skip
-
-    def look(self) -> None:
-        """One look: the first type's listing (a small answer), even where api_all_path lists all."""
-        self.listing(self.cfg.probe.types[0])
+        return {node_type: listing_of(found, kept_of(keep, node_type)) for node_type, found in by_type.items()}
 
     def listing(self, node_type: str, keep: Choice | set[str] | None = None) -> Listing:
         probe = self.cfg.probe

@@ -48,7 +48,7 @@ def test_every_restored_index_is_handed_on_once_started_and_read_as_after_the_re
         assert reads.counts == client.doc_counts(es, restored) == dict.fromkeys(restored, 40)
         assert reads.prints == digests.fingerprints(es, sorted(restored), 5)
         assert reads.full == digests.full_digests(es, sorted(full), 2) and set(reads.full) == full
-        assert reads.counted.started and reads.counted.duration_s >= 0 and reads.digested.started
+        assert reads.counted.started and reads.digested.started  # each kind of read timed from its first batch
         spans = recovery_spans(es, restored)
         assert set(spans) == set(restored)
         assert all(span.bytes > 0 and span.stop_ms >= span.start_ms for span in spans.values())
