@@ -1,6 +1,8 @@
-"""The checks that start before the verify phase, when their inputs exist: the graph read once
-the node answers after the import (beside the snapshot restore), the restored copies read as each
-index became usable. The restore phase starts them; the verify phase takes their results and
+"""The checks that start before the verify phase, when their inputs exist: the source's full
+digest at snapshot time, read from points in time opened while the node was stopped (beside the
+snapshot, the node's start and the restore), the graph read once the node answers after the
+import (beside the snapshot restore), the restored copies read as each index became usable.
+The backup and restore phases start them; the verify phase takes their results and
 compares, as if it had read them itself; the drill's end stops whatever still runs."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 from drtests.config import DrillConfig
 from drtests.declared import step
+from drtests.es import digests
 from drtests.es.as_restored import IndexChecks, RestoredReads
 from drtests.parallel import Beside
 from drtests.record.drill import Drill, Step
@@ -17,6 +20,7 @@ from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, read_graph
 
 PHASE = "verify"  # what they read is verified there; their steps say when they ran
+FULL_AT_SNAPSHOT = step("full digest at snapshot time")  # of the backup phase: the source as the snapshot holds it
 COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
 COUNT_RESTORED = step("count and fingerprint restored docs")
 FULL_RESTORED = step("full digest of the restored copies")
@@ -25,8 +29,28 @@ READ_WORKERS = 2  # restored indices read at once: the cluster and a 2-core runn
 
 @dataclass
 class ProofBeside:
+    source: Beside | None = None  # the full digest at snapshot time, of points in time: {index: digest}
     graph: Beside | None = None  # the topology read after the restore: (counts, listings)
     telemetry: IndexChecks | None = None  # the restored copies' counts, fingerprints, digests
+
+    def start_source(self, es, views: dict[str, str], slices: int) -> None:
+        """Hash every document the points in time `views` (index -> id) hold, beside whatever runs
+        next; each is closed once read, all of them if the reader is stopped."""
+
+        def read(path: Beside):
+            with path.timed_step("backup", FULL_AT_SNAPSHOT(), f"every document of {len(views)} indices, "
+                                 "read from points in time opened at snapshot time"):  # fmt: skip
+                return digests.digests_of_views(es, views, slices, path.check_cancelled)
+
+        self.source = Beside("source-digest", read)
+
+    def source_digest(self, steps: list[Step], say: Callable[[str], None]) -> dict[str, dict] | None:
+        """The full digest at snapshot time begun in the backup, its step added to `steps`; None
+        when it was not begun there."""
+        if self.source is None:
+            return None
+        self.source.join_into(steps, every=lambda: say("waiting for the full digest at snapshot time"))
+        return self.source.result()
 
     def start_graph(self, drill: Drill, site) -> None:
         """Read the restored graph now, beside what still runs (the node answers again)."""
@@ -72,8 +96,9 @@ class ProofBeside:
 
     def stop(self) -> None:
         """The drill ends (or failed before verify): nothing more is read; the reads in flight end."""
-        if self.graph is not None:
-            self.graph.cancel()
-            self.graph.wait()
+        for beside in (self.source, self.graph):  # the source's reader closes its points in time
+            if beside is not None:
+                beside.cancel()
+                beside.wait()
         if self.telemetry is not None:
             self.telemetry.cancel()

@@ -100,6 +100,12 @@ def drill_sequence(cfg: DrillConfig, options, drills_before: int) -> int:
     return max(len(earlier), drills_before)
 
 
+def restore_leaves_source(cfg: DrillConfig) -> bool:
+    """The snapshot restore writes copies the node and the source never see (renamed, or into a
+    restore cluster); a replace-mode restore rewrites the node's own indices."""
+    return cfg.elasticsearch.restore == "rename" or bool(cfg.restore_cluster.url)
+
+
 def restore_share_choice(cfg: DrillConfig, names: list[str], sequence: int) -> RestoreShare | None:
     """elasticsearch.restore_share: which of the snapshot's indices `names` drill number
     `sequence` restores; None for "1/1" (all of them)."""

@@ -11,6 +11,7 @@ from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
+from drtests.proof_beside import FULL_AT_SNAPSHOT, ProofBeside
 from drtests.record.results import Snapshot
 from drtests.steps import (
     FILE_FACTS,
@@ -31,6 +32,7 @@ from drtests.steps import (
     node_commands,
     require,
     restart_node,
+    restore_leaves_source,
     restore_share_choice,
     step,
 )
@@ -41,7 +43,7 @@ pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
 EXPORT = step("export graph")
 COUNT_AT_SNAPSHOT = step("count and fingerprint docs at snapshot time")
-FULL_AT_SNAPSHOT = step("full digest at snapshot time")
+MAX_VIEWS = 100  # points in time held for a digest beside the drill (ES 8 allows 300 a node: max_open_pit_context)
 SNAPSHOT = step("snapshot")
 STOPPED_FOR_EXPORT = check("node stopped for the whole export")
 EXPORT_EXIT = check("export exit code")
@@ -63,7 +65,10 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         planned += [
             COUNT_AT_SNAPSHOT.planned(PHASE,
                  f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
-            full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}: "),
+            full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}, " + (
+                f"on points in time opened before the snapshot (at most {MAX_VIEWS} indices), read beside the "
+                "rest of the drill: "
+                if digest_beside(cfg) else "before the snapshot: ")),
             SNAPSHOT.planned(PHASE, f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
         ]  # fmt: skip
@@ -98,13 +103,23 @@ def full_step(cfg: DrillConfig, phase: str, declared: Declared, prefix: str = ""
     )
 
 
+def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
+    """The full digest at snapshot time reads points in time, opened while the node is stopped,
+    beside the snapshot, the node's start and the restore (the node and production wait for the
+    snapshot only), when the paths run side by side, the restore leaves the source indices alone
+    and the share needs at most MAX_VIEWS of them; else it reads before the snapshot, as the node waits."""
+    return cfg.drill.parallel_paths and restore_leaves_source(cfg) and indices <= MAX_VIEWS
+
+
 def snapshot_name(drill) -> str:
     return f"drtests-{drill.id}".lower()
 
 
-def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions, host) -> Snapshot:
-    """Counts, fingerprints and the snapshot, in the telemetry path's thread (it says nothing: the
-    terminal belongs to the main thread)."""
+def snapshot_path(
+    path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions, host, proof: ProofBeside
+) -> Snapshot:
+    """Counts, fingerprints, the full digest (or the points in time it reads later) and the
+    snapshot, in the telemetry path's thread (it says nothing: the terminal belongs to the main thread)."""
     with path.timed_step(PHASE, COUNT_AT_SNAPSHOT()):
         at_snapshot = drill.backup.docs_at_snapshot = client.doc_counts(es, cfg.elasticsearch.indices)
         drill.backup.fingerprints_at_snapshot = digests.fingerprints(
@@ -114,10 +129,14 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
     if (share := restore_share_choice(cfg, names, drill.preflight.sequence)) is not None:
         names = share.restored  # an index this drill does not restore is not read in full either
     full = drill.backup.full_verify = full_verify_choice(cfg, names, drill.preflight.sequence)
-    if full is not None:
+    slices = cfg.elasticsearch.full_verify_slices
+    if full is not None and digest_beside(cfg, len(full.indices)):
+        path.check_cancelled()
+        proof.start_source(es, digests.open_views(es, full.indices), slices)  # the snapshot's moment, read later
+    elif full is not None:
         with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(full.indices)} "
                              f"indices ({full.share}, drill #{full.sequence} of the target)"):  # fmt: skip
-            full.source = digests.full_digests(es, full.indices, cfg.elasticsearch.full_verify_slices)
+            full.source = digests.full_digests(es, full.indices, slices)
     name = snapshot_name(drill)
     drill_state.record(cfg, host, "snapshot", f"{cfg.elasticsearch.repository}/{name}", drill.id)
     with path.timed_step(PHASE, SNAPSHOT(), f"PUT _snapshot/{cfg.elasticsearch.repository}/{name}"):
@@ -125,7 +144,7 @@ def snapshot_path(path: Beside, es, cfg: DrillConfig, drill, options: DrillOptio
     return snap
 
 
-def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, dr_safety, request):
+def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, dr_safety, dr_proof_beside, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     require(drill, "baseline")
     es = request.getfixturevalue("dr_es") if cfg.elasticsearch.enabled else None
@@ -135,7 +154,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
         return
     name = snapshot_name(drill)
     try:
-        take_backup(cfg, drill, host, es, dr_service, dr_say, dr_options)
+        take_backup(cfg, drill, host, es, dr_service, dr_say, dr_options, dr_proof_beside)
     except BaseException:  # failed or interrupted: its snapshot (finished or still running) is of no use
         if es is not None and not dr_options.keep:
             repository = cfg.elasticsearch.repository
@@ -145,7 +164,7 @@ def test_backup(dr_config, dr_drill, dr_target, dr_service, dr_say, dr_options, 
         raise
 
 
-def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillOptions) -> None:
+def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillOptions, proof: ProofBeside) -> None:
     """Stop, export (and, beside it, snapshot), start again; then the checks."""
     file = backup_file(cfg, drill.id)
     say(f"stopping {service.name} for the export")
@@ -158,7 +177,7 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     if es is not None:
         when = "beside the export" if cfg.drill.parallel_paths else "after the export (drill.parallel_paths = false)"
         say(f"snapshot of {cfg.elasticsearch.indices} into {cfg.elasticsearch.repository}, {when}")
-        work = partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options, host=host)
+        work = partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options, host=host, proof=proof)
         telemetry_path = Beside("snapshot", work, cfg.drill.parallel_paths)
     try:
         with graph_path(telemetry_path):

@@ -31,6 +31,7 @@ from drtests.steps import (
     node_commands,
     require,
     restart_node,
+    restore_leaves_source,
     restore_share_choice,
     stackstate_version,
     step,
@@ -165,7 +166,7 @@ def starts_early(cfg: DrillConfig) -> bool:
     """The node may start once the import ended, before the snapshot restore did, when the restore
     writes copies the node never reads (renamed, or into a restore cluster); a replace-mode restore
     rewrites the node's own indices, so the node waits for it."""
-    return cfg.drill.parallel_paths and (cfg.elasticsearch.restore == "rename" or bool(cfg.restore_cluster.url))
+    return cfg.drill.parallel_paths and restore_leaves_source(cfg)
 
 
 def serve_again(drill, site, imported, window, say, proof: ProofBeside) -> None:

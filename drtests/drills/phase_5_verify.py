@@ -90,6 +90,8 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
         drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         mode.compare_telemetry(drill, restored_counts, restored_prints)
         mode.compare_still_written(drill, request.getfixturevalue("dr_es"), es)
+        if (source := dr_proof_beside.source_digest(drill.steps, dr_say)) is not None:  # begun at snapshot time
+            drill.backup.full_verify.source = source
         verify_in_full(cfg, drill, es, mapping, reads.full if reads is not None else {}, dr_options, request)
 
     rto, objectives = drill.rto_seconds, cfg.objectives

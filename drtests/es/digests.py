@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -85,6 +87,9 @@ def fingerprint_upto(es: Elasticsearch, name: str, upto: dict[int, int], sample:
 
 
 FULL_PAGE = 2000  # documents per search_after page of a full digest
+PAGE_KEEP_ALIVE = "5m"  # a point in time read page after page: each page extends it
+VIEW_KEEP_ALIVE = "10m"  # a point in time waiting to be read; kept alive every TOUCH_VIEWS_S
+TOUCH_VIEWS_S = 60.0
 
 
 def canonical_json(source: dict) -> bytes:
@@ -111,22 +116,29 @@ def full_digests(es: Elasticsearch, names: list[str], slices: int = 2) -> dict[s
 
 
 def full_digest(es: Elasticsearch, name: str, slices: int) -> dict:
-    pit = es.open_point_in_time(index=name, keep_alive="5m")["id"]
+    pit = es.open_point_in_time(index=name, keep_alive=PAGE_KEEP_ALIVE)["id"]
     try:
-        with ThreadPoolExecutor(slices) as pool:
-            parts = list(pool.map(lambda part: _digest_slice(es, pit, part, slices), range(slices)))
+        return digest_of_view(es, pit, slices)
     finally:
         es.close_point_in_time(body={"id": pit}, ignore=404)
+
+
+def digest_of_view(es: Elasticsearch, pit: str, slices: int, check: Callable[[], None] = lambda: None) -> dict:
+    """{"docs", "digest"} of every document a point in time holds; `check` is called before each
+    page (a reader that was stopped raises there)."""
+    with ThreadPoolExecutor(slices) as pool:
+        parts = list(pool.map(lambda part: _digest_slice(es, pit, part, slices, check), range(slices)))
     return {"docs": sum(n for n, _ in parts), "digest": f"{sum(d for _, d in parts) % DIGEST_MODULUS:064x}"}
 
 
-def _digest_slice(es: Elasticsearch, pit: str, part: int, slices: int) -> tuple[int, int]:
-    body: dict = {"size": FULL_PAGE, "pit": {"id": pit, "keep_alive": "5m"}, "sort": [{"_shard_doc": "asc"}],
-                  "track_total_hits": False}  # fmt: skip
+def _digest_slice(es: Elasticsearch, pit: str, part: int, slices: int, check: Callable[[], None]) -> tuple[int, int]:
+    body: dict = {"size": FULL_PAGE, "pit": {"id": pit, "keep_alive": PAGE_KEEP_ALIVE},
+                  "sort": [{"_shard_doc": "asc"}], "track_total_hits": False}  # fmt: skip
     if slices > 1:
         body["slice"] = {"id": part, "max": slices}
     count = total = 0
     while True:
+        check()
         hits = es.search(**body, filter_path="hits.hits._id,hits.hits._source,hits.hits.sort")
         page = hits.get("hits", {}).get("hits", [])
         if not page:
@@ -136,6 +148,49 @@ def _digest_slice(es: Elasticsearch, pit: str, part: int, slices: int) -> tuple[
         count += len(page)
         total %= DIGEST_MODULUS
         body["search_after"] = page[-1]["sort"]
+
+
+def open_views(es: Elasticsearch, names: list[str]) -> dict[str, str]:
+    """A point in time per index: the index as it is now, to be read later (while it is written
+    again). Opened while the node is stopped, they hold the moment of the snapshot; each lives
+    VIEW_KEEP_ALIVE unless read or kept alive, so a reader that died leaves nothing for long."""
+    views: dict[str, str] = {}
+    try:
+        for name in names:
+            views[name] = es.open_point_in_time(index=name, keep_alive=VIEW_KEEP_ALIVE)["id"]
+    except BaseException:
+        close_views(es, views)
+        raise
+    return views
+
+
+def close_views(es: Elasticsearch, views: dict[str, str]) -> None:
+    for pit in views.values():
+        es.close_point_in_time(body={"id": pit}, ignore=404)
+
+
+def digests_of_views(es: Elasticsearch, views: dict[str, str], slices: int,
+                     check: Callable[[], None] = lambda: None) -> dict[str, dict]:  # fmt: skip
+    """The full digest of each view, index after index, each view closed once read; those still
+    waiting are kept alive (a size-0 search each) every TOUCH_VIEWS_S, between two pages; all are
+    closed however it ends."""
+    waiting, result, touched = dict(views), {}, time.monotonic()
+
+    def between_pages() -> None:
+        nonlocal touched
+        check()
+        if time.monotonic() - touched > TOUCH_VIEWS_S:
+            for pit in waiting.values():
+                es.search(pit={"id": pit, "keep_alive": VIEW_KEEP_ALIVE}, size=0, track_total_hits=False)
+            touched = time.monotonic()
+
+    try:
+        for name, pit in views.items():
+            result[name] = digest_of_view(es, pit, slices, between_pages)
+            es.close_point_in_time(body={"id": waiting.pop(name)}, ignore=404)
+    finally:
+        close_views(es, waiting)
+    return result
 
 
 def full_verify_share(spec: str) -> tuple[int, int] | None:
