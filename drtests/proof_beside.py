@@ -10,21 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from drtests import modes
 from drtests.config import DrillConfig
 from drtests.declared import step
 from drtests.es import digests
 from drtests.es.as_restored import IndexChecks, RestoredReads
 from drtests.parallel import Beside
 from drtests.record.drill import Drill, Step
+from drtests.steps import restore_leaves_source
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, read_graph
 
 PHASE = "verify"  # what they read is verified there; their steps say when they ran
-FULL_AT_SNAPSHOT = step("full digest at snapshot time")  # of the backup phase: the source as the snapshot holds it
+FULL_AT_SNAPSHOT = step("full digest at snapshot time")  # the source as the snapshot holds it
 COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
 COUNT_RESTORED = step("count and fingerprint restored docs")
 FULL_RESTORED = step("full digest of the restored copies")
+MAX_VIEWS = 100  # points in time held for a digest beside the drill (ES 8 allows 300 a node: max_open_pit_context)
 READ_WORKERS = 2  # restored indices read at once: the cluster and a 2-core runner stay responsive
+
+
+def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
+    """The full digest at snapshot time reads points in time, opened while the node is stopped,
+    beside the snapshot, the node's start and the restore (the node and production wait for the
+    snapshot only), when the paths run side by side, the restore leaves the source indices alone
+    and the share needs at most MAX_VIEWS of them; else it reads before the snapshot, as the node waits."""
+    es = cfg.elasticsearch
+    return (es.enabled and es.full_verify != "off" and modes.of(cfg).takes_backup and cfg.drill.parallel_paths
+            and restore_leaves_source(cfg) and indices <= MAX_VIEWS)  # fmt: skip
 
 
 @dataclass
@@ -38,7 +51,7 @@ class ProofBeside:
         next; each is closed once read, all of them if the reader is stopped."""
 
         def read(path: Beside):
-            with path.timed_step("backup", FULL_AT_SNAPSHOT(), f"every document of {len(views)} indices, "
+            with path.timed_step(PHASE, FULL_AT_SNAPSHOT(), f"every document of {len(views)} indices, "
                                  "read from points in time opened at snapshot time"):  # fmt: skip
                 return digests.digests_of_views(es, views, slices, path.check_cancelled)
 

@@ -100,6 +100,17 @@ def drill_sequence(cfg: DrillConfig, options, drills_before: int) -> int:
     return max(len(earlier), drills_before)
 
 
+def full_step(cfg: DrillConfig, phase: str, declared: Declared, prefix: str = "") -> Planned | None:
+    spec = cfg.elasticsearch.full_verify
+    if spec == "off":
+        return None
+    return declared.planned(
+        phase,
+        f"{prefix}every document of {spec} of the indices (rotating with the drill's number for "
+        "the target), read with search_after on a point in time, slices in parallel",
+    )
+
+
 def restore_leaves_source(cfg: DrillConfig) -> bool:
     """The snapshot restore writes copies the node and the source never see (renamed, or into a
     restore cluster); a replace-mode restore rewrites the node's own indices."""

@@ -11,7 +11,7 @@ from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
-from drtests.proof_beside import FULL_AT_SNAPSHOT, ProofBeside
+from drtests.proof_beside import FULL_AT_SNAPSHOT, ProofBeside, digest_beside
 from drtests.record.results import Snapshot
 from drtests.steps import (
     FILE_FACTS,
@@ -23,16 +23,15 @@ from drtests.steps import (
     SNAPSHOT_STATE,
     START_NODE,
     STOP_NODE,
-    Declared,
     Planned,
     assert_checks,
     check,
     expect,
+    full_step,
     full_verify_choice,
     node_commands,
     require,
     restart_node,
-    restore_leaves_source,
     restore_share_choice,
     step,
 )
@@ -43,7 +42,6 @@ pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
 EXPORT = step("export graph")
 COUNT_AT_SNAPSHOT = step("count and fingerprint docs at snapshot time")
-MAX_VIEWS = 100  # points in time held for a digest beside the drill (ES 8 allows 300 a node: max_open_pit_context)
 SNAPSHOT = step("snapshot")
 STOPPED_FOR_EXPORT = check("node stopped for the whole export")
 EXPORT_EXIT = check("export exit code")
@@ -65,10 +63,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         planned += [
             COUNT_AT_SNAPSHOT.planned(PHASE,
                  f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
-            full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}, " + (
-                f"on points in time opened before the snapshot (at most {MAX_VIEWS} indices), read beside the "
-                "rest of the drill: "
-                if digest_beside(cfg) else "before the snapshot: ")),
+            None if digest_beside(cfg) else full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}, before the snapshot: "),
             SNAPSHOT.planned(PHASE, f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
         ]  # fmt: skip
@@ -90,25 +85,6 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
             SNAPSHOT_HOLDS_EVERY_INDEX.planned(PHASE),
         ]
     return [p for p in planned if p]
-
-
-def full_step(cfg: DrillConfig, phase: str, declared: Declared, prefix: str = "") -> Planned | None:
-    spec = cfg.elasticsearch.full_verify
-    if spec == "off":
-        return None
-    return declared.planned(
-        phase,
-        f"{prefix}every document of {spec} of the indices (rotating with the drill's number for "
-        "the target), read with search_after on a point in time, slices in parallel",
-    )
-
-
-def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
-    """The full digest at snapshot time reads points in time, opened while the node is stopped,
-    beside the snapshot, the node's start and the restore (the node and production wait for the
-    snapshot only), when the paths run side by side, the restore leaves the source indices alone
-    and the share needs at most MAX_VIEWS of them; else it reads before the snapshot, as the node waits."""
-    return cfg.drill.parallel_paths and restore_leaves_source(cfg) and indices <= MAX_VIEWS
 
 
 def snapshot_name(drill) -> str:

@@ -7,9 +7,16 @@ from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.modes.base import FULL_LIVE
 from drtests.options import DrillOptions
-from drtests.proof_beside import COUNT_RESTORED, COUNT_TOPOLOGY_AFTER, FULL_RESTORED
+from drtests.proof_beside import (
+    COUNT_RESTORED,
+    COUNT_TOPOLOGY_AFTER,
+    FULL_AT_SNAPSHOT,
+    FULL_RESTORED,
+    MAX_VIEWS,
+    digest_beside,
+)
 from drtests.record.drill import Drill
-from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, require
+from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, full_step, require
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
@@ -24,6 +31,10 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     mode = modes.of(cfg)
     planned = [COUNT_TOPOLOGY_AFTER.planned(PHASE, probe_description(mode.site_config(cfg)))]
     count_docs = [COUNT_RESTORED.planned(PHASE)] if cfg.elasticsearch.enabled else []
+    if digest_beside(cfg):
+        count_docs[:0] = [full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"begun in the backup on points in time opened "
+                                    f"before the snapshot (at most {MAX_VIEWS} indices, else in the backup before "
+                                    "it), read beside the rest of the drill: ")]  # fmt: skip
     planned += mode.verify_plan(cfg, count_docs)
     planned += graph_checks.plan(mode.site_config(cfg), PHASE, mode.live_before)
     if cfg.elasticsearch.enabled and cfg.elasticsearch.full_verify != "off":
@@ -78,6 +89,8 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
     if cfg.elasticsearch.enabled and drill.restore.telemetry is not None:
         es = request.getfixturevalue("dr_restore_es")  # where the copies are
         mapping = drill.restore.telemetry.indices
+        if (source := dr_proof_beside.source_digest(drill.steps, dr_say)) is not None:  # begun at snapshot time
+            drill.backup.full_verify.source = source
         reads = dr_proof_beside.restored_reads(drill.steps, dr_say)  # each index read as it became usable
         if reads is not None:
             restored_counts, restored_prints = reads.counts, reads.prints
@@ -90,8 +103,6 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
         drill.verify.fingerprints = {orig: restored_prints.get(new) for orig, new in mapping.items()}
         mode.compare_telemetry(drill, restored_counts, restored_prints)
         mode.compare_still_written(drill, request.getfixturevalue("dr_es"), es)
-        if (source := dr_proof_beside.source_digest(drill.steps, dr_say)) is not None:  # begun at snapshot time
-            drill.backup.full_verify.source = source
         verify_in_full(cfg, drill, es, mapping, reads.full if reads is not None else {}, dr_options, request)
 
     rto, objectives = drill.rto_seconds, cfg.objectives
