@@ -13,6 +13,7 @@ import orjson
 from elasticsearch import Elasticsearch
 
 from drtests.errors import DrillError
+from drtests.es_errors import es_errors, reason
 
 DIGEST_MODULUS = 2**256
 CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))  # built once: json.dumps builds one a call
@@ -186,7 +187,12 @@ def digests_of_views(es: Elasticsearch, views: dict[str, str], slices: int,
 
     try:
         for name, pit in views.items():
-            result[name] = digest_of_view(es, pit, slices, between_pages)
+            try:
+                result[name] = digest_of_view(es, pit, slices, between_pages)
+            except es_errors.TransportError as exc:
+                raise DrillError(f"the full digest at snapshot time of index {name} could not be read: "
+                                 f"{reason(exc)} (its point in time, opened before the snapshot, is gone: the index "
+                                 "was deleted or closed since, or Elasticsearch restarted)") from None  # fmt: skip
             es.close_point_in_time(body={"id": waiting.pop(name)}, ignore=404)
     finally:
         close_views(es, waiting)

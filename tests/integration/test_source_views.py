@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
+from drtests.errors import DrillError
 from drtests.es import digests
 from drtests.parallel import Cancelled
 
@@ -57,3 +58,19 @@ def test_a_stopped_reader_closes_every_view(es: Elasticsearch) -> None:
         assert open_contexts(es) == idle
     finally:
         es.indices.delete(index="sv_b-*")
+
+
+def test_a_view_whose_index_was_deleted_fails_naming_the_index_and_closes_the_rest(es: Elasticsearch) -> None:
+    names = [f"sv_c-2026.01.0{day}" for day in range(1, 4)]
+    seeded(es, names, 10)
+    try:
+        idle = open_contexts(es)
+        views = digests.open_views(es, names)
+        es.indices.delete(index=names[1])  # after the snapshot, before its digest was read
+        with pytest.raises(DrillError) as failed:
+            digests.digests_of_views(es, views, 2)
+        assert str(failed.value).startswith(f"the full digest at snapshot time of index {names[1]} could not be read: ")
+        assert "its point in time, opened before the snapshot, is gone" in str(failed.value)
+        assert open_contexts(es) == idle
+    finally:
+        es.indices.delete(index="sv_c-*")
