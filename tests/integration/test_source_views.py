@@ -4,6 +4,9 @@ a reader that was stopped closes all of them (nothing is left open on production
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
@@ -40,12 +43,21 @@ def test_views_hold_the_moment_they_were_opened_and_are_closed_once_read(es: Ela
         es.indices.delete(index="sv_a-*")
 
 
-def test_a_stopped_reader_closes_every_view(es: Elasticsearch) -> None:
-    names = [f"sv_b-2026.01.0{day}" for day in range(1, 4)]
-    seeded(es, names, 10)
+@contextmanager
+def views_of(es: Elasticsearch, prefix: str, docs: int) -> Iterator[tuple[list[str], int, dict[str, str]]]:
+    """Three indices of `docs` documents each, their views opened: (names, the node's open search
+    contexts before, the views); the indices deleted afterwards."""
+    names = [f"{prefix}-2026.01.0{day}" for day in range(1, 4)]
+    seeded(es, names, docs)
     try:
         idle = open_contexts(es)
-        views = digests.open_views(es, names)
+        yield names, idle, digests.open_views(es, names)
+    finally:
+        es.indices.delete(index=f"{prefix}-*")
+
+
+def test_a_stopped_reader_closes_every_view(es: Elasticsearch) -> None:
+    with views_of(es, "sv_b", 10) as (_, idle, views):
         pages = []
 
         def stop_after_one_page() -> None:
@@ -56,21 +68,13 @@ def test_a_stopped_reader_closes_every_view(es: Elasticsearch) -> None:
         with pytest.raises(Cancelled):
             digests.digests_of_views(es, views, 1, stop_after_one_page)
         assert open_contexts(es) == idle
-    finally:
-        es.indices.delete(index="sv_b-*")
 
 
 def test_a_view_whose_index_was_deleted_fails_naming_the_index_and_closes_the_rest(es: Elasticsearch) -> None:
-    names = [f"sv_c-2026.01.0{day}" for day in range(1, 4)]
-    seeded(es, names, 10)
-    try:
-        idle = open_contexts(es)
-        views = digests.open_views(es, names)
+    with views_of(es, "sv_c", 10) as (names, idle, views):
         es.indices.delete(index=names[1])  # after the snapshot, before its digest was read
         with pytest.raises(DrillError) as failed:
             digests.digests_of_views(es, views, 2)
         assert str(failed.value).startswith(f"the full digest at snapshot time of index {names[1]} could not be read: ")
         assert "its point in time, opened before the snapshot, is gone" in str(failed.value)
         assert open_contexts(es) == idle
-    finally:
-        es.indices.delete(index="sv_c-*")
