@@ -41,6 +41,7 @@ class Beside(Generic[T]):
         self.name = name
         self.steps: list[Step] = []
         self.cancelled = threading.Event()
+        self.settled = threading.Event()  # nothing it may create is left unregistered (settle())
         self.started = 0.0  # time.monotonic() when the thread started
         self.duration_s: float | None = None
         self._value: T | None = None
@@ -61,6 +62,7 @@ class Beside(Generic[T]):
             self._error = exc
         finally:
             self.duration_s = round(time.monotonic() - self.started, 3)
+            self.settled.set()
 
     def check_failed(self) -> None:
         """Called by the graph path while it waits on the target: once this path failed, the
@@ -73,6 +75,19 @@ class Beside(Generic[T]):
         """The graph path failed without an exception (its command exited non-zero): this path
         starts no further request; the one in flight ends in the cluster by itself."""
         self.cancelled.set()
+
+    def settle(self) -> None:
+        """Called by the work once what its requests create has a safety step to remove it: a
+        graph path that fails from then on need not wait for it (graph_path(wait=True))."""
+        self.settled.set()
+
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait_settled(self) -> None:
+        """Until settle() was called or the work ended; at once when it never started."""
+        if self._thread.ident is not None:
+            self.settled.wait()
 
     def check_cancelled(self) -> None:
         """Called before each request of the path: none starts once the other path gave up."""
@@ -117,12 +132,15 @@ def watch(beside: Beside | None, also: Callable[[], None] = lambda: None) -> Cal
 
 
 @contextmanager
-def graph_path(beside: Beside | None) -> Iterator[None]:
+def graph_path(beside: Beside | None, wait: bool = False) -> Iterator[None]:
     """The graph path's block: when it fails or is interrupted, the path beside it starts no
-    further request (the one in flight ends in the cluster by itself)."""
+    further request (the one in flight ends in the cluster by itself). `wait`: the failure goes on
+    only once that path settled (Beside.settle): what it may create has a safety step to remove it."""
     try:
         yield
     except BaseException:
         if beside is not None:
             beside.cancel()
+            if wait:
+                beside.wait_settled()
         raise

@@ -74,6 +74,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]  # fmt: skip
     if es.enabled:
         when = "beside the import" if cfg.drill.parallel_paths else "after the import"
+        when = "from the node's stop on, beside the import" if early else when
         cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
         if cfg.restore_cluster.url:
             how = (f"{when}: into the restore cluster {cfg.restore_cluster.url} under the original names (production "
@@ -116,16 +117,21 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     site = request.getfixturevalue("dr_restore_site")
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
     artifact = check_version_and_copy(drill, site, dr_target, dr_say)
-    dr_say(f"stopping {service.name} on {host.url} for the import")
-    drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
+    early, t0 = starts_early(cfg), time.monotonic()
+    # copies the node never reads: their restore need not wait for the node's stop
+    telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request,
+                                    dr_proof_beside) if early and restores_snapshot(cfg, drill) else None  # fmt: skip
+    with graph_path(telemetry_path, wait=True):  # what the restore creates is registered first
+        dr_say(f"stopping {service.name} on {host.url} for the import")
+        drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
-    telemetry_path = None
-    if cfg.elasticsearch.enabled and drill.backup.snapshot is not None:
+    if not early and restores_snapshot(cfg, drill):
         telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request,
                                         dr_proof_beside)  # fmt: skip
-    node_up, t0 = False, time.monotonic()
+        t0 = time.monotonic()
+    node_up = False
     try:
-        with graph_path(telemetry_path):
+        with graph_path(telemetry_path, wait=True):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
             try:
                 imported = import_graph(cfg, host, artifact, window, dr_say, drill.id, watch(telemetry_path))
@@ -137,7 +143,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
             if telemetry_path is not None:
                 if imported.rc != 0:  # the restore failed already: the snapshot restore goes no further
                     telemetry_path.cancel()
-                elif starts_early(cfg):  # the node serves again while the snapshot restore goes on
+                elif early:  # the node serves again while the snapshot restore goes on
                     node_up = True
                     serve_again(drill, site, imported, window, dr_say, dr_proof_beside)
                     graph_s = time.monotonic() - t0
@@ -160,6 +166,11 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         if restored is not None:
             check_restored(drill, restored)
     assert_checks(drill, PHASE)
+
+
+def restores_snapshot(cfg: DrillConfig, drill) -> bool:
+    """The drill has a snapshot to restore (Elasticsearch on, the backup took or found one)."""
+    return cfg.elasticsearch.enabled and drill.backup.snapshot is not None
 
 
 def starts_early(cfg: DrillConfig) -> bool:
@@ -216,7 +227,11 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
                 def remove() -> None:
                     if refused:  # the restore created nothing; a planned name may be someone else's index now
                         return
-                    client.delete_indices(es, targets)
+                    running = path.running()  # the drill failed while the restore goes on
+                    client.delete_indices(es, targets)  # which ends a restore still running on them
+                    if running:  # its request returns; what it created after the delete goes too
+                        path.wait()
+                        client.delete_indices(es, targets)
                     if left := client.existing_indices(es, targets):
                         raise DrillError(
                             f"{len(left)} restored index(es) still there after DELETE: {', '.join(left[:5])}"
@@ -227,6 +242,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
                 dr_safety.register(f"restored indices removed ({len(targets)})", remove,
                                    f"the restored indices listed in {ledger} on {dr_target.url}, in {where}: delete "
                                    f"them (DELETE <index>), then remove {ledger}")  # fmt: skip
+            path.settle()
             path.check_cancelled()
 
         def not_created(targets: list[str]) -> None:
@@ -256,6 +272,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         return restored
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
+    when = "beside the node's stop and the import" if starts_early(cfg) else when
     into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
     dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
     return Beside("restore", restore_path, cfg.drill.parallel_paths)

@@ -168,3 +168,30 @@ def test_recover_deletes_only_indices_a_drill_recorded(drill_lab: DrillLab) -> N
         assert drill_lab.node_active() and not (drill_lab.home / "var" / "drtests.lock").exists()
     finally:
         es.indices.delete(index=own, ignore_unavailable=True)
+
+
+def test_a_stop_that_fails_after_the_restore_began_leaves_no_copy(drill_lab: DrillLab, tmp_path) -> None:
+    """Renamed copies are restored from the restore phase's first moment, beside the node's stop
+    (the node never reads them). A stop that fails there, once the restore wrote its ledger (its
+    request goes out then), fails the phase with the stop's words; the restore beside it is
+    ended, its copies deleted and its ledger removed, and the node, never stopped, runs on."""
+    counts, ledger = drill_lab.doc_counts(), drill_lab.home / "var" / "drtests.lock.restored"
+    stop, stopped = tmp_path / "stop", tmp_path / "stopped-once"
+    stop.write_text(f"""#!/bin/sh
+if [ -e {stopped} ]; then  # the restore phase's stop: refused once the restore's ledger is there
+  i=0; while [ ! -e {ledger} ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+  echo "stop refused: the restore's ledger is there: $(test -e {ledger} && echo yes)" >&2; exit 3
+fi
+touch {stopped}
+exec {drill_lab.home}/bin/stackstate-ctl stop stackstate --timeout 10
+""")
+    stop.chmod(0o755)
+    result = drill_lab.run("--set", f"service.stop_command={stop}")
+    assert result.returncode == 1, result.stdout[-3000:]
+    evidence = drill_lab.evidence()
+    message = phase(evidence, "restore")["message"]
+    assert "stackstate did not become inactive" in message and "the restore's ledger is there: yes" in message, message
+    removed = [s for s in evidence["steps"] if s["phase"] == "safety" and s["name"].startswith("restored indices")]
+    assert [s["outcome"] for s in removed] == ["done"], removed  # the restore had begun: its removal ran
+    assert not ledger.exists()
+    assert_target_healthy(drill_lab, counts)
