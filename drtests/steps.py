@@ -85,7 +85,7 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
     say(f"starting {service.name}")
     try:
         drill.step(phase, START_NODE(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
-        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state())  # measured, after the start
+        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.seen)  # as the start's wait read it, after the start
     except Exception as exc:
         drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 

@@ -15,6 +15,7 @@ POLL_S = 0.5
 
 class Service(Protocol):
     name: str
+    seen: str  # the state the last state() read: after a change_state, the one its wait saw
 
     def state(self) -> str: ...
     def start(self, timeout: float) -> CommandResult: ...
@@ -23,10 +24,11 @@ class Service(Protocol):
 
 class SystemdService:
     def __init__(self, host: TargetHost, unit: str) -> None:
-        self.host, self.name = host, unit
+        self.host, self.name, self.seen = host, unit, ""
 
     def state(self) -> str:
-        return self.host.run(f"systemctl is-active {quote(self.name)}", 60).stdout.strip() or "unknown"
+        self.seen = self.host.run(f"systemctl is-active {quote(self.name)}", 60).stdout.strip() or "unknown"
+        return self.seen
 
     def start(self, timeout: float) -> CommandResult:
         return self.host.run(f"systemctl start {quote(self.name)}", timeout, sudo=True)
@@ -39,11 +41,12 @@ class CommandService:
     """A service driven by start/stop/status commands; status exit 0 means active."""
 
     def __init__(self, host: TargetHost, name: str, start: str, stop: str, status: str) -> None:
-        self.host, self.name = host, name
+        self.host, self.name, self.seen = host, name, ""
         self.commands = {"start": start, "stop": stop, "status": status}
 
     def state(self) -> str:
-        return "active" if self.host.run(self.commands["status"], 60).rc == 0 else "inactive"
+        self.seen = "active" if self.host.run(self.commands["status"], 60).rc == 0 else "inactive"
+        return self.seen
 
     def start(self, timeout: float) -> CommandResult:
         return self.host.run(self.commands["start"], timeout, sudo=True)
