@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
@@ -103,7 +104,7 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path, profile: bool
         if result.returncode != 0:
             raise SystemExit(f"bench drill failed:\n{result.stdout[-3000:]}")
         evidence = json.loads((reports / "latest" / "evidence.json").read_text())
-        inside = sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS))
+        inside = calls_covered(evidence)
         walls.append(wall)
         overheads.append(100 * (wall - inside) / wall)
         critical.append(100 * (wall - longer_path_calls(evidence)) / wall)
@@ -113,6 +114,18 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path, profile: bool
             "nodes": sum(evidence["topology"]["before"].values()), "indices": len(evidence["telemetry"]["before"]),
             "docs": sum(evidence["telemetry"]["before"].values()), "breakdown": breakdown(evidence, walls[-1]),
             "profile": profile_drill(config, reports) if profile else "not profiled at this scale"}  # fmt: skip
+
+
+def calls_covered(evidence: dict, calls: tuple[str, ...] = CALLS) -> float:
+    """The seconds during which at least one call ran: the union of the call steps' intervals (the
+    two paths' calls overlap, so their sum can exceed the drill's wall)."""
+    spans = sorted((start := datetime.fromisoformat(s["started"]).timestamp(), start + s["duration_s"])
+                   for s in evidence["steps"] if s["name"].startswith(calls) and s.get("started"))  # fmt: skip
+    covered, reach = 0.0, float("-inf")
+    for start, stop in spans:
+        covered += max(0.0, stop - max(start, reach))
+        reach = max(reach, stop)
+    return covered
 
 
 def longer_path_calls(evidence: dict) -> float:
@@ -207,7 +220,7 @@ def bench_existing(lab: Lab, config: Path, reports: Path, image: str) -> dict:
         done.set()
         sampler.join()
     down = sum(b[0] - a[0] for a, b in zip(samples, samples[1:], strict=False) if not a[1])
-    inside = sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(EXISTING_CALLS))
+    inside = calls_covered(evidence, EXISTING_CALLS)
     return {"wall_s": round(wall, 3), "samples": len(samples), "downtime_s": round(down, 3),
             "inactive_samples": sum(1 for _, active in samples if not active), "work_s": round(inside, 3),
             "fixed_s": round(wall - inside, 3), "rto_s": evidence["rto"]["measured_s"],
@@ -288,7 +301,7 @@ def breakdown(evidence: dict, wall: float) -> dict:
     phases = {p["name"]: p["duration_s"] for p in evidence["phases"]}
     steps = sorted(evidence["steps"], key=lambda s: -s["duration_s"])[:12]
     return {"wall_s": round(wall, 3), "phases_s": phases, "outside_phases_s": round(wall - sum(phases.values()), 3),
-            "work_s": round(sum(s["duration_s"] for s in evidence["steps"] if s["name"].startswith(CALLS)), 3),
+            "work_s": round(calls_covered(evidence), 3),
             "longest_steps": [(s["phase"], s["name"], s["duration_s"]) for s in steps],
             "overhead_steps": overhead_steps(evidence), "timeline": evidence.get("timeline")}  # fmt: skip
 
@@ -611,7 +624,7 @@ def write_results(path: Path, r: dict, command: str) -> None:
     rows = [
         ("critical-path overhead (% of drill wall: wall - the longer path's own calls)",
          shown(d["critical_path_pct"]), "<= 10 %", d["critical_path_pct"]["median"] <= 10),
-        ("harness overhead, the sum of steps outside the calls (% of drill wall time)", shown(d["overhead_pct"]),
+        ("harness overhead, the time no call runs (% of drill wall: wall - the calls' union)", shown(d["overhead_pct"]),
          "<= 8 %", d["overhead_pct"]["median"] <= 8),
         ("peak RSS of the drill process (MB)", d["peak_rss_mb"], "< 300 MB", d["peak_rss_mb"] < 300),
         ("ES requests for counts + fingerprints", f"{t['drtests_requests']} vs naive {t['naive_requests']}",
@@ -716,7 +729,7 @@ def write_results(path: Path, r: dict, command: str) -> None:
         f"snapshot (backup) and snapshot restore. Fixed cost = sequential wall - both paths = {p['fixed_s']:g} s.", "",
         *share_table(r.get("shares")), *fixed_cost_table(r["fixed_cost"]),
         "## Where one drill's time goes", "",
-        f"Wall {d['breakdown']['wall_s']} s; inside export, import, stop/start, snapshot and restore "
+        f"Wall {d['breakdown']['wall_s']} s; one of export, import, stop/start, snapshot and restore running "
         f"{d['breakdown']['work_s']} s; outside every phase (start-up, safety steps, final evidence) "
         f"{d['breakdown']['outside_phases_s']} s.", "",
         "| phase | s |", "|---|---|", *[f"| {k} | {v} |" for k, v in d["breakdown"]["phases_s"].items()], "",
