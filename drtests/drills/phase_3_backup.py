@@ -145,9 +145,8 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
     file = backup_file(cfg, drill.id)
     say(f"stopping {service.name} for the export")
     drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, say))
-    seen = {
-        service.seen
-    }  # the node's state while the export runs (the stop's wait read the first): anything but inactive spoils it
+    # the node's state while the export runs (the stop's wait read the first): anything but inactive spoils it
+    seen = {service.seen}
     sample = Every(NODE_SAMPLE_S, lambda: seen.add(service.state()))
     # The snapshot is taken beside the export, while the node is stopped: no telemetry is written
     # meanwhile, so the graph backup and the snapshot hold the same moment.
