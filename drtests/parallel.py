@@ -82,6 +82,7 @@ class Beside(Generic[T]):
         self.settled.set()
 
     def running(self) -> bool:
+        """The work has not ended yet (a safety step may have to wait for its request)."""
         return self._thread.is_alive()
 
     def wait_settled(self) -> None:

@@ -117,18 +117,20 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
     site = request.getfixturevalue("dr_restore_site")
     cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
     artifact = check_version_and_copy(drill, site, dr_target, dr_say)
+
+    def restore_now() -> Beside | None:
+        if not (cfg.elasticsearch.enabled and drill.backup.snapshot is not None):  # no snapshot to restore
+            return None
+        return restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request, dr_proof_beside)
+
     early, t0 = starts_early(cfg), time.monotonic()
-    # copies the node never reads: their restore need not wait for the node's stop
-    telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request,
-                                    dr_proof_beside) if early and restores_snapshot(cfg, drill) else None  # fmt: skip
+    telemetry_path = restore_now() if early else None  # copies the node never reads: no wait for its stop
     with graph_path(telemetry_path, wait=True):  # what the restore creates is registered first
         dr_say(f"stopping {service.name} on {host.url} for the import")
         drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
-    if not early and restores_snapshot(cfg, drill):
-        telemetry_path = restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request,
-                                        dr_proof_beside)  # fmt: skip
-        t0 = time.monotonic()
+    if not early:
+        telemetry_path, t0 = restore_now(), time.monotonic()
     node_up = False
     try:
         with graph_path(telemetry_path, wait=True):
@@ -166,11 +168,6 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         if restored is not None:
             check_restored(drill, restored)
     assert_checks(drill, PHASE)
-
-
-def restores_snapshot(cfg: DrillConfig, drill) -> bool:
-    """The drill has a snapshot to restore (Elasticsearch on, the backup took or found one)."""
-    return cfg.elasticsearch.enabled and drill.backup.snapshot is not None
 
 
 def starts_early(cfg: DrillConfig) -> bool:
