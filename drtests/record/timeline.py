@@ -10,7 +10,7 @@ from drtests.record.clock import parse_utc
 GRAPH, TELEMETRY, CHECKS = "graph path", "telemetry path", "checks"
 LANES = (GRAPH, TELEMETRY, CHECKS)
 PHASES = ("backup", "restore", "verify")
-GRAPH_STEPS = ("stop ", "start ", "export graph", "import graph", "copy the backup")
+GRAPH_STEPS = ("stop ", "start ", "export graph", "import graph", "copy backup file")
 TELEMETRY_STEPS = ("snapshot", "restore snapshot", "write the restore ledger")
 
 

@@ -12,6 +12,7 @@ def test_each_step_is_placed_in_its_lane_from_the_backups_first_step() -> None:
         step("baseline", "count docs", "00.000", 0.2),  # before the backup: not on the timeline
         step("backup", "stop stackstate", "01.000", 0.5),
         step("backup", "snapshot", "01.600", 0.3),
+        step("restore", "copy backup file to restore host", "02.800", 0.2),  # an isolated drill's
         step("restore", "import graph", "03.000", 1.0),
         step("restore", "restore snapshot", "03.000", 4.0),
         step("verify", "count and fingerprint restored docs", "03.500", 3.5),
@@ -21,6 +22,7 @@ def test_each_step_is_placed_in_its_lane_from_the_backups_first_step() -> None:
     assert found["span_s"] == 6.0
     assert [(b["lane"], b["name"], b["start_s"]) for b in found["bars"]] == [
         ("graph path", "stop stackstate", 0.0),
+        ("graph path", "copy backup file to restore host", 1.8),
         ("graph path", "import graph", 2.0),
         ("telemetry path", "snapshot", 0.6),
         ("telemetry path", "restore snapshot", 2.0),
