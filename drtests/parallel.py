@@ -46,6 +46,7 @@ class Beside(Generic[T]):
         self.duration_s: float | None = None
         self._value: T | None = None
         self._error: BaseException | None = None
+        self._joined = False  # its steps are in the drill's record
         self._thread = threading.Thread(target=self._run, args=(work,), name=f"drtests-{name}", daemon=True)
         if start:
             self.start()
@@ -112,7 +113,14 @@ class Beside(Generic[T]):
         drill's, after the graph path's."""
         self.start()
         self.wait(every, interval)
-        steps.extend(self.steps)
+        self.add_steps_to(steps)
+
+    def add_steps_to(self, steps: list[Step]) -> None:
+        """Its steps into the drill's record, once: the same entries, so one still running gets
+        its outcome and time when it ends."""
+        if not self._joined:
+            self._joined = True
+            steps.extend(self.steps)
 
     def result(self) -> T:
         """The path's value, or its exception, raised here (after wait())."""
@@ -133,10 +141,12 @@ def watch(beside: Beside | None, also: Callable[[], None] = lambda: None) -> Cal
 
 
 @contextmanager
-def graph_path(beside: Beside | None, wait: bool = False) -> Iterator[None]:
+def graph_path(beside: Beside | None, steps: list[Step], wait: bool = False) -> Iterator[None]:
     """The graph path's block: when it fails or is interrupted, the path beside it starts no
-    further request (the one in flight ends in the cluster by itself). `wait`: the failure goes on
-    only once that path settled (Beside.settle): what it may create has a safety step to remove it."""
+    further request (the one in flight ends in the cluster by itself), and what it did so far goes
+    into the drill's `steps` (the record shows a restore or snapshot that had begun). `wait`: the
+    failure goes on only once that path settled (Beside.settle): what it may create has a safety
+    step to remove it."""
     try:
         yield
     except BaseException:
@@ -144,4 +154,5 @@ def graph_path(beside: Beside | None, wait: bool = False) -> Iterator[None]:
             beside.cancel()
             if wait:
                 beside.wait_settled()
+            beside.add_steps_to(steps)
         raise

@@ -157,7 +157,7 @@ def take_backup(cfg: DrillConfig, drill, host, es, service, say, options: DrillO
         work = partial(snapshot_path, es=es, cfg=cfg, drill=drill, options=options, host=host, proof=proof)
         telemetry_path = Beside("snapshot", work, cfg.drill.parallel_paths)
     try:
-        with graph_path(telemetry_path):
+        with graph_path(telemetry_path, drill.steps):
             say(f"exporting graph {cfg.stackstate.graph} to {file}")
             drill_state.record(cfg, host, "backup file", file, drill.id)  # before a byte of it exists
             try:

@@ -125,7 +125,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
 
     early, t0 = starts_early(cfg), time.monotonic()
     telemetry_path = restore_now() if early else None  # copies the node never reads: no wait for its stop
-    with graph_path(telemetry_path, wait=True):  # what the restore creates is registered first
+    with graph_path(telemetry_path, drill.steps, wait=True):  # what the restore creates is registered first
         dr_say(f"stopping {service.name} on {host.url} for the import")
         drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
@@ -133,7 +133,7 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         telemetry_path, t0 = restore_now(), time.monotonic()
     node_up = False
     try:
-        with graph_path(telemetry_path, wait=True):
+        with graph_path(telemetry_path, drill.steps, wait=True):
             dr_say(f"importing {artifact} into graph {st.graph} (timeout {st.import_timeout:g}s)")
             try:
                 imported = import_graph(cfg, host, artifact, window, dr_say, drill.id, watch(telemetry_path))

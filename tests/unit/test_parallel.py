@@ -1,0 +1,43 @@
+"""The path beside the graph path: what it did goes into the record when the graph path fails."""
+
+import threading
+
+import pytest
+
+from drtests.parallel import Beside, graph_path
+from drtests.record.drill import Step
+
+
+def test_a_failed_graph_path_records_the_steps_the_path_beside_it_began_once() -> None:
+    release = threading.Event()
+
+    def restore(path: Beside) -> str:
+        with path.timed_step("restore", "restore snapshot"):
+            path.settle()  # its removal is registered: the failure need not wait longer
+            release.wait(10)
+        return "restored"
+
+    steps: list[Step] = []
+    path = Beside("restore", restore)
+    with pytest.raises(RuntimeError, match="stop refused"):
+        with graph_path(path, steps, wait=True):
+            raise RuntimeError("stop refused")
+    assert [(s.name, s.outcome) for s in steps] == [("restore snapshot", "failed")]  # still running
+    release.set()
+    path.join_into(steps, every=lambda: None)
+    assert [(s.name, s.outcome) for s in steps] == [("restore snapshot", "done")]  # the same entry, once
+    assert path.result() == "restored"
+
+
+def test_a_graph_path_that_ends_well_leaves_the_steps_to_the_join() -> None:
+    def restore(path: Beside) -> None:
+        with path.timed_step("restore", "restore snapshot"):
+            pass
+
+    steps: list[Step] = []
+    path = Beside("restore", restore)
+    with graph_path(path, steps, wait=True):
+        pass
+    assert steps == []
+    path.join_into(steps, every=lambda: None)
+    assert [s.name for s in steps] == ["restore snapshot"]
