@@ -74,7 +74,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]  # fmt: skip
     if es.enabled:
         when = "beside the import" if cfg.drill.parallel_paths else "after the import"
-        when = "from the node's stop on, beside the import" if early else when
+        when = f"from the phase's first moment, beside {mode.graph_restore}" if early else when
         cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
         if cfg.restore_cluster.url:
             how = (f"{when}: into the restore cluster {cfg.restore_cluster.url} under the original names (production "
@@ -114,9 +114,7 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, dr_proof_beside, request):
     drill = dr_drill
     require(drill, "backup")
-    site = request.getfixturevalue("dr_restore_site")
-    cfg, host, service, st = site.config, site.host, site.service, site.config.stackstate
-    artifact = check_version_and_copy(drill, site, dr_target, dr_say)
+    cfg = modes.of(dr_config).site_config(dr_config)  # where the graph is restored; its telemetry as the target's
 
     def restore_now() -> Beside | None:
         if not (cfg.elasticsearch.enabled and drill.backup.snapshot is not None):  # no snapshot to restore
@@ -124,8 +122,12 @@ def test_restore(dr_config, dr_drill, dr_target, dr_safety, dr_options, dr_say, 
         return restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_say, request, dr_proof_beside)
 
     early, t0 = starts_early(cfg), time.monotonic()
-    telemetry_path = restore_now() if early else None  # copies the node never reads: no wait for its stop
+    # copies the node never reads: no wait for the restore host, the copy of the backup or the node's stop
+    telemetry_path = restore_now() if early else None
     with graph_path(telemetry_path, drill.steps, wait=True):  # what the restore creates is registered first
+        site = request.getfixturevalue("dr_restore_site")
+        host, service, st = site.host, site.service, cfg.stackstate
+        artifact = check_version_and_copy(drill, site, dr_target, dr_say)
         dr_say(f"stopping {service.name} on {host.url} for the import")
         drill.step(PHASE, STOP_NODE(unit=service.name), change_state(service, "inactive", cfg.service.timeout, dr_say))
     window = LogWindow.open_at_end(host, cfg.path(st.log_file))
@@ -269,7 +271,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         return restored
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"
-    when = "beside the node's stop and the import" if starts_early(cfg) else when
+    when = f"beside {modes.of(dr_config).graph_restore}" if starts_early(cfg) else when
     into = f"into the restore cluster {cfg.restore_cluster.url}" if elsewhere else f"{cfg.elasticsearch.restore} mode"
     dr_say(f"restoring snapshot {snapshot.snapshot} ({into}), {when}")
     return Beside("restore", restore_path, cfg.drill.parallel_paths)

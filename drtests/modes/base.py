@@ -45,6 +45,7 @@ class DrillMode:
     fingerprints_live: ClassVar[bool] = False  # the baseline hashes the live indices (no snapshot-time sample)
     kept_by_gate: ClassVar[bool] = False  # `drtests gate` keeps this mode (others become isolated)
     live_before: ClassVar[bool] = False  # the graph is compared with the live graph read after the backup was made
+    graph_restore: ClassVar[str] = "the node's stop and the import"  # what the graph path does first, in words
 
     # preflight ------------------------------------------------------------------------------
     def destructive_steps(self, cfg: DrillConfig) -> list[str]:

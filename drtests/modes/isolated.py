@@ -35,6 +35,7 @@ START_HOST = step("start restore host")
 class Isolated(DrillMode):
     mode = Mode.ISOLATED
     backup_name = "drtests-<drill-id>.graph"  # how the plan names the file copied into the restore host
+    graph_restore = "the restore host's start, the copy of the backup, the node's stop and the import"
 
     def preflight_plan(self, cfg: DrillConfig) -> list[Planned]:
         return [IMAGE_AVAILABLE.planned(PREFLIGHT, f"image {cfg.isolated.image} on the Docker engine")]

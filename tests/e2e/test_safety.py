@@ -193,5 +193,6 @@ exec {drill_lab.home}/bin/stackstate-ctl stop stackstate --timeout 10
     assert "stackstate did not become inactive" in message and "the restore's ledger is there: yes" in message, message
     removed = [s for s in evidence["steps"] if s["phase"] == "safety" and s["name"].startswith("restored indices")]
     assert [s["outcome"] for s in removed] == ["done"], removed  # the restore had begun: its removal ran
+    assert "write the restore ledger" in {s["name"] for s in evidence["steps"]}  # the record shows it began
     assert not ledger.exists()
     assert_target_healthy(drill_lab, counts)
