@@ -39,6 +39,7 @@ SNAPSHOT_HOLDS_EVERY_INDEX = check("snapshot holds every index")
 # the restore phase's and the restore host's (modes)
 VERSIONS_MATCH = check("StackState versions match")
 COPY_BACKUP, COPY_INTACT = step("copy backup file to restore host"), check("backup file intact after the copy (sha256)")
+RESTORE_SNAPSHOT = step("restore snapshot")  # the telemetry path of the restore (the forecast reads it too)
 
 
 def require(drill: Drill, *needed: str) -> None:

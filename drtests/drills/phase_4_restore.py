@@ -21,6 +21,7 @@ from drtests.steps import (
     COPY_BACKUP,
     COPY_INTACT,
     NODE_ACTIVE_AGAIN,
+    RESTORE_SNAPSHOT,
     START_NODE,
     STOP_NODE,
     VERSIONS_MATCH,
@@ -42,7 +43,6 @@ from drtests.topology.probes import make_probe, probe_description, wait_until_an
 pytestmark = pytest.mark.dr_phase("restore")
 PHASE = "restore"
 IMPORT = step("import graph")
-RESTORE_SNAPSHOT = step("restore snapshot")
 WRITE_LEDGER = step("write the restore ledger")
 IMPORT_ENDED = check("import ended")
 IMPORT_EXIT = check("import exit code")

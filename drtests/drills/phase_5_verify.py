@@ -1,5 +1,7 @@
 """Verify: nothing was lost. Counts and fingerprints equal, RTO and RPO within objectives."""
 
+from dataclasses import asdict
+
 import pytest
 
 from drtests import modes
@@ -16,7 +18,18 @@ from drtests.proof_beside import (
     digest_beside,
 )
 from drtests.record.drill import Drill
-from drtests.steps import EACH_INDEX, FULL, Planned, assert_checks, check, compare_full, full_step, require
+from drtests.record.timeline import beside
+from drtests.steps import (
+    EACH_INDEX,
+    FULL,
+    RESTORE_SNAPSHOT,
+    Planned,
+    assert_checks,
+    check,
+    compare_full,
+    full_step,
+    require,
+)
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
@@ -151,7 +164,20 @@ def forecast_full_rto(drill: Drill, share, objective: float) -> None:
                 message=f"forecast RTO of a full restore {forecast}s (this drill restored {len(share.restored)} of "
                 f"{len(share.restored) + len(share.not_restored)} indices, {share.bytes_restored} of "
                 f"{share.bytes_total} bytes, in {telemetry}s; a full snapshot restore {round(full, 3)}s"
-                f"{throttled(share)}), objective {objective:g}s")  # fmt: skip
+                f"{throttled(share)}{ran_beside(drill, share)}), objective {objective:g}s")  # fmt: skip
+
+
+def ran_beside(drill: Drill, share) -> str:
+    """How much of this share's restore the graph path and its checks ran beside, in words: the
+    forecast scales the share's recoveries, so what slowed them (on a restore cluster that shares
+    its cores with the graph work) slows the forecast's every index, while a full restore runs most
+    of its length after that work."""
+    found = beside([asdict(s) for s in drill.steps], RESTORE_SNAPSHOT(), [COUNT_RESTORED(), FULL_RESTORED()])
+    if found is None:
+        return ""
+    restore_s, share.beside_graph_s = found
+    return (f"; the graph path and its checks ran beside {share.beside_graph_s:g}s of this restore's "
+            f"{restore_s:g}s, beside the start of a full one")  # fmt: skip
 
 
 def throttled(share) -> str:

@@ -143,6 +143,7 @@ class RestoreShare:
     telemetry_full_s: float | None = None
     model: dict | None = None  # fixed_s, per_index_s, per_byte_s, overlap
     throttle: dict | None = None  # indices.recovery.max_bytes_per_sec, data nodes, the least time it allows
+    beside_graph_s: float | None = None  # of the snapshot restore, the seconds the graph path and its checks ran beside
 
 
 @dataclass

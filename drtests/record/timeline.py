@@ -47,3 +47,27 @@ def timeline(steps: list[dict]) -> dict:
     bars.sort(key=lambda b: (LANES.index(b["lane"]), b["start_s"]))
     span = max(b["start_s"] + b["duration_s"] for b in bars)
     return {"span_s": round(span, 3), "bars": bars}
+
+
+def beside(steps: list[dict], name: str, besides: list[str]) -> tuple[float, float] | None:
+    """(the step `name`'s seconds, how many of them the other steps of the restore and verify
+    phases ran beside it, in their union), leaving out the telemetry path's own steps and those
+    named in `besides` (work that runs beside any restore); None when `name` was not timed."""
+    own = next((s for s in steps if s.get("name") == name and s.get("started")), None)
+    if own is None:
+        return None
+    start = _moment(own["started"])
+    end = start + (own.get("duration_s") or 0.0)
+    spans = sorted(
+        (max(start, t), min(end, t + (s.get("duration_s") or 0.0)))
+        for s in steps
+        if s is not own and s.get("phase") in ("restore", "verify") and s.get("started")
+        and lane_of(s["phase"], s["name"]) != TELEMETRY and s["name"] not in besides
+        for t in (_moment(s["started"]),)
+    )  # fmt: skip
+    covered, reach = 0.0, start
+    for a, b in spans:
+        if b > max(a, reach):
+            covered += b - max(a, reach)
+            reach = b
+    return round(end - start, 3), round(covered, 3)

@@ -1,6 +1,6 @@
 """The timeline of a drill's steps: lanes and offsets from the steps' own start times."""
 
-from drtests.record.timeline import timeline
+from drtests.record.timeline import beside, timeline
 
 
 def step(phase: str, name: str, started: str, duration_s: float) -> dict:
@@ -29,3 +29,18 @@ def test_each_step_is_placed_in_its_lane_from_the_backups_first_step() -> None:
         ("checks", "count and fingerprint restored docs", 2.5),
     ]
     assert timeline([]) == {"span_s": 0.0, "bars": []}
+
+
+def test_beside_counts_the_union_of_the_other_work_within_the_restore() -> None:
+    steps = [
+        step("backup", "stop stackstate", "00.000", 5.0),  # another phase: not counted
+        step("restore", "restore snapshot", "01.000", 4.0),
+        step("restore", "write the restore ledger", "01.000", 0.1),  # the telemetry path's own
+        step("restore", "stop stackstate", "00.500", 1.0),  # from before the restore: 0.5 s inside
+        step("restore", "import graph", "01.200", 1.0),  # overlaps the stop: counted once
+        step("verify", "count topology after the restore", "04.500", 2.0),  # 0.5 s inside
+        step("verify", "count and fingerprint restored docs", "01.100", 3.9),  # runs beside any restore
+    ]
+    # 1.0-2.2 (the stop and the import) and 4.5-5.0 (the count) of the restore's 1.0-5.0
+    assert beside(steps, "restore snapshot", ["count and fingerprint restored docs"]) == (4.0, 1.7)
+    assert beside(steps, "snapshot", []) is None
