@@ -28,7 +28,8 @@ def test_bench_smoke_writes_every_measure(tmp_path: Path, lab_image: str) -> Non
                     "forecast of a full restore's RTO from a 1/4 share"):  # fmt: skip
         assert f"| {measure}" in table, measure
     assert "| paths one after the other | " in table and "| paths side by side | " in table
-    run = r"[\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \([\d.]+-[\d.]+\)"  # MB (of the snapshot), restore s, RTO s (range)
+    # MB (of the snapshot), restore s, of it beside the graph path s, RTO s (range)
+    run = r"[\d.]+ \([\d.]+\) \| [\d.]+ \| [\d.]+ \| [\d.]+ \([\d.]+-[\d.]+\)"
     assert re.search(rf"\| 1/1 \| 1 \| 24 \| {run} \| \(measured\) \|", table)
     assert re.search(rf"\| 1/4 \| 1 \| \d+ \| {run} \| [\d.]+ \| [-+][\d.]+ % \|", table)
     assert re.search(r"\| 24 \| 2000 \| 1 \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \|", table)  # the fixed cost's row
