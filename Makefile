@@ -89,6 +89,7 @@ drill-existing: deps-test lab-up image
 # Benchmarks at the scale of a real install (about 20-30 minutes); writes bench/RESULTS.md.
 bench: deps-test venv jars image
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.graph_proof --out bench/RESULTS.md
 
 # Two workers (pytest-xdist), each with its own Elasticsearch node; the tests that start containers
 # run on one of them in turn (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
