@@ -145,8 +145,9 @@ def test_verify(dr_config, dr_drill, dr_say, dr_options, dr_proof_beside, reques
 
 def forecast_full_rto(drill: Drill, share, objective: float) -> None:
     """A drill that restored a share of the indices forecasts the RTO of restoring them all: its
-    telemetry path scaled by the bytes a full restore reads against the bytes it read, in place
-    of the measured one (beside the graph path, or after it), the rest of the phase as measured."""
+    telemetry path forecast from the restore's recovery spans (drtests.es.forecast; without spans,
+    scaled by the bytes), in place of the measured one (beside the graph path, or after it), the
+    rest of the phase as measured."""
     rto, paths = drill.rto_seconds, drill.restore.paths_s or {}
     graph, telemetry = paths.get("graph") or 0.0, paths.get("telemetry")
     if rto is None or telemetry is None or not share.bytes_restored or share.bytes_total is None:
@@ -160,24 +161,25 @@ def forecast_full_rto(drill: Drill, share, objective: float) -> None:
     else:
         forecast = rto - telemetry + full
     share.forecast_full_s = forecast = round(forecast, 3)
+    besides = ran_beside(drill, share)
     drill.check(PHASE, RTO_FORECAST(), f"<= {objective:g}", forecast, ok=forecast <= objective,
                 message=f"forecast RTO of a full restore {forecast}s (this drill restored {len(share.restored)} of "
                 f"{len(share.restored) + len(share.not_restored)} indices, {share.bytes_restored} of "
                 f"{share.bytes_total} bytes, in {telemetry}s; a full snapshot restore {round(full, 3)}s"
-                f"{throttled(share)}{ran_beside(drill, share)}), objective {objective:g}s")  # fmt: skip
+                f"{throttled(share)}{besides}), objective {objective:g}s")  # fmt: skip
 
 
 def ran_beside(drill: Drill, share) -> str:
-    """How much of this share's restore the graph path and its checks ran beside, in words: the
-    forecast scales the share's recoveries, so what slowed them (on a restore cluster that shares
-    its cores with the graph work) slows the forecast's every index, while a full restore runs most
-    of its length after that work."""
+    """How much of this share's restore the graph path and its checks ran beside (recorded in
+    `share.beside_graph_s`), in words: the forecast scales the share's recoveries, so what slowed
+    them (on a restore cluster that shares its cores with the graph work) it forecasts for every
+    index, while a full restore runs most of its length after that work."""
     found = beside([asdict(s) for s in drill.steps], RESTORE_SNAPSHOT(), [COUNT_RESTORED(), FULL_RESTORED()])
     if found is None:
         return ""
     restore_s, share.beside_graph_s = found
-    return (f"; the graph path and its checks ran beside {share.beside_graph_s:g}s of this restore's "
-            f"{restore_s:g}s, beside the start of a full one")  # fmt: skip
+    return (f"; the graph path and its checks ran beside {share.beside_graph_s:g}s of this restore's {restore_s:g}s, "
+            "which a full restore outlasts: whatever they slowed here is forecast for all of it")  # fmt: skip
 
 
 def throttled(share) -> str:

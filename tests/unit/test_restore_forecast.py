@@ -1,9 +1,14 @@
-"""The RTO forecast of a full restore from a share's recovery spans (pure arithmetic)."""
+"""The RTO forecast of a full restore from a share's recovery spans (pure arithmetic), and its check."""
 
 import pytest
 
+from drtests.config import load
+from drtests.drills.phase_5_verify import forecast_full_rto
 from drtests.es.forecast import byte_rate, fit, throttle_floor_s
 from drtests.es.recovered import Span
+from drtests.record.clock import utc_ms
+from drtests.record.drill import Drill, Step
+from drtests.record.results import RestoreShare
 
 
 def spans_of(costs: list[tuple[int, float]], overlap: int = 2, start_ms: int = 1_000_000) -> list[Span]:
@@ -50,3 +55,26 @@ def test_the_throttle_reads_as_elasticsearch_writes_it_and_sets_a_floor() -> Non
     assert throttle_floor_s(80 * 1024**2, byte_rate("40mb"), 1) == 2.0
     assert throttle_floor_s(80 * 1024**2, byte_rate("40mb"), 2) == 1.0
     assert throttle_floor_s(80 * 1024**2, None, 1) is None
+
+
+def test_a_forecast_says_how_much_of_the_shares_restore_ran_beside_the_graph_work(tmp_path) -> None:
+    (tmp_path / "d.toml").write_text("")
+    drill = Drill(load(tmp_path / "d.toml"), target="local://")
+    restore = drill.phases["restore"]
+    restore.status, restore.duration_s = "pass", 3.5
+    drill.restore.paths_s = {"graph": 2.0, "telemetry": 3.0}
+    t0 = 1_796_600_000.0
+    drill.steps += [
+        Step("restore", "restore snapshot", started=utc_ms(t0), duration_s=3.0),
+        Step("restore", "import graph", started=utc_ms(t0 + 0.5), duration_s=1.0),
+        Step("verify", "count topology after the restore", started=utc_ms(t0 + 2.0), duration_s=2.0),
+        Step("verify", "count and fingerprint restored docs", started=utc_ms(t0), duration_s=3.0),  # any restore's
+    ]
+    share = RestoreShare("1/4", 0, ["a"], ["a"], ["b", "c", "d"], bytes_restored=1, bytes_total=4, telemetry_full_s=9.0)
+    forecast_full_rto(drill, share, objective=5)
+    check = drill.checks[-1]
+    assert (check.actual, check.verdict) == (9.5, "fail") and share.beside_graph_s == 2.0  # 0.5-1.5 and 2.0-3.0
+    assert check.message.endswith(
+        "in 3.0s; a full snapshot restore 9.0s; the graph path and its checks ran beside 2s of this restore's 3s, "
+        "which a full restore outlasts: whatever they slowed here is forecast for all of it), objective 5s"
+    ), check.message
