@@ -6,7 +6,7 @@ import pytest
 
 from drtests.config import DrillConfig
 from drtests.options import DrillOptions
-from drtests.report.finish import write_folder
+from drtests.report.finish import read_register_ahead, write_folder
 from drtests.steps import Declared, Planned
 
 pytestmark = pytest.mark.dr_phase("report")
@@ -23,3 +23,4 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
 def test_report(dr_drill, dr_options, dr_say):
     folder = write_folder(dr_drill, Path(dr_options.report_dir)).folder
     dr_say(f"evidence written to {folder}")
+    read_register_ahead(dr_drill, Path(dr_options.report_dir))  # beside the safety steps

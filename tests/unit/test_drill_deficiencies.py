@@ -11,6 +11,7 @@ from pathlib import Path
 
 from drtests import notify
 from drtests.evidence import ledger
+from drtests.report import finish
 from drtests.sign import keys
 from tests.unit import drills_on_disk
 
@@ -117,3 +118,20 @@ def test_the_pack_summary_holds_the_register_of_its_period(tmp_path: Path) -> No
     later = pack("2026-03-03", "2026-03-05")
     assert [(d["key"], d["status"], d["severity"]) for d in later["deficiencies"]] == [
         ("prod/verify/RTO (s)", "open", "objective")]  # fmt: skip
+
+
+def test_the_register_read_beside_the_safety_steps_counts_as_the_final_write_would(tmp_path: Path) -> None:
+    private, _ = keys.generate(tmp_path / "keys")
+    other, _ = keys.generate(tmp_path / "other")
+    cfg = drills_on_disk.config(tmp_path, "prod", extra=f'[evidence]\nsigning_key_file = "{private}"\n')
+    reports = tmp_path / "reports"
+    written(reports, cfg, "d1", "2026-03-01T10:00:00Z", fail=True)
+    record = drills_on_disk.drill(cfg, "d2", "2026-03-02T10:00:00Z")
+    record.check("verify", INDEX, 10, 10)
+    finish.read_register_ahead(record, reports)  # as the report phase starts it
+    ahead = finish._read_ahead[record.id]
+    assert [d.drill_id for d in ahead.result([keys.load_private(private).public_key()])] == ["d1"]
+    assert ahead.result([keys.load_private(other).public_key()]) is None  # read with another key: not used
+    change = json.loads((drills_on_disk.write(reports, record) / "evidence.json").read_text())["deficiencies"]
+    assert keys_of(change) == {"closed": ["prod/verify/docs {index}"]} and change["verified"]
+    assert record.id not in finish._read_ahead
