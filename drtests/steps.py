@@ -86,7 +86,9 @@ def restart_node(phase: str, drill: Drill, service: Service, cfg: DrillConfig, s
     say(f"starting {service.name}")
     try:
         drill.step(phase, START_NODE(unit=service.name), change_state(service, "active", cfg.service.timeout, say))
-        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.seen)  # as the start's wait read it, after the start
+        # read again after the start's wait saw it active: its state then would make this check unable to fail
+        # (a unit of Type=simple reads active before its process dies)
+        drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state())
     except Exception as exc:
         drill.check(phase, NODE_ACTIVE_AGAIN(), "active", service.state(), message=str(exc))
 
