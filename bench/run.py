@@ -27,8 +27,7 @@ from elasticsearch import Elasticsearch
 from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
 from drtests.hosts.logtail import LogWindow
-from drtests.proof_beside import COUNT_RESTORED, FULL_RESTORED
-from drtests.record.timeline import beside
+from drtests.proof_beside import graph_work_beside_restore
 from drtests.topology.commands import run_to_end
 from fixtures.data import generate
 from fixtures.lab import Lab
@@ -244,7 +243,7 @@ def share_figures(evidence: dict) -> dict:
 def graph_beside_restore(evidence: dict) -> float | None:
     """Seconds of the snapshot restore the graph path and its checks ran beside (the same figure a
     share's forecast message gives; a full restore's too, for the comparison)."""
-    found = beside(evidence["steps"], "restore snapshot", [COUNT_RESTORED(), FULL_RESTORED()])
+    found = graph_work_beside_restore(evidence["steps"])
     return found[1] if found else None
 
 

@@ -16,8 +16,9 @@ from drtests.declared import step
 from drtests.es import digests
 from drtests.es.as_restored import IndexChecks, RestoredReads
 from drtests.parallel import Beside
+from drtests.record import timeline
 from drtests.record.drill import Drill, Step
-from drtests.steps import restore_leaves_source
+from drtests.steps import RESTORE_SNAPSHOT, restore_leaves_source
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, read_graph
 
@@ -28,6 +29,13 @@ COUNT_RESTORED = step("count and fingerprint restored docs")
 FULL_RESTORED = step("full digest of the restored copies")
 MAX_VIEWS = 100  # points in time held for a digest beside the drill (ES 8 allows 300 a node: max_open_pit_context)
 READ_WORKERS = 2  # restored indices read at once: the cluster and a 2-core runner stay responsive
+
+
+def graph_work_beside_restore(steps: list[dict]) -> tuple[float, float] | None:
+    """(the snapshot restore's seconds, how many of them the graph path and its checks ran
+    beside), from the drill's steps as the evidence holds them; the reads of the restored copies
+    run beside any restore, so they are left out. None: no snapshot restore was timed."""
+    return timeline.beside(steps, RESTORE_SNAPSHOT(), [COUNT_RESTORED(), FULL_RESTORED()])
 
 
 def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:

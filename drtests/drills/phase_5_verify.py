@@ -16,13 +16,12 @@ from drtests.proof_beside import (
     FULL_RESTORED,
     MAX_VIEWS,
     digest_beside,
+    graph_work_beside_restore,
 )
 from drtests.record.drill import Drill
-from drtests.record.timeline import beside
 from drtests.steps import (
     EACH_INDEX,
     FULL,
-    RESTORE_SNAPSHOT,
     Planned,
     assert_checks,
     check,
@@ -174,7 +173,7 @@ def ran_beside(drill: Drill, share) -> str:
     `share.beside_graph_s`), in words: the forecast scales the share's recoveries, so what slowed
     them (on a restore cluster that shares its cores with the graph work) it forecasts for every
     index, while a full restore runs most of its length after that work."""
-    found = beside([asdict(s) for s in drill.steps], RESTORE_SNAPSHOT(), [COUNT_RESTORED(), FULL_RESTORED()])
+    found = graph_work_beside_restore([asdict(s) for s in drill.steps])
     if found is None:
         return ""
     restore_s, share.beside_graph_s = found
