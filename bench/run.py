@@ -19,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 from elasticsearch import Elasticsearch
@@ -28,6 +27,7 @@ from drtests.es import client, digests
 from drtests.hosts.host import TargetHost
 from drtests.hosts.logtail import LogWindow
 from drtests.proof_beside import graph_work_beside_restore
+from drtests.record import timeline
 from drtests.topology.commands import run_to_end
 from fixtures.data import generate
 from fixtures.lab import Lab
@@ -120,13 +120,8 @@ def bench_drills(lab: Lab, config: Path, runs: int, reports: Path, profile: bool
 def calls_covered(evidence: dict, calls: tuple[str, ...] = CALLS) -> float:
     """The seconds during which at least one call ran: the union of the call steps' intervals (the
     two paths' calls overlap, so their sum can exceed the drill's wall)."""
-    spans = sorted((start := datetime.fromisoformat(s["started"]).timestamp(), start + s["duration_s"])
-                   for s in evidence["steps"] if s["name"].startswith(calls) and s.get("started"))  # fmt: skip
-    covered, reach = 0.0, float("-inf")
-    for start, stop in spans:
-        covered += max(0.0, stop - max(start, reach))
-        reach = max(reach, stop)
-    return covered
+    return timeline.covered_s(timeline.interval(s) for s in evidence["steps"]
+                              if s["name"].startswith(calls) and s.get("started"))  # fmt: skip
 
 
 def longer_path_calls(evidence: dict) -> float:

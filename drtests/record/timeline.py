@@ -5,6 +5,8 @@ times and durations, so it shows what happened, not what was planned."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from drtests.record.clock import parse_utc
 
 GRAPH, TELEMETRY, CHECKS = "graph path", "telemetry path", "checks"
@@ -56,18 +58,27 @@ def beside(steps: list[dict], name: str, besides: list[str]) -> tuple[float, flo
     own = next((s for s in steps if s.get("name") == name and s.get("started")), None)
     if own is None:
         return None
-    start = _moment(own["started"])
-    end = start + (own.get("duration_s") or 0.0)
-    spans = sorted(
-        (max(start, t), min(end, t + (s.get("duration_s") or 0.0)))
+    start, end = interval(own)
+    spans = (
+        (max(start, a), min(end, b))  # clipped to the step: an end before its start covers nothing
         for s in steps
         if s is not own and s.get("phase") in ("restore", "verify") and s.get("started")
         and lane_of(s["phase"], s["name"]) != TELEMETRY and s["name"] not in besides
-        for t in (_moment(s["started"]),)
+        for a, b in (interval(s),)
     )  # fmt: skip
-    covered, reach = 0.0, start
-    for a, b in spans:
-        if b > max(a, reach):
-            covered += b - max(a, reach)
-            reach = b
-    return round(end - start, 3), round(covered, 3)
+    return round(end - start, 3), round(covered_s(spans), 3)
+
+
+def covered_s(spans: Iterable[tuple[float, float]]) -> float:
+    """The seconds at least one of the (start, end) intervals covers: their union, overlaps counted once."""
+    covered, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        covered += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    return covered
+
+
+def interval(step: dict) -> tuple[float, float]:
+    """A timed step's (start, end), in seconds since the epoch."""
+    start = _moment(step["started"])
+    return start, start + (step.get("duration_s") or 0.0)
