@@ -143,12 +143,22 @@ def age_days(started: str, at: datetime) -> float:
     return round((at - when(started)).total_seconds() / 86400, 1)
 
 
-def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
-    """Every deficiency the drills found, in the order the drills ran (oldest first)."""
-    found: dict[tuple[str, str, str], Deficiency] = {}
-    owners: dict[str, str] = {}  # the newest drill of a target names its owner
-    for drill in sorted(drills, key=lambda d: when(d.started)):
-        owners[drill.target] = drill.owner
+class Fold:
+    """The register built drill by drill, oldest first. A drill's own change folds the drills
+    before it while the safety steps run (drtests.report.finish), then adds the drill itself: the
+    final write no longer grows with the report folder's history."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, str, str], Deficiency] = {}
+        self.owners: dict[str, str] = {}  # the newest drill of a target names its owner
+        self.newest: datetime | None = None  # when the newest drill folded in started
+
+    def add(self, drill: SignedDrill) -> None:
+        """Fold in a drill that started no earlier than every drill folded in before it."""
+        started = when(drill.started)
+        if self.newest is not None and started < self.newest:
+            raise ValueError(f"drill {drill.drill_id} started before a drill already folded in")
+        self.newest, self.owners[drill.target] = started, drill.owner
         by_check: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         for c in drill.checks:
             check, item = check_of(str(c.get("name")))
@@ -158,12 +168,30 @@ def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
             bad = [(item, c) for item, c in results if c.get("verdict") in (Verdict.FAIL, Verdict.UNPROVEN)]
             passed = {item for item, c in results if c.get("verdict") == Verdict.PASS}
             if bad:
-                _failed(found, key, drill, bad)
-            if key in found and found[key].open:
-                _passed(found[key], drill, passed - {item for item, _ in bad})
-    for deficiency in found.values():
-        deficiency.owner = owners[deficiency.target]  # a signed assignment (apply) overrides it
-    return list(found.values())
+                _failed(self.found, key, drill, bad)
+            if key in self.found and self.found[key].open:
+                _passed(self.found[key], drill, passed - {item for item, _ in bad})
+
+    def takes(self, drill: SignedDrill) -> bool:
+        """Whether `drill` can be added (it started last): else the register is folded anew."""
+        return self.newest is None or when(drill.started) >= self.newest
+
+    def deficiencies(self) -> list[Deficiency]:
+        for deficiency in self.found.values():
+            deficiency.owner = self.owners[deficiency.target]  # a signed assignment (apply) overrides it
+        return list(self.found.values())
+
+
+def register(drills: Iterable[SignedDrill]) -> list[Deficiency]:
+    """Every deficiency the drills found, in the order the drills ran (oldest first)."""
+    return folded(drills).deficiencies()
+
+
+def folded(drills: Iterable[SignedDrill]) -> Fold:
+    fold = Fold()
+    for drill in sorted(drills, key=lambda d: when(d.started)):  # stable: a tie keeps the given order
+        fold.add(drill)
+    return fold
 
 
 def _failed(found: dict, key: tuple[str, str, str], drill: SignedDrill, bad: list[tuple[str, dict]]) -> None:
@@ -267,19 +295,26 @@ def counted_drills(root: Path, public_keys: list[Ed25519PublicKey],
 
 
 def change_by(root: Path, public_keys: list[Ed25519PublicKey], evidence: dict,
-              counted: list[SignedDrill] | None = None) -> dict:  # fmt: skip
+              ahead: tuple[list[SignedDrill], Fold] | None = None) -> dict:  # fmt: skip
     """What this drill (its evidence, about to be signed) does to its target's register: the
     deficiencies it opens (new, or recurring: closed before, failing again), those it closes, and
     those still open that it did not close. Read from the ledger as `drtests deficiencies` reads
     it, with the drill's own public key; a broken ledger is said, never raised: the drill's
-    evidence is written either way."""
+    evidence is written either way. `ahead`: counted_drills of the drill's target and their
+    fold, read ahead (used once: the drill is added to the fold)."""
     drill = SignedDrill.of_evidence(evidence)
-    if counted is None:  # `counted`: counted_drills of the drill's target, read ahead
+    if ahead is None:
         try:
             counted, _ = counted_drills(root, public_keys, drill.target)
         except DrillError as exc:
             return {"verified": False, "unavailable": str(exc)}
-    after = register([*counted, drill])
+        ahead = counted, folded(counted)
+    counted, fold = ahead
+    if not fold.takes(drill):  # a drill counted started after this one: fold them all in order
+        fold = folded([*counted, drill])
+    else:
+        fold.add(drill)
+    after = fold.deficiencies()
     mine = drill.drill_id
 
     def brief(d: Deficiency) -> dict:

@@ -45,13 +45,14 @@ class Written(NamedTuple):
 
 class RegisterReadAhead:
     """The drills a drill's register change is counted against (deficiencies.counted_drills: every
-    drill folder of the report folder read, each verified when signing), read in a thread while
-    the safety steps run instead of after them: it grows with the folder's drills (0.3 s at 150).
+    drill folder of the report folder read, each verified when signing) and the register they
+    make, read and folded in a thread while the safety steps run instead of after them: both grow
+    with the folder's drills (0.3 s and 0.2 s at 150).
     Its result serves only the same key; a failure is not kept: the final write reads again and
     records why there."""
 
     def __init__(self, report_root: Path, key_path: Path | None, target: str) -> None:
-        self.counted: list[deficiencies.SignedDrill] | None = None
+        self.counted: tuple[list[deficiencies.SignedDrill], deficiencies.Fold] | None = None  # and their fold
         self.public: bytes | None = None  # the key it verified with (None: unsigned)
         self._thread = threading.Thread(target=self._read, args=(report_root, key_path, target),
                                         name="drtests-register", daemon=True)  # fmt: skip
@@ -61,11 +62,12 @@ class RegisterReadAhead:
         try:
             public = [keys.load_private(key_path).public_key()] if key_path else []
             self.public = public[0].public_bytes_raw() if public else None
-            self.counted = deficiencies.counted_drills(report_root, public, target)[0]
+            counted = deficiencies.counted_drills(report_root, public, target)[0]
+            self.counted = counted, deficiencies.folded(counted)
         except Exception:  # noqa: BLE001 - the final write reads again and records why
             self.counted = None
 
-    def result(self, public: list) -> list[deficiencies.SignedDrill] | None:
+    def result(self, public: list) -> tuple[list[deficiencies.SignedDrill], deficiencies.Fold] | None:
         """What it read, once done, if read with `public` (the final write's key)."""
         self._thread.join()
         same = (public[0].public_bytes_raw() if public else None) == self.public

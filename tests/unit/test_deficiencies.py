@@ -82,6 +82,25 @@ def test_the_order_is_the_drills_start_not_the_order_they_are_read_in() -> None:
     assert one(found).now.closed_by == "d2"
 
 
+def evidence_of(drill: SignedDrill) -> dict:
+    return {"drill_id": drill.drill_id, "target_name": drill.target, "started": drill.started,
+            "controls": list(drill.controls), "checks": list(drill.checks)}  # fmt: skip
+
+
+def test_a_drills_change_from_the_fold_read_ahead_is_the_change_of_the_whole_register(tmp_path: Path) -> None:
+    """The final write adds the drill to the register folded while the safety steps ran; a drill
+    that started before one already folded in is folded anew in order, never appended."""
+    counted = [signed("d1", T0, ("verify", "docs sts-a", "fail")),
+               signed("d2", "2026-03-09T10:00:00Z", ("verify", "docs sts-b", "fail"))]  # fmt: skip
+    last = evidence_of(signed("d3", "2026-03-10T10:00:00Z", ("verify", "docs sts-a", "pass"),
+                              ("verify", "docs sts-b", "pass")))  # fmt: skip
+    change = deficiencies.change_by(tmp_path, [], last, (counted, deficiencies.folded(counted)))
+    assert [d["key"] for d in change["closed"]] == ["prod/verify/docs {index}"] and not change["still_open"]
+    early = evidence_of(signed("d0", "2026-03-01T10:00:00Z", ("verify", "docs sts-a", "pass")))
+    change = deficiencies.change_by(tmp_path, [], early, (counted, deficiencies.folded(counted)))
+    assert not change["closed"] and [d["items"] for d in change["still_open"]] == [["sts-a", "sts-b"]]  # d0 came first
+
+
 def test_targets_phases_and_checks_are_separate_deficiencies() -> None:
     found = register([
         signed("d1", T0, ("verify", "docs sts-a", "fail"), ("baseline", "docs sts-a", "fail")),

@@ -130,7 +130,9 @@ def test_the_register_read_beside_the_safety_steps_counts_as_the_final_write_wou
     record.check("verify", INDEX, 10, 10)
     finish.read_register_ahead(record, reports)  # as the report phase starts it
     ahead = finish._read_ahead[record.id]
-    assert [d.drill_id for d in ahead.result([keys.load_private(private).public_key()])] == ["d1"]
+    counted, fold = ahead.result([keys.load_private(private).public_key()])
+    assert [d.drill_id for d in counted] == ["d1"]
+    assert [d.key for d in fold.deficiencies()] == ["prod/verify/docs {index}"]  # folded ahead too
     assert ahead.result([keys.load_private(other).public_key()]) is None  # read with another key: not used
     change = json.loads((drills_on_disk.write(reports, record) / "evidence.json").read_text())["deficiencies"]
     assert keys_of(change) == {"closed": ["prod/verify/docs {index}"]} and change["verified"]
