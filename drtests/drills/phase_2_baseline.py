@@ -6,13 +6,13 @@ from drtests import modes
 from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.options import DrillOptions
+from drtests.proof_beside import COUNT_TOPOLOGY, baseline_beside
 from drtests.steps import Planned, check, expect, require, step
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"
-COUNT_TOPOLOGY = step("count topology ({probe} probe)")
 NODES_FOUND = check("topology nodes found")
 COUNT_DOCS = step("count docs")
 INDICES_FOUND = check("telemetry indices found")
@@ -21,7 +21,16 @@ FINGERPRINT_LIVE = step("fingerprint live docs")
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned = [
-        COUNT_TOPOLOGY.planned(PHASE, probe_description(cfg), probe=cfg.probe.kind),
+        COUNT_TOPOLOGY.planned(
+            PHASE,
+            (
+                "from the moment the drill lock is taken, beside the rest of the preflight: "
+                if baseline_beside(cfg)
+                else ""
+            )
+            + probe_description(cfg),
+            probe=cfg.probe.kind,
+        ),
         NODES_FOUND.planned(PHASE, "> 0 nodes"),
     ]
     if cfg.elasticsearch.enabled:
@@ -36,24 +45,12 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     return planned
 
 
-def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
+def test_baseline(dr_config, dr_drill, dr_target, dr_say, dr_proof_beside, request):
     cfg, drill = dr_config, dr_drill
     require(drill, "preflight")
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
-    with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
-        counts, drill.baseline.listings = read_graph(probe, graph_checks.choice_for(cfg, drill))
-    drill.baseline.probe, drill.baseline.topology = probe.kind, counts
-    expect(
-        drill,
-        PHASE,
-        NODES_FOUND(),
-        "> 0",
-        sum(counts.values()),
-        ok=sum(counts.values()) > 0,
-        message=f"the topology probe ({probe.kind}) found no nodes on {dr_target.url}: nothing to prove",
-    )
-    if cfg.elasticsearch.enabled:
+    if cfg.elasticsearch.enabled:  # beside the topology probe when the preflight began it
         es = request.getfixturevalue("dr_es")
         with drill.timed_step(PHASE, COUNT_DOCS(), f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
             docs = client.doc_counts(es, cfg.elasticsearch.indices)
@@ -65,6 +62,21 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
             with drill.timed_step(PHASE, FINGERPRINT_LIVE()):
                 sample = cfg.elasticsearch.fingerprint_sample
                 drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
+    if (read := dr_proof_beside.baseline_graph(drill.steps, dr_say)) is None:
+        with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
+            read = read_graph(probe, graph_checks.choice_for(cfg, drill))
+    counts, drill.baseline.listings = read
+    drill.baseline.probe, drill.baseline.topology = probe.kind, counts
+    expect(
+        drill,
+        PHASE,
+        NODES_FOUND(),
+        "> 0",
+        sum(counts.values()),
+        ok=sum(counts.values()) > 0,
+        message=f"the topology probe ({probe.kind}) found no nodes on {dr_target.url}: nothing to prove",
+    )
+    if cfg.elasticsearch.enabled:
         expect(
             drill,
             PHASE,
