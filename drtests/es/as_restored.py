@@ -3,10 +3,12 @@
 A restore of many indices ends long after its first index is readable; reading each copy as soon
 as its shards started (drtests.es.recovered) puts the proof beside the restore instead of after
 it. Indices that became usable together are read together (one count and one fingerprint request
-per batch, as for a whole list); a full digest reads one index, and a batch's digests are shared
-among the workers (the last indices of a restore recover together: one worker alone would digest
-them one after the other after the restore ended). `workers` threads at most, so the cluster and a
-small runner stay responsive while the restore goes on."""
+per batch, as for a whole list); a full digest reads one index. Once the restore ended, a worker
+with nothing left to count helps with the digests still waiting: the last indices of a restore
+recover together, and one worker alone digested them one after the other after the restore's end.
+Not before: a second digest beside the restore slows the restore, on a runner that shares its
+cores with the cluster (measured: 1 s on the bench's 12 s restore). `workers` threads at most, so
+the cluster and a small runner stay responsive while the restore goes on."""
 
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from drtests.es import client, digests
 from drtests.record.clock import utc_ms
 
 DONE = None  # put on the queue once per worker: no index follows
-DIGEST = ""  # put on the queue to wake a worker: a full digest waits in IndexChecks._digests
 
 
 @dataclass
@@ -90,21 +91,18 @@ class IndexChecks:
         self._queue.put(name)
 
     def _batch(self) -> list[str] | None:
-        """The next index, with every one that became usable meanwhile ([] for a digest waiting);
-        None once closed."""
+        """The next index, with every one that became usable meanwhile; None once closed."""
         first = self._queue.get()
         if first is DONE:
             return None
-        if first == DIGEST:
-            return []
         batch = [first]
         while True:
             try:
                 name = self._queue.get_nowait()
             except queue.Empty:
                 return batch
-            if name is DONE or name == DIGEST:
-                self._queue.put(name)  # for this worker's next turn, or another's
+            if name is DONE:
+                self._queue.put(DONE)  # for this worker's next turn
                 return batch
             batch.append(name)
 
@@ -113,7 +111,7 @@ class IndexChecks:
             if self.cancelled.is_set() or self._error is not None:
                 continue  # drain: the drill goes no further
             self._busy_with(batch)
-        while self._digests_may_come():  # closed: the batches still being counted may bring digests
+        while self._digests_may_come():  # no index follows: help with the digests still waiting
             self._busy_with([])
 
     def _busy_with(self, batch: list[str]) -> None:
@@ -142,7 +140,8 @@ class IndexChecks:
         return self.cancelled.is_set() or self._error is not None
 
     def _count(self, batch: list[str]) -> None:
-        """Counts and fingerprints of the batch; its full digests put where every worker takes them."""
+        """Counts and fingerprints of the batch; its full digests put where a worker with nothing
+        left to count takes them once no index follows."""
         t0 = time.monotonic()
         counts = client.doc_counts(self.es, batch)
         prints = digests.fingerprints(self.es, sorted(batch), self.sample)
@@ -154,11 +153,9 @@ class IndexChecks:
             self._digests.extend(wanted)
             self._uncounted -= len(batch)
             self._changed.notify_all()
-        for _ in wanted[1:]:  # this worker takes one; another may take the others
-            self._queue.put(DIGEST)
 
     def _digest_waiting(self) -> None:
-        """Full digests while any waits (another worker may have taken them all)."""
+        """Full digests while any waits (another worker may have taken the last)."""
         while not self._stopped():
             with self._lock:
                 if not self._digests:
@@ -189,8 +186,7 @@ class IndexChecks:
 
     def running(self) -> bool:
         """Whether a read is still going on (or waiting to)."""
-        busy = not self._queue.empty() or self._busy > 0 or bool(self._digests)
-        return busy and any(thread.is_alive() for thread in self._threads)  # a token may outlive them
+        return not self._queue.empty() or self._busy > 0 or bool(self._digests)
 
     def result(self) -> RestoredReads:
         self.close()
