@@ -20,22 +20,28 @@ FINGERPRINT_LIVE = step("fingerprint live docs")
 
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
-    beside = baseline_beside(cfg)
-    read = COUNT_TOPOLOGY.planned(PHASE, ("begun when the drill lock was taken, beside the rest of the preflight and "
-                                          "the doc counts: " if beside else "") + probe_description(cfg),
-                                  probe=cfg.probe.kind)  # fmt: skip
-    planned = [] if beside and cfg.elasticsearch.enabled else [read]
+    planned = [
+        COUNT_TOPOLOGY.planned(
+            PHASE,
+            (
+                "from the moment the drill lock is taken, beside the rest of the preflight: "
+                if baseline_beside(cfg)
+                else ""
+            )
+            + probe_description(cfg),
+            probe=cfg.probe.kind,
+        ),
+        NODES_FOUND.planned(PHASE, "> 0 nodes"),
+    ]
     if cfg.elasticsearch.enabled:
-        planned.append(COUNT_DOCS.planned(PHASE, f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"))
+        planned += [
+            COUNT_DOCS.planned(PHASE, f"_refresh, then count docs per index of {cfg.elasticsearch.indices}"),
+            INDICES_FOUND.planned(PHASE, "> 0 indices"),
+        ]
         if modes.of(cfg).fingerprints_live:
             sample = cfg.elasticsearch.fingerprint_sample
             how = f"hash the first and last {sample} docs per index (past days must equal their restored copy)"
             planned.append(FINGERPRINT_LIVE.planned(PHASE, how))
-        if beside:  # it joins the record once the reads beside it are done
-            planned.append(read)
-    planned.append(NODES_FOUND.planned(PHASE, "> 0 nodes"))
-    if cfg.elasticsearch.enabled:
-        planned.append(INDICES_FOUND.planned(PHASE, "> 0 indices"))
     return planned
 
 
@@ -44,10 +50,7 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, dr_proof_beside, reque
     require(drill, "preflight")
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
-    if not (begun := dr_proof_beside.baseline is not None):  # begun in the preflight: beside the doc counts
-        with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
-            read = read_graph(probe, graph_checks.choice_for(cfg, drill))
-    if cfg.elasticsearch.enabled:
+    if cfg.elasticsearch.enabled:  # beside the topology probe when the preflight began it
         es = request.getfixturevalue("dr_es")
         with drill.timed_step(PHASE, COUNT_DOCS(), f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
             docs = client.doc_counts(es, cfg.elasticsearch.indices)
@@ -59,8 +62,9 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, dr_proof_beside, reque
             with drill.timed_step(PHASE, FINGERPRINT_LIVE()):
                 sample = cfg.elasticsearch.fingerprint_sample
                 drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
-    if begun:
-        read = dr_proof_beside.baseline_graph(drill.steps, dr_say)
+    if (read := dr_proof_beside.baseline_graph(drill.steps, dr_say)) is None:
+        with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
+            read = read_graph(probe, graph_checks.choice_for(cfg, drill))
     counts, drill.baseline.listings = read
     drill.baseline.probe, drill.baseline.topology = probe.kind, counts
     expect(
