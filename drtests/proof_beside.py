@@ -1,5 +1,4 @@
-"""The checks that start before the verify phase, when their inputs exist: the live graph's
-baseline, read from the moment the drill holds the lock (beside the rest of the preflight), the source's full
+"""The checks that start before the verify phase, when their inputs exist: the source's full
 digest at snapshot time, read from points in time opened while the node was stopped (beside the
 snapshot, the node's start and the restore), the graph read once the node answers after the
 import (beside the snapshot restore), the restored copies read as each index became usable.
@@ -24,8 +23,6 @@ from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, read_graph
 
 PHASE = "verify"  # what they read is verified there; their steps say when they ran
-BASELINE = "baseline"
-COUNT_TOPOLOGY = step("count topology ({probe} probe)")  # the baseline's read of the live graph
 FULL_AT_SNAPSHOT = step("full digest at snapshot time")  # the source as the snapshot holds it
 COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
 COUNT_RESTORED = step("count and fingerprint restored docs")
@@ -41,12 +38,6 @@ def graph_work_beside_restore(steps: list[dict]) -> tuple[float, float] | None:
     return timeline.beside(steps, RESTORE_SNAPSHOT(), [COUNT_RESTORED(), FULL_RESTORED()])
 
 
-def baseline_beside(cfg: DrillConfig) -> bool:
-    """The baseline's read of the live graph begins when the drill lock is taken, beside the rest
-    of the preflight, when the paths run side by side (drill.parallel_paths)."""
-    return cfg.drill.parallel_paths
-
-
 def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
     """The full digest at snapshot time reads points in time, opened while the node is stopped,
     beside the snapshot, the node's start and the restore (the node and production wait for the
@@ -59,29 +50,9 @@ def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
 
 @dataclass
 class ProofBeside:
-    baseline: Beside | None = None  # the live graph read from the lock's taking: (counts, listings)
     source: Beside | None = None  # the full digest at snapshot time, of points in time: {index: digest}
     graph: Beside | None = None  # the topology read after the restore: (counts, listings)
     telemetry: IndexChecks | None = None  # the restored copies' counts, fingerprints, digests
-
-    def start_baseline(self, cfg: DrillConfig, drill: Drill, host) -> None:
-        """Read the live graph now, beside the rest of the preflight: the drill holds the lock (no
-        other drill changes the target) and knows its number (which nodes it keeps whole)."""
-        probe, keep = make_probe(cfg, host), graph_checks.choice_for(cfg, drill)
-
-        def read(path: Beside):
-            with path.timed_step(BASELINE, COUNT_TOPOLOGY(probe=probe.kind)):
-                return read_graph(probe, keep)
-
-        self.baseline = Beside("baseline-graph", read)
-
-    def baseline_graph(self, steps: list[Step], say: Callable[[str], None]):
-        """(counts, listings) of the live graph begun in the preflight, its step added to `steps`;
-        None when not begun there."""
-        if self.baseline is None:
-            return None
-        self.baseline.join_into(steps, every=lambda: say("waiting for the topology probe"))
-        return self.baseline.result()
 
     def start_source(self, es, views: dict[str, str], slices: int) -> None:
         """Hash every document the points in time `views` (index -> id) hold, beside whatever runs
@@ -145,10 +116,7 @@ class ProofBeside:
         return reads
 
     def stop(self) -> None:
-        """The drill ends (or failed before verify): nothing more is read; the reads in flight end
-        (the baseline's, a read of the live graph, by itself, unwaited)."""
-        if self.baseline is not None:
-            self.baseline.cancel()
+        """The drill ends (or failed before verify): nothing more is read; the reads in flight end."""
         for beside in (self.source, self.graph):  # the source's reader closes its points in time
             if beside is not None:
                 beside.cancel()

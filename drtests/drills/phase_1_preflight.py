@@ -14,7 +14,6 @@ from drtests.drills.restore_cluster import RC_READS, RC_REPOSITORY, RC_ROOM, che
 from drtests.es import client, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.proof_beside import baseline_beside
 from drtests.record.results import ElasticsearchFacts
 from drtests.steps import Planned, assert_checks, check, expect, node_commands, stackstate_version, step
 
@@ -104,8 +103,7 @@ def destructive_steps(cfg: DrillConfig) -> list[str]:
     return destructive
 
 
-def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say,
-                   dr_proof_beside, request):  # fmt: skip
+def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr_safety, dr_options, dr_say, request):
     cfg, drill, host = dr_config, dr_drill, dr_target
     check_target(cfg, drill, host, dr_options, dr_say)
     check_allowed(cfg, drill, dr_options)
@@ -124,8 +122,6 @@ def test_preflight(dr_config, dr_drill, dr_target, dr_service, dr_stackgraph, dr
         recover_leftovers(leftovers, cfg, drill, host, dr_service, restore_es, dr_say)
     ledger_head.check_head(cfg, drill, host, dr_options, dr_say)
     ledger_head.check_key(cfg, drill, dr_options)
-    if baseline_beside(cfg) and not drill.failed_checks():  # the lock is ours, the drill's number known
-        dr_proof_beside.start_baseline(cfg, drill, host)
     if es is not None and cfg.restore_cluster.url:  # the drill's number is known now: its restore share
         check_restore_room(cfg, drill, es, restore_es)
     check_restore_names(cfg, drill, es, restore_es)

@@ -6,13 +6,13 @@ from drtests import modes
 from drtests.config import DrillConfig
 from drtests.es import client, digests
 from drtests.options import DrillOptions
-from drtests.proof_beside import COUNT_TOPOLOGY, baseline_beside
 from drtests.steps import Planned, check, expect, require, step
 from drtests.topology import checks as graph_checks
 from drtests.topology.probes import make_probe, probe_description, read_graph
 
 pytestmark = pytest.mark.dr_phase("baseline")
 PHASE = "baseline"
+COUNT_TOPOLOGY = step("count topology ({probe} probe)")
 NODES_FOUND = check("topology nodes found")
 COUNT_DOCS = step("count docs")
 INDICES_FOUND = check("telemetry indices found")
@@ -21,16 +21,7 @@ FINGERPRINT_LIVE = step("fingerprint live docs")
 
 def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     planned = [
-        COUNT_TOPOLOGY.planned(
-            PHASE,
-            (
-                "from the moment the drill lock is taken, beside the rest of the preflight: "
-                if baseline_beside(cfg)
-                else ""
-            )
-            + probe_description(cfg),
-            probe=cfg.probe.kind,
-        ),
+        COUNT_TOPOLOGY.planned(PHASE, probe_description(cfg), probe=cfg.probe.kind),
         NODES_FOUND.planned(PHASE, "> 0 nodes"),
     ]
     if cfg.elasticsearch.enabled:
@@ -45,27 +36,13 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     return planned
 
 
-def test_baseline(dr_config, dr_drill, dr_target, dr_say, dr_proof_beside, request):
+def test_baseline(dr_config, dr_drill, dr_target, dr_say, request):
     cfg, drill = dr_config, dr_drill
     require(drill, "preflight")
     probe = make_probe(cfg, dr_target)
     dr_say(f"topology probe ({probe.kind}) ...")
-    if cfg.elasticsearch.enabled:  # beside the topology probe when the preflight began it
-        es = request.getfixturevalue("dr_es")
-        with drill.timed_step(PHASE, COUNT_DOCS(), f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
-            docs = client.doc_counts(es, cfg.elasticsearch.indices)
-        # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
-        # indices keep changing until then, so fingerprints taken here would prove nothing. An
-        # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
-        drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
-        if modes.of(cfg).fingerprints_live:
-            with drill.timed_step(PHASE, FINGERPRINT_LIVE()):
-                sample = cfg.elasticsearch.fingerprint_sample
-                drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
-    if (read := dr_proof_beside.baseline_graph(drill.steps, dr_say)) is None:
-        with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
-            read = read_graph(probe, graph_checks.choice_for(cfg, drill))
-    counts, drill.baseline.listings = read
+    with drill.timed_step(PHASE, COUNT_TOPOLOGY(probe=probe.kind)):
+        counts, drill.baseline.listings = read_graph(probe, graph_checks.choice_for(cfg, drill))
     drill.baseline.probe, drill.baseline.topology = probe.kind, counts
     expect(
         drill,
@@ -77,6 +54,17 @@ def test_baseline(dr_config, dr_drill, dr_target, dr_say, dr_proof_beside, reque
         message=f"the topology probe ({probe.kind}) found no nodes on {dr_target.url}: nothing to prove",
     )
     if cfg.elasticsearch.enabled:
+        es = request.getfixturevalue("dr_es")
+        with drill.timed_step(PHASE, COUNT_DOCS(), f"POST {cfg.elasticsearch.indices}/_refresh, _search"):
+            docs = client.doc_counts(es, cfg.elasticsearch.indices)
+        # Fingerprints are taken at snapshot time, the moment the restore is compared with: live
+        # indices keep changing until then, so fingerprints taken here would prove nothing. An
+        # existing-backup drill takes no snapshot: the live fingerprints of past days are its measure.
+        drill.baseline.indices, drill.baseline.docs = cfg.elasticsearch.indices, docs
+        if modes.of(cfg).fingerprints_live:
+            with drill.timed_step(PHASE, FINGERPRINT_LIVE()):
+                sample = cfg.elasticsearch.fingerprint_sample
+                drill.baseline.fingerprints = digests.fingerprints(es, sorted(docs), sample)
         expect(
             drill,
             PHASE,
