@@ -3,12 +3,10 @@
 A restore of many indices ends long after its first index is readable; reading each copy as soon
 as its shards started (drtests.es.recovered) puts the proof beside the restore instead of after
 it. Indices that became usable together are read together (one count and one fingerprint request
-per batch, as for a whole list); a full digest reads one index. Once the restore ended, a worker
-with nothing left to count helps with the digests still waiting: the last indices of a restore
-recover together, and one worker alone digested them one after the other after the restore's end.
-Not before: a second digest beside the restore slows the restore, on a runner that shares its
-cores with the cluster (measured: 1 s on the bench's 12 s restore). `workers` threads at most, so
-the cluster and a small runner stay responsive while the restore goes on."""
+per batch, as for a whole list); a full digest reads one index, and a batch's digests are shared
+among the workers (the last indices of a restore recover together: one worker alone would digest
+them one after the other after the restore ended). `workers` threads at most, so the cluster and a
+small runner stay responsive while the restore goes on."""
 
 from __future__ import annotations
 
@@ -24,6 +22,7 @@ from drtests.es import client, digests
 from drtests.record.clock import utc_ms
 
 DONE = None  # put on the queue once per worker: no index follows
+DIGEST = ""  # put on the queue to wake a worker: a full digest waits in IndexChecks._digests
 
 
 @dataclass
@@ -91,18 +90,21 @@ class IndexChecks:
         self._queue.put(name)
 
     def _batch(self) -> list[str] | None:
-        """The next index, with every one that became usable meanwhile; None once closed."""
+        """The next index, with every one that became usable meanwhile ([] for a digest waiting);
+        None once closed."""
         first = self._queue.get()
         if first is DONE:
             return None
+        if first == DIGEST:
+            return []
         batch = [first]
         while True:
             try:
                 name = self._queue.get_nowait()
             except queue.Empty:
                 return batch
-            if name is DONE:
-                self._queue.put(DONE)  # for this worker's next turn
+            if name is DONE or name == DIGEST:
+                self._queue.put(name)  # for this worker's next turn, or another's
                 return batch
             batch.append(name)
 
@@ -111,7 +113,7 @@ class IndexChecks:
             if self.cancelled.is_set() or self._error is not None:
                 continue  # drain: the drill goes no further
             self._busy_with(batch)
-        while self._digests_may_come():  # no index follows: help with the digests still waiting
+        while self._digests_may_come():  # closed: the batches still being counted may bring digests
             self._busy_with([])
 
     def _busy_with(self, batch: list[str]) -> None:
@@ -140,8 +142,7 @@ class IndexChecks:
         return self.cancelled.is_set() or self._error is not None
 
     def _count(self, batch: list[str]) -> None:
-        """Counts and fingerprints of the batch; its full digests put where a worker with nothing
-        left to count takes them once no index follows."""
+        """Counts and fingerprints of the batch; its full digests put where every worker takes them."""
         t0 = time.monotonic()
         counts = client.doc_counts(self.es, batch)
         prints = digests.fingerprints(self.es, sorted(batch), self.sample)
@@ -153,9 +154,11 @@ class IndexChecks:
             self._digests.extend(wanted)
             self._uncounted -= len(batch)
             self._changed.notify_all()
+        for _ in wanted[1:]:  # this worker takes one; another may take the others
+            self._queue.put(DIGEST)
 
     def _digest_waiting(self) -> None:
-        """Full digests while any waits (another worker may have taken the last)."""
+        """Full digests while any waits (another worker may have taken them all)."""
         while not self._stopped():
             with self._lock:
                 if not self._digests:
@@ -186,7 +189,8 @@ class IndexChecks:
 
     def running(self) -> bool:
         """Whether a read is still going on (or waiting to)."""
-        return not self._queue.empty() or self._busy > 0 or bool(self._digests)
+        busy = not self._queue.empty() or self._busy > 0 or bool(self._digests)
+        return busy and any(thread.is_alive() for thread in self._threads)  # a token may outlive them
 
     def result(self) -> RestoredReads:
         self.close()

@@ -60,8 +60,8 @@ def test_every_restored_index_is_handed_on_once_started_and_read_as_after_the_re
 
 
 def test_the_full_digests_of_indices_usable_together_are_shared_by_the_workers(es: Elasticsearch, monkeypatch) -> None:
-    """The last indices of a restore recover together and come as one batch: once no index follows,
-    its digests are read by every worker, not one after the other by the worker that counted it."""
+    """The last indices of a restore recover together and come as one batch: its digests are read by
+    every worker, not one after the other by the worker that counted the batch."""
     names = [f"rr_s-2026.02.{day:02d}" for day in range(1, 13)]
     helpers.bulk(es, ({"_index": name, "_id": f"{name}-{i}", "_source": {"v": i}}
                       for name in names for i in range(40)), refresh=True)  # fmt: skip
