@@ -3,17 +3,14 @@
 A restore of many indices ends long after its first index is readable; reading each copy as soon
 as its shards started (drtests.es.recovered) puts the proof beside the restore instead of after
 it. Indices that became usable together are read together (one count and one fingerprint request
-per batch, as for a whole list); a full digest reads one index, and a batch's digests are shared
-among the workers (the last indices of a restore recover together: one worker alone would digest
-them one after the other after the restore ended). `workers` threads at most, so the cluster and a
-small runner stay responsive while the restore goes on."""
+per batch, as for a whole list); a full digest reads one index. `workers` threads at most, so the
+cluster and a small runner stay responsive while the restore goes on."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
@@ -22,7 +19,6 @@ from drtests.es import client, digests
 from drtests.record.clock import utc_ms
 
 DONE = None  # put on the queue once per worker: no index follows
-DIGEST = ""  # put on the queue to wake a worker: a full digest waits in IndexChecks._digests
 
 
 @dataclass
@@ -59,52 +55,37 @@ class IndexChecks:
     """Reads each index handed to `submit` (from any thread), in `workers` threads; `result()`
     waits for them all and returns the reads, or raises the first read's error."""
 
-    def __init__(
-        self, es: Elasticsearch, sample: int, full: set[str], slices: int, workers: int = 2, start: bool = True
-    ) -> None:
-        """`start`=False: the workers start on `start()` (whatever was submitted before is one batch)."""
+    def __init__(self, es: Elasticsearch, sample: int, full: set[str], slices: int, workers: int = 2) -> None:
         self.es, self.sample, self.full, self.slices = es, sample, full, slices
         self.reads = RestoredReads()
         self.cancelled = threading.Event()
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._digests: deque[str] = deque()  # counted, waiting for their full digest
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # a digest waits, or a worker is done with its batch
         self._error: BaseException | None = None
         self._closed = False
         self._busy = 0  # batches being read now
-        self._uncounted = 0  # submitted, not yet counted: their digests may still come
         self._threads = [
             threading.Thread(target=self._work, name=f"drtests-restored-reads-{n}", daemon=True) for n in range(workers)
         ]
-        if start:
-            self.start()
-
-    def start(self) -> None:
         for thread in self._threads:
             thread.start()
 
     def submit(self, name: str) -> None:
-        with self._lock:
-            self._uncounted += 1
         self._queue.put(name)
 
     def _batch(self) -> list[str] | None:
-        """The next index, with every one that became usable meanwhile ([] for a digest waiting);
-        None once closed."""
+        """The next index, with every one that became usable meanwhile; None once closed."""
         first = self._queue.get()
         if first is DONE:
             return None
-        if first == DIGEST:
-            return []
         batch = [first]
         while True:
             try:
                 name = self._queue.get_nowait()
             except queue.Empty:
                 return batch
-            if name is DONE or name == DIGEST:
-                self._queue.put(name)  # for this worker's next turn, or another's
+            if name is DONE:
+                self._queue.put(DONE)  # for this worker's next turn
                 return batch
             batch.append(name)
 
@@ -112,63 +93,31 @@ class IndexChecks:
         while (batch := self._batch()) is not None:
             if self.cancelled.is_set() or self._error is not None:
                 continue  # drain: the drill goes no further
-            self._busy_with(batch)
-        while self._digests_may_come():  # closed: the batches still being counted may bring digests
-            self._busy_with([])
-
-    def _busy_with(self, batch: list[str]) -> None:
-        with self._lock:
-            self._busy += 1
-        try:
-            if batch:
-                self._count(batch)
-            self._digest_waiting()
-        except BaseException as exc:  # handed to the verify phase by result()
             with self._lock:
-                self._error = self._error or exc
-        finally:
-            with self._changed:
-                self._busy -= 1
-                self._changed.notify_all()
+                self._busy += 1
+            try:
+                self._read(batch)
+            except BaseException as exc:  # handed to the verify phase by result()
+                with self._lock:
+                    self._error = self._error or exc
+            finally:
+                with self._lock:
+                    self._busy -= 1
 
-    def _digests_may_come(self) -> bool:
-        """Wait until a digest waits (True) or every index submitted was counted (False: none can come)."""
-        with self._changed:
-            while not self._digests and self._uncounted > 0 and not self._stopped():
-                self._changed.wait()
-            return bool(self._digests) and not self._stopped()
-
-    def _stopped(self) -> bool:
-        return self.cancelled.is_set() or self._error is not None
-
-    def _count(self, batch: list[str]) -> None:
-        """Counts and fingerprints of the batch; its full digests put where every worker takes them."""
+    def _read(self, batch: list[str]) -> None:
         t0 = time.monotonic()
         counts = client.doc_counts(self.es, batch)
         prints = digests.fingerprints(self.es, sorted(batch), self.sample)
-        wanted = [name for name in batch if name in self.full]
-        with self._changed:
+        t1 = time.monotonic()
+        full = {name: digests.full_digest(self.es, name, self.slices) for name in batch if name in self.full}
+        t2 = time.monotonic()
+        with self._lock:
             self.reads.counts |= counts
             self.reads.prints |= prints
-            self.reads.counted.add(t0, time.monotonic())
-            self._digests.extend(wanted)
-            self._uncounted -= len(batch)
-            self._changed.notify_all()
-        for _ in wanted[1:]:  # this worker takes one; another may take the others
-            self._queue.put(DIGEST)
-
-    def _digest_waiting(self) -> None:
-        """Full digests while any waits (another worker may have taken them all)."""
-        while not self._stopped():
-            with self._lock:
-                if not self._digests:
-                    return
-                name = self._digests.popleft()
-            t0 = time.monotonic()
-            full = digests.full_digest(self.es, name, self.slices)
-            with self._lock:
-                self.reads.full[name] = full
-                self.reads.digested.add(t0, time.monotonic())
+            self.reads.counted.add(t0, t1)
+            self.reads.full |= full
+            if full:
+                self.reads.digested.add(t1, t2)
 
     def close(self, wait: bool = True) -> None:
         """No index follows: the workers end once they read what they were given."""
@@ -183,14 +132,11 @@ class IndexChecks:
         """The drill stopped: nothing more is read; the read in flight ends by itself, unwaited
         (a full digest of a large index must not hold up the drill's safety steps)."""
         self.cancelled.set()
-        with self._changed:
-            self._changed.notify_all()
         self.close(wait=False)
 
     def running(self) -> bool:
         """Whether a read is still going on (or waiting to)."""
-        busy = not self._queue.empty() or self._busy > 0 or bool(self._digests)
-        return busy and any(thread.is_alive() for thread in self._threads)  # a token may outlive them
+        return not self._queue.empty() or self._busy > 0
 
     def result(self) -> RestoredReads:
         self.close()

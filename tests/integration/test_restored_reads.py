@@ -59,33 +59,6 @@ def test_every_restored_index_is_handed_on_once_started_and_read_as_after_the_re
         es.snapshot.delete(repository="rr", snapshot="s")
 
 
-def test_the_full_digests_of_indices_usable_together_are_shared_by_the_workers(es: Elasticsearch, monkeypatch) -> None:
-    """The last indices of a restore recover together and come as one batch: its digests are read by
-    every worker, not one after the other by the worker that counted the batch."""
-    names = [f"rr_s-2026.02.{day:02d}" for day in range(1, 13)]
-    helpers.bulk(es, ({"_index": name, "_id": f"{name}-{i}", "_source": {"v": i}}
-                      for name in names for i in range(40)), refresh=True)  # fmt: skip
-    threads, real = set(), digests.full_digest
-
-    def full_digest(*args, **kwargs):  # the real read, noting which worker made it
-        threads.add(threading.current_thread().name)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(digests, "full_digest", full_digest)
-    checks = IndexChecks(es, 5, set(names), 2, 2, start=False)
-    try:
-        for name in names:
-            checks.submit(name)
-        checks.start()  # the first worker takes all twelve as one batch
-        reads = checks.result()
-        assert reads.full == {name: real(es, name, 2) for name in names}
-        assert len(threads) == 2, threads
-        assert reads.counts == dict.fromkeys(names, 40) and not checks.running()
-    finally:
-        checks.cancel()
-        es.indices.delete(index="rr_s-*")
-
-
 def test_a_failed_read_is_raised_by_the_result_and_a_cancelled_reader_reads_nothing_more(es: Elasticsearch) -> None:
     checks = IndexChecks(es, 5, set(), 1)
     checks.submit("rr-no-such-index")
