@@ -155,10 +155,9 @@ class Fold:
 
     def add(self, drill: SignedDrill) -> None:
         """Fold in a drill that started no earlier than every drill folded in before it."""
-        started = when(drill.started)
-        if self.newest is not None and started < self.newest:
+        if not self.takes(drill):
             raise ValueError(f"drill {drill.drill_id} started before a drill already folded in")
-        self.newest, self.owners[drill.target] = started, drill.owner
+        self.newest, self.owners[drill.target] = when(drill.started), drill.owner
         by_check: dict[tuple[str, str], list[tuple[str, dict]]] = {}
         for c in drill.checks:
             check, item = check_of(str(c.get("name")))

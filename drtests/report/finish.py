@@ -52,7 +52,7 @@ class RegisterReadAhead:
     records why there."""
 
     def __init__(self, report_root: Path, key_path: Path | None, target: str) -> None:
-        self.counted: tuple[list[deficiencies.SignedDrill], deficiencies.Fold] | None = None  # and their fold
+        self.read: tuple[list[deficiencies.SignedDrill], deficiencies.Fold] | None = None  # the drills, their fold
         self.public: bytes | None = None  # the key it verified with (None: unsigned)
         self._thread = threading.Thread(target=self._read, args=(report_root, key_path, target),
                                         name="drtests-register", daemon=True)  # fmt: skip
@@ -63,15 +63,15 @@ class RegisterReadAhead:
             public = [keys.load_private(key_path).public_key()] if key_path else []
             self.public = public[0].public_bytes_raw() if public else None
             counted = deficiencies.counted_drills(report_root, public, target)[0]
-            self.counted = counted, deficiencies.folded(counted)
+            self.read = counted, deficiencies.folded(counted)
         except Exception:  # noqa: BLE001 - the final write reads again and records why
-            self.counted = None
+            self.read = None
 
     def result(self, public: list) -> tuple[list[deficiencies.SignedDrill], deficiencies.Fold] | None:
         """What it read, once done, if read with `public` (the final write's key)."""
         self._thread.join()
         same = (public[0].public_bytes_raw() if public else None) == self.public
-        return self.counted if same else None
+        return self.read if same else None
 
 
 _read_ahead: dict[str, RegisterReadAhead] = {}  # by drill id, until its final write
