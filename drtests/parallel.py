@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from drtests.errors import DrillError
-from drtests.record.drill import Step, timed_step
+from drtests.record.drill import Step, timed_step, utc_ms
 
 T = TypeVar("T")
 
@@ -156,3 +156,22 @@ def graph_path(beside: Beside | None, steps: list[Step], wait: bool = False) -> 
                 beside.wait_settled()
             beside.add_steps_to(steps)
         raise
+
+
+def step_beside(steps: list[Step], phase: str, name: str, work: Callable[[Beside[T]], T]) -> Beside[T]:
+    """`work` begun now in a thread of its own, beside what the caller does next, timed as one
+    step recorded in `steps` here (so the record's order does not depend on which ends first);
+    the step stays "failed" unless the work ends normally. Join it with wait(), then result()."""
+    entry = Step(phase, name, outcome="failed", started=utc_ms())
+    steps.append(entry)
+
+    def timed(beside: Beside[T]) -> T:
+        t0 = time.monotonic()
+        try:
+            value = work(beside)
+            entry.outcome = "done"
+            return value
+        finally:
+            entry.duration_s = round(time.monotonic() - t0, 3)
+
+    return Beside(name, timed)

@@ -10,7 +10,7 @@ from drtests.drill_state import backup_file
 from drtests.es import client, digests, snapshots
 from drtests.hosts.service import change_state
 from drtests.options import DrillOptions
-from drtests.parallel import Beside, OtherPathFailed, graph_path, watch
+from drtests.parallel import Beside, OtherPathFailed, graph_path, step_beside, watch
 from drtests.proof_beside import FULL_AT_SNAPSHOT, ProofBeside, digest_beside
 from drtests.record.results import Snapshot
 from drtests.steps import (
@@ -41,6 +41,7 @@ from drtests.waiting import Every
 pytestmark = pytest.mark.dr_phase("backup")
 PHASE = "backup"
 EXPORT = step("export graph")
+READY_AT_SNAPSHOT = step("refresh before the snapshot")
 COUNT_AT_SNAPSHOT = step("count and fingerprint docs at snapshot time")
 SNAPSHOT = step("snapshot")
 STOPPED_FOR_EXPORT = check("node stopped for the whole export")
@@ -61,8 +62,9 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
     ]
     if es.enabled:
         planned += [
-            COUNT_AT_SNAPSHOT.planned(PHASE,
-                 f"{when}: _refresh, count, hash the first and last {es.fingerprint_sample} docs per index"),
+            READY_AT_SNAPSHOT.planned(PHASE, f"{when}: health (no red index), _refresh of {es.indices}"),
+            COUNT_AT_SNAPSHOT.planned(PHASE, "beside the snapshot: count, hash the first and last "
+                 f"{es.fingerprint_sample} docs per index"),
             None if digest_beside(cfg) else full_step(cfg, PHASE, FULL_AT_SNAPSHOT, f"{when}, before the snapshot: "),
             SNAPSHOT.planned(PHASE, f"{when}, the node stopped: {es.indices} into {es.repository} "
                  "(include_global_state=false)"),
@@ -94,14 +96,40 @@ def snapshot_name(drill) -> str:
 def snapshot_path(
     path: Beside, es, cfg: DrillConfig, drill, options: DrillOptions, host, proof: ProofBeside
 ) -> Snapshot:
-    """Counts, fingerprints, the full digest (or the points in time it reads later) and the
-    snapshot, in the telemetry path's thread (it says nothing: the terminal belongs to the main thread)."""
-    with path.timed_step(PHASE, COUNT_AT_SNAPSHOT()):
-        at_snapshot = drill.backup.docs_at_snapshot = client.doc_counts(es, cfg.elasticsearch.indices)
-        drill.backup.fingerprints_at_snapshot = digests.fingerprints(
-            es, sorted(at_snapshot), cfg.elasticsearch.fingerprint_sample
-        )
-    names = sorted(at_snapshot)
+    """The refresh, the full digest (or the points in time it reads later) and the snapshot, in
+    the telemetry path's thread; the counts and fingerprints at snapshot time beside the snapshot:
+    the refresh came first and nothing writes while the node is stopped, so they read what the
+    snapshot holds, as the counts read before it did. It says nothing: the terminal belongs to
+    the main thread."""
+    with path.timed_step(PHASE, READY_AT_SNAPSHOT()):
+        ready = client.ready_to_count(es, cfg.elasticsearch.indices)
+    sample = cfg.elasticsearch.fingerprint_sample
+
+    def count(beside: Beside) -> tuple[dict[str, int], dict[str, str]]:
+        return count_at_snapshot(es, ready, sample, lambda: (path.check_cancelled(), beside.check_cancelled()))
+
+    counting = step_beside(path.steps, PHASE, COUNT_AT_SNAPSHOT(), count)
+    try:
+        snap = snapshot_of(path, es, cfg, drill, host, proof, sorted({n for names in ready.values() for n in names}))
+    except BaseException:
+        counting.cancel()
+        raise
+    finally:
+        counting.wait()
+    drill.backup.docs_at_snapshot, drill.backup.fingerprints_at_snapshot = counting.result()
+    return snap
+
+
+def count_at_snapshot(es, ready: dict[str, list[str]], sample: int, check) -> tuple[dict[str, int], dict[str, str]]:
+    """(doc counts, fingerprints) of the indices made ready; `check` before each request."""
+    check()
+    counts = client.counts_of(es, ready)
+    check()
+    return counts, digests.fingerprints(es, sorted(counts), sample)
+
+
+def snapshot_of(path: Beside, es, cfg: DrillConfig, drill, host, proof: ProofBeside, names: list[str]) -> Snapshot:
+    """The full digest of this drill's share of `names` (or its points in time, read later), then the snapshot."""
     if (share := restore_share_choice(cfg, names, drill.preflight.sequence)) is not None:
         names = share.restored  # an index this drill does not restore is not read in full either
     full = drill.backup.full_verify = full_verify_choice(cfg, names, drill.preflight.sequence)

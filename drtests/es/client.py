@@ -137,16 +137,27 @@ def doc_counts(es: Elasticsearch, indices: str | list[str]) -> dict[str, int]:
     """Live doc counts per index, in four requests whatever the number of indices (per part of a
     long name list): list, health (no red index), _refresh, one size-0 search with a terms
     aggregation on _index."""
+    return counts_of(es, ready_to_count(es, indices))
+
+
+def ready_to_count(es: Elasticsearch, indices: str | list[str]) -> dict[str, list[str]]:
+    """{expression: its index names}, none red, each refreshed: a count read after this (beside
+    a snapshot begun after it) sees every document the snapshot holds. Three requests a part."""
+    return {part: _ready(es, part) for part in expressions(indices)}
+
+
+def counts_of(es: Elasticsearch, ready: dict[str, list[str]]) -> dict[str, int]:
+    """The doc counts of indices made ready_to_count: one size-0 search a part."""
     counts: dict[str, int] = {}
-    for part in expressions(indices):
-        counts |= _doc_counts(es, part)
+    for pattern, names in ready.items():
+        counts |= _count(es, pattern, names) if names else {}
     return counts
 
 
-def _doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
+def _ready(es: Elasticsearch, pattern: str) -> list[str]:
     names = index_names(es, pattern)
     if not names:
-        return {}
+        return []
     health = es.cluster.health(index=pattern, level="indices", expand_wildcards="open")["indices"]
     red = sorted(name for name, state in health.items() if state["status"] == "red")
     if red:  # a refresh would wait for the missing primaries; a snapshot would fail or be PARTIAL
@@ -154,6 +165,10 @@ def _doc_counts(es: Elasticsearch, pattern: str) -> dict[str, int]:
         raise DrillError(f"index {red[0]} is red (a primary shard is unassigned){more}: its docs cannot be counted "
                          "or snapshotted; fix the cluster (GET _cluster/allocation/explain)")  # fmt: skip
     es.indices.refresh(index=pattern, allow_no_indices=True, ignore_unavailable=True)
+    return names
+
+
+def _count(es: Elasticsearch, pattern: str, names: list[str]) -> dict[str, int]:
     per_index = {"terms": {"field": "_index", "size": len(names) + 10}}
     result = es.search(index=pattern, size=0, track_total_hits=True, aggs={"per_index": per_index})
     counts = {name: 0 for name in names}

@@ -44,8 +44,10 @@ def fingerprints(es: Elasticsearch, names: list[str], sample: int) -> dict[str, 
 def add_sample(digest, name: str, response: dict) -> int:
     """One sampled search into a fingerprint: its total, then each hit's id and canonical source;
     returns the total."""
-    if "error" in response:
-        raise DrillError(f"fingerprint of index {name} failed: {response['error'].get('reason', response['error'])}")
+    if "error" in response:  # its root cause names what failed ("all shards failed" does not)
+        error = response["error"]
+        cause = (error.get("root_cause") or [{}])[0].get("reason") or error.get("reason", error)
+        raise DrillError(f"fingerprint of index {name} failed: {cause}")
     total = response["hits"]["total"]["value"]
     digest.update(str(total).encode())
     for hit in response["hits"]["hits"]:

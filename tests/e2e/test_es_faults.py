@@ -128,6 +128,39 @@ def test_a_red_index_stops_the_backup_before_a_partial_snapshot_naming_it(drill_
     assert_target_healthy(drill_lab, counts)
 
 
+UNREADABLE_SAMPLE = """
+import pytest
+
+@pytest.mark.dr_check("baseline")
+def test_refuse_a_sample(dr_es):
+    dr_es.indices.create(index="{name}", settings={{"number_of_replicas": 0, "index.max_result_window": 10}})
+"""
+
+
+def test_counts_at_snapshot_time_that_fail_beside_the_snapshot_fail_the_backup_and_delete_its_snapshot(
+    drill_lab: DrillLab,
+) -> None:
+    """The counts and fingerprints at snapshot time run beside the snapshot: when the fingerprint
+    of one index is refused (its result window is smaller than the sample), the backup fails with
+    that index's own words once the snapshot ended, and the snapshot, of no use, is deleted."""
+    counts = drill_lab.doc_counts()
+    narrow = f"{drill_lab.index_prefix}narrow-2026.01.01"
+    result = drill_lab.run("--", drill_lab.add_checks(UNREADABLE_SAMPLE.format(name=narrow)))
+    drill_lab.es.indices.delete(index=narrow)
+    assert result.returncode == 1
+    evidence = drill_lab.evidence()
+    message = phase(evidence, "backup")["message"]
+    assert message.startswith(f"fingerprint of index {narrow} failed: Result window is too large"), message
+    steps = {s["name"]: s["outcome"] for s in evidence["steps"] if s["phase"] == "backup"}
+    assert steps["count and fingerprint docs at snapshot time"] == "failed" and steps["snapshot"] == "done"
+    snapshot = evidence["snapshot"]
+    assert [s["snapshot"] for s in drill_lab.es.snapshot.get(repository=snapshot["repository"],
+                                                              snapshot="_all")["snapshots"]
+            if s["snapshot"] == snapshot["snapshot"]] == []  # fmt: skip
+    assert phase(evidence, "restore")["message"] == f"blocked by backup: {message}"
+    assert_target_healthy(drill_lab, counts)
+
+
 def test_replace_mode_is_guarded_and_then_restores_the_live_indices(drill_lab: DrillLab) -> None:
     counts = drill_lab.doc_counts()
     drill_lab.configure(restore='"replace"', disposable="false")

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from drtests.parallel import Beside, graph_path
+from drtests.parallel import Beside, Cancelled, graph_path, step_beside
 from drtests.record.drill import Step
 
 
@@ -41,3 +41,31 @@ def test_a_graph_path_that_ends_well_leaves_the_steps_to_the_join() -> None:
     assert steps == []
     path.join_into(steps, every=lambda: None)
     assert [s.name for s in steps] == ["restore snapshot"]
+
+
+def test_a_step_beside_keeps_its_place_in_the_record_and_its_own_time_and_outcome() -> None:
+    """The counts at snapshot time run beside the snapshot: their step is recorded before the
+    snapshot's although it may end after it, with its own duration; a failure or a cancel leaves
+    it "failed" and hands the error to result()."""
+    release = threading.Event()
+    steps: list[Step] = []
+    counting = step_beside(steps, "backup", "count", lambda beside: release.wait(10) and 42)
+    steps.append(Step("backup", "snapshot"))
+    assert [(s.name, s.outcome) for s in steps] == [("count", "failed"), ("snapshot", "done")]  # still running
+    release.set()
+    counting.wait()
+    assert counting.result() == 42 and steps[0].outcome == "done" and steps[0].started
+
+    cancelled = threading.Event()
+
+    def refused(beside: Beside) -> None:
+        cancelled.wait(10)
+        beside.check_cancelled()
+
+    stopped = step_beside(steps, "backup", "count", refused)
+    stopped.cancel()
+    cancelled.set()
+    stopped.wait()
+    assert steps[-1].outcome == "failed"
+    with pytest.raises(Cancelled, match="stopped: the other path"):
+        stopped.result()
