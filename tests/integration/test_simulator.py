@@ -176,7 +176,6 @@ def test_fault_stop_ignored_keeps_the_node_running(sts_lab: Lab) -> None:
     result = sts_lab.ctl("stop", "stackstate", "--timeout", "2", check=False)
     assert result.returncode == 1 and "did not stop within 2s" in result.stderr
     assert sts_lab.ctl("status", "stackstate").returncode == 0
-    (sts_lab.prefix / "stackstate/etc/faults").write_text("")  # else the lab's teardown waits 10 s, then kills
 
 
 def test_fault_start_fail_keeps_the_node_down(sts_lab: Lab) -> None:
