@@ -19,7 +19,7 @@ from drtests.progress import Progress
 from drtests.proof_beside import ProofBeside
 from drtests.record.drill import Drill
 from drtests.safety import Safety
-from drtests.session import DrillSession
+from drtests.session import DrillSession, phase_of
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +127,19 @@ def dr_safety(dr_drill: Drill, dr_say: Progress, request: pytest.FixtureRequest)
     if signal_name := safety.run_all():
         dr_drill.warnings.append(f"{signal_name} came during the safety steps; they finished, the run stops")
         request.session.shouldstop = f"{signal_name} during the safety steps"
+
+
+@pytest.fixture(scope="session")
+def dr_user_check_phases(request: pytest.FixtureRequest, dr_config: DrillConfig) -> set[str]:
+    """The phases a user's dr_check runs in on this target: what the drill keeps for them (the
+    restored copies stay until the end when a check runs after the restore began)."""
+    session = DrillSession.of(request.config)
+    phases = set()
+    for item in request.session.items:
+        placed, cfg = phase_of(item), session.config_of(item)
+        if placed is not None and not placed[1] and (cfg is None or cfg.target_name == dr_config.target_name):
+            phases.add(placed[0])
+    return phases
 
 
 @pytest.fixture(scope="session")

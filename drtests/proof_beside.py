@@ -1,7 +1,8 @@
 """The checks that start before the verify phase, when their inputs exist: the source's full
 digest at snapshot time, read from points in time opened while the node was stopped (beside the
 snapshot, the node's start and the restore), the graph read once the node answers after the
-import (beside the snapshot restore), the restored copies read as each index became usable.
+import (beside the snapshot restore), the restored copies read as each index became usable
+(and deleted once read, from the restore's end on, when nothing later reads them).
 The backup and restore phases start them; the verify phase takes their results and
 compares, as if it had read them itself; the drill's end stops whatever still runs."""
 
@@ -15,6 +16,8 @@ from drtests.config import DrillConfig
 from drtests.declared import step
 from drtests.es import digests
 from drtests.es.as_restored import IndexChecks, RestoredReads
+from drtests.es.copy_removal import CopyRemover
+from drtests.options import DrillOptions
 from drtests.parallel import Beside
 from drtests.record import timeline
 from drtests.record.drill import Drill, Step
@@ -27,6 +30,7 @@ FULL_AT_SNAPSHOT = step("full digest at snapshot time")  # the source as the sna
 COUNT_TOPOLOGY_AFTER = step("count topology after the restore")
 COUNT_RESTORED = step("count and fingerprint restored docs")
 FULL_RESTORED = step("full digest of the restored copies")
+REMOVED_ONCE_READ = "restored copies removed once read"  # a safety step: named as it happens, in no plan
 MAX_VIEWS = 100  # points in time held for a digest beside the drill (ES 8 allows 300 a node: max_open_pit_context)
 READ_WORKERS = 2  # restored indices read at once: the cluster and a 2-core runner stay responsive
 
@@ -48,11 +52,22 @@ def digest_beside(cfg: DrillConfig, indices: int = 0) -> bool:
             and restore_leaves_source(cfg) and indices <= MAX_VIEWS)  # fmt: skip
 
 
+def removes_copies_once_read(cfg: DrillConfig, options: DrillOptions, user_phases: set[str]) -> bool:
+    """Whether each restored copy may be deleted once read, beside the drill's last checks: only
+    copies (renamed, or in a restore cluster), read beside the restore, that nothing reads later:
+    not kept (--keep), a drill that takes its own backup (an existing-backup drill compares the
+    copies of indices still written, in verify), and no user's dr_check from the restore phase on
+    (it may read a copy, or write to one)."""
+    return (cfg.drill.parallel_paths and restore_leaves_source(cfg) and not options.keep
+            and modes.of(cfg).takes_backup and not user_phases & {"restore", "verify", "report"})  # fmt: skip
+
+
 @dataclass
 class ProofBeside:
     source: Beside | None = None  # the full digest at snapshot time, of points in time: {index: digest}
     graph: Beside | None = None  # the topology read after the restore: (counts, listings)
     telemetry: IndexChecks | None = None  # the restored copies' counts, fingerprints, digests
+    removal: CopyRemover | None = None  # the copies deleted once read, from the restore's end on
 
     def start_source(self, es, views: dict[str, str], slices: int) -> None:
         """Hash every document the points in time `views` (index -> id) hold, beside whatever runs
@@ -83,14 +98,18 @@ class ProofBeside:
 
         self.graph = Beside("graph-proof", read)
 
-    def start_telemetry(self, cfg: DrillConfig, drill: Drill, es, restored: dict[str, str]) -> IndexChecks:
+    def start_telemetry(self, cfg: DrillConfig, drill: Drill, es, restored: dict[str, str],
+                        remove: bool = False) -> IndexChecks:  # fmt: skip
         """The reads of the restored copies (`restored`: original -> restored name), to be handed
-        each index as it becomes usable; the full digest for this drill's full-verification share."""
+        each index as it becomes usable; the full digest for this drill's full-verification share;
+        `remove`: each copy deleted once read (removes_copies_once_read)."""
         full = drill.backup.full_verify
         chosen = full.indices if full is not None else []
         wanted = {restored[name] for name in chosen if name in restored}
         es_cfg = cfg.elasticsearch
-        self.telemetry = IndexChecks(es, es_cfg.fingerprint_sample, wanted, es_cfg.full_verify_slices, READ_WORKERS)
+        self.removal = CopyRemover(es) if remove else None
+        self.telemetry = IndexChecks(es, es_cfg.fingerprint_sample, wanted, es_cfg.full_verify_slices, READ_WORKERS,
+                                     self.removal.remove if self.removal is not None else None)  # fmt: skip
         return self.telemetry
 
     def graph_read(self, steps: list[Step], say: Callable[[str], None]):
@@ -114,6 +133,18 @@ class ProofBeside:
             if span.started:
                 steps.append(Step(PHASE, declared(), detail, duration_s=span.duration_s, started=span.started))
         return reads
+
+    def end_removal(self, steps: list[Step]) -> None:
+        """The copies' removal beside the last checks ends (the safety step deletes what is left);
+        its step is added to `steps` when it removed any."""
+        if self.removal is None:
+            return
+        removed = self.removal.stop()
+        if (span := self.removal.span).started:
+            left = f"; not removed: {self.removal.error}" if self.removal.error else ""
+            steps.append(Step("safety", REMOVED_ONCE_READ, f"{len(removed)} copies, each once read, from the "
+                              f"restore's end on (beside the last reads, verify and the report){left}",
+                              duration_s=span.duration_s, started=span.started))  # fmt: skip
 
     def stop(self) -> None:
         """The drill ends (or failed before verify): nothing more is read; the reads in flight end."""

@@ -15,7 +15,7 @@ from drtests.hosts.service import change_state
 from drtests.modes.isolated import copy_artifact
 from drtests.options import DrillOptions
 from drtests.parallel import Beside, Cancelled, OtherPathFailed, graph_path, watch
-from drtests.proof_beside import ProofBeside
+from drtests.proof_beside import ProofBeside, removes_copies_once_read
 from drtests.record.results import RestoredTelemetry, RestoreLog, RestoreShare
 from drtests.steps import (
     COPY_BACKUP,
@@ -76,6 +76,9 @@ def plan(cfg: DrillConfig, options: DrillOptions) -> list[Planned]:
         when = "beside the import" if cfg.drill.parallel_paths else "after the import"
         when = f"from the phase's first moment, beside {mode.graph_restore}" if early else when
         cleanup = f"kept ({options.flag('keep')})" if options.keep else "deleted at the end"
+        if removes_copies_once_read(cfg, options, set()):
+            cleanup = ("each deleted once read, from the restore's end on (unless a check of yours follows), "
+                       "the rest at the end")  # fmt: skip
         if cfg.restore_cluster.url:
             how = (f"{when}: into the restore cluster {cfg.restore_cluster.url} under the original names (production "
                    f"gets no restore traffic and no new index); restored indices {cleanup}")  # fmt: skip
@@ -226,6 +229,7 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
                 def remove() -> None:
                     if refused:  # the restore created nothing; a planned name may be someone else's index now
                         return
+                    proof.end_removal(drill.steps)  # what it removed beside the last checks
                     running = path.running()  # the drill failed while the restore goes on
                     client.delete_indices(es, targets)  # which ends a restore still running on them
                     if running:  # its request returns; what it created after the delete goes too
@@ -254,7 +258,8 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
         originals = share.restored if share is not None else snapshot.indices
         reads = None  # drill.parallel_paths = false: the copies are read after the restore, in verify
         if cfg.drill.parallel_paths:
-            reads = proof.start_telemetry(cfg, drill, es, snapshots.restored_names(cfg, originals, elsewhere))
+            remove = removes_copies_once_read(cfg, dr_options, request.getfixturevalue("dr_user_check_phases"))
+            reads = proof.start_telemetry(cfg, drill, es, snapshots.restored_names(cfg, originals, elsewhere), remove)
         if share is not None:
             request_line += f" ({len(share.restored)} of {len(snapshot.indices)} indices: restore share {share.share})"
         with path.timed_step(PHASE, RESTORE_SNAPSHOT(), request_line) as restoring:
@@ -268,6 +273,8 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
                 share.bytes_total = sum(sizes.values())
         if share is not None:
             forecast_telemetry(es, share, restored, sizes, restoring.duration_s)
+        if proof.removal is not None:  # the restore and the forecast read no copy any more
+            proof.removal.begin()
         return restored
 
     when = "beside the import" if cfg.drill.parallel_paths else "after the import (drill.parallel_paths = false)"

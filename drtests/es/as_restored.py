@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from elasticsearch import Elasticsearch
@@ -51,12 +52,33 @@ class RestoredReads:
     digested: ReadSpan = field(default_factory=ReadSpan)  # full digests
 
 
+def next_batch(waiting: queue.Queue[str | None]) -> list[str] | None:
+    """The next name, with every one queued meanwhile; None once DONE came (a DONE that ends a
+    batch stays queued, for the taker's next turn)."""
+    first = waiting.get()
+    if first is DONE:
+        return None
+    batch = [first]
+    while True:
+        try:
+            name = waiting.get_nowait()
+        except queue.Empty:
+            return batch
+        if name is DONE:
+            waiting.put(DONE)
+            return batch
+        batch.append(name)
+
+
 class IndexChecks:
     """Reads each index handed to `submit` (from any thread), in `workers` threads; `result()`
     waits for them all and returns the reads, or raises the first read's error."""
 
-    def __init__(self, es: Elasticsearch, sample: int, full: set[str], slices: int, workers: int = 2) -> None:
+    def __init__(self, es: Elasticsearch, sample: int, full: set[str], slices: int, workers: int = 2,
+                 after_read: Callable[[list[str]], None] | None = None) -> None:  # fmt: skip
+        """`after_read`, when given, gets each batch of names once every read of them is done."""
         self.es, self.sample, self.full, self.slices = es, sample, full, slices
+        self.after_read = after_read
         self.reads = RestoredReads()
         self.cancelled = threading.Event()
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -73,30 +95,16 @@ class IndexChecks:
     def submit(self, name: str) -> None:
         self._queue.put(name)
 
-    def _batch(self) -> list[str] | None:
-        """The next index, with every one that became usable meanwhile; None once closed."""
-        first = self._queue.get()
-        if first is DONE:
-            return None
-        batch = [first]
-        while True:
-            try:
-                name = self._queue.get_nowait()
-            except queue.Empty:
-                return batch
-            if name is DONE:
-                self._queue.put(DONE)  # for this worker's next turn
-                return batch
-            batch.append(name)
-
     def _work(self) -> None:
-        while (batch := self._batch()) is not None:
+        while (batch := next_batch(self._queue)) is not None:
             if self.cancelled.is_set() or self._error is not None:
                 continue  # drain: the drill goes no further
             with self._lock:
                 self._busy += 1
             try:
                 self._read(batch)
+                if self.after_read is not None and not self.cancelled.is_set():
+                    self.after_read(batch)
             except BaseException as exc:  # handed to the verify phase by result()
                 with self._lock:
                     self._error = self._error or exc

@@ -64,6 +64,12 @@ def test_passing_drill_proves_nothing_was_lost(drill_lab: DrillLab) -> None:
     import_started = datetime.fromisoformat(steps["restore", "import graph"]["started"]).timestamp()
     restore_started = datetime.fromisoformat(steps["restore", "restore snapshot"]["started"]).timestamp()
     assert restore_started < import_started + steps["restore", "import graph"]["duration_s"]  # side by side
+    # the copies already read go from the restore's end on, beside the last checks, never during it
+    # (ES counts a shard of an index deleted while it restores as failed); the safety step the rest
+    removal = steps["safety", "restored copies removed once read"]
+    restore_ended = restore_started + steps["restore", "restore snapshot"]["duration_s"]
+    assert datetime.fromisoformat(removal["started"]).timestamp() >= restore_ended - 0.002
+    assert 0 < int(removal["command"].split()[0]) <= len(counts)
     # the proof beside the work: the restored graph is read in the restore phase, once the node answers
     # (beside the snapshot restore when that lasts longer: tests/integration/test_restored_reads.py
     # proves the copies are read as each becomes usable), not after it
@@ -220,7 +226,11 @@ def test_user_checks_run_in_their_phase_and_count_in_the_verdict(drill_lab: Dril
         "    assert dr_drill.facts['topology']['after']['QueryView'] == 4\n\n"
         "@pytest.mark.dr_check('baseline')\n"
         "def test_enough_components(dr_drill):\n"
-        "    assert dr_drill.facts['topology']['before']['Component'] > 10_000, 'too few components'\n"
+        "    assert dr_drill.facts['topology']['before']['Component'] > 10_000, 'too few components'\n\n"
+        "@pytest.mark.dr_check('verify')\n"
+        "def test_copies_readable(dr_drill, dr_restore_es):\n"
+        "    copies = list(dr_drill.restore.telemetry.indices.values())\n"
+        "    assert sum(dr_restore_es.count(index=c)['count'] for c in copies) > 0\n"
     )
     result = drill_lab.run("--", str(checks))
     assert result.returncode == 1
@@ -228,7 +238,9 @@ def test_user_checks_run_in_their_phase_and_count_in_the_verdict(drill_lab: Dril
     assert position["test_baseline"] < position["test_enough_components"] < position["test_backup"]
     evidence = drill_lab.evidence()
     verdicts = {c["name"]: c["verdict"] for c in evidence["checks"] if c["name"].startswith("test_")}
-    assert verdicts == {"test_enough_components": "fail", "test_views_survived": "pass"}
+    assert verdicts == {"test_enough_components": "fail", "test_views_survived": "pass", "test_copies_readable": "pass"}
+    # a check of the user's after the restore may read the copies: none is removed before the end
+    assert not [s for s in evidence["steps"] if s["name"] == "restored copies removed once read"]
     assert "too few components" in failed(evidence)["baseline/test_enough_components"]
     assert evidence["verdict"] == "fail"
 
