@@ -227,9 +227,9 @@ def restore_beside(cfg, drill, dr_config, dr_target, dr_safety, dr_options, dr_s
             if not dr_options.keep:
 
                 def remove() -> None:
+                    proof.end_removal(drill.steps)  # what it removed beside the last checks
                     if refused:  # the restore created nothing; a planned name may be someone else's index now
                         return
-                    proof.end_removal(drill.steps)  # what it removed beside the last checks
                     running = path.running()  # the drill failed while the restore goes on
                     client.delete_indices(es, targets)  # which ends a restore still running on them
                     if running:  # its request returns; what it created after the delete goes too
