@@ -7,7 +7,8 @@ when); its deletion can run beside the reads of the last copies, the verify phas
 Never while the restore request runs: Elasticsearch counts every shard of an index deleted during
 its restore as a failed shard, which would blur the restore's own result. `begin()` once the
 restore returned (and the RTO forecast read the copies' recovery spans); `stop()` from the safety
-step, which then deletes what is left and checks that nothing is."""
+step (the copies handed by then go first), which then deletes what is left and checks that
+nothing is."""
 
 from __future__ import annotations
 
@@ -33,8 +34,6 @@ class CopyRemover:
         self.error = ""  # the first deletion that failed (its copies are left for the safety step)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._begun = threading.Event()
-        self._lock = threading.Lock()  # held while deleting: stop() waits for the deletion in flight
-        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="drtests-copy-removal", daemon=True)
         self._thread.start()
 
@@ -49,23 +48,19 @@ class CopyRemover:
     def _run(self) -> None:
         self._begun.wait()
         while (names := next_batch(self._queue)) is not None:
-            with self._lock:
-                if self._stopped:
-                    return
-                t0 = time.monotonic()
-                try:
-                    delete_indices(self.es, names)
-                except es_errors.TransportError as exc:  # a busy cluster: the safety step deletes them
-                    self.error = self.error or str(exc)
-                    continue
-                self.removed += names
-                self.span.add(t0, time.monotonic())
+            t0 = time.monotonic()
+            try:
+                delete_indices(self.es, names)
+            except es_errors.TransportError as exc:  # a busy cluster: the safety step deletes them
+                self.error = self.error or str(exc)
+                continue
+            self.removed += names
+            self.span.add(t0, time.monotonic())
 
     def stop(self) -> list[str]:
-        """No copy is removed from now on (a deletion in flight ends first): the names removed."""
-        with self._lock:
-            self._stopped = True
-            self._queue.put(DONE)
-            self._begun.set()
+        """The copies handed so far are deleted, then no more: the names removed (a copy handed
+        after stop() stays, for the safety step)."""
+        self._queue.put(DONE)
+        self._begun.set()
         self._thread.join()
         return list(self.removed)
