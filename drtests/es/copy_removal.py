@@ -34,6 +34,7 @@ class CopyRemover:
         self.error = ""  # the first deletion that failed (its copies are left for the safety step)
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._begun = threading.Event()
+        self._dropped = False  # stop() came before begin()
         self._thread = threading.Thread(target=self._run, name="drtests-copy-removal", daemon=True)
         self._thread.start()
 
@@ -47,6 +48,8 @@ class CopyRemover:
 
     def _run(self) -> None:
         self._begun.wait()
+        if self._dropped:  # stopped before the restore returned: the safety step deletes them all
+            return
         while (names := next_batch(self._queue)) is not None:
             t0 = time.monotonic()
             try:
@@ -59,7 +62,8 @@ class CopyRemover:
 
     def stop(self) -> list[str]:
         """The copies handed so far are deleted, then no more: the names removed (a copy handed
-        after stop() stays, for the safety step)."""
+        after stop() stays, for the safety step; before begin(), every copy does)."""
+        self._dropped = not self._begun.is_set()
         self._queue.put(DONE)
         self._begun.set()
         self._thread.join()

@@ -291,7 +291,8 @@ def test_a_copy_into_a_missing_folder_of_the_restore_host_fails_the_restore_and_
     # the snapshot restore began beside the restore host's start: what it created is gone too
     evidence = drill_lab.evidence()
     began = [s for s in evidence["steps"] if s["name"] == "write the restore ledger"]
-    removed = [s["outcome"] for s in evidence["steps"] if s["phase"] == "safety" and s["name"].startswith("restored")]
+    removed = [s["outcome"] for s in evidence["steps"]
+               if s["phase"] == "safety" and s["name"].startswith("restored indices removed")]  # fmt: skip
     assert removed == (["done"] if began else []), evidence["steps"]
     assert drill_lab.leftover_restored() == []
     assert not (drill_lab.home / "var" / "drtests.lock.restored").exists()

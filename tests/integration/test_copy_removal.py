@@ -25,6 +25,9 @@ def test_copies_go_only_between_begin_and_stop_and_each_is_recorded(es: Elastics
         remover.remove(names[3:])  # after stop: left for the safety step
         assert existing_indices(es, names) == names[3:] and remover.error == ""
         assert remover.span.started and remover.span.duration_s >= 0
+        unbegun = CopyRemover(es)  # the drill failed before the restore returned
+        unbegun.remove(names[3:])
+        assert unbegun.stop() == [] and existing_indices(es, names) == names[3:]  # all left for the safety step
     finally:
         remover.stop()
         es.indices.delete(index="cr-copy-*")
